@@ -1,0 +1,34 @@
+# mxkit: two commands do everything on a fresh machine (see README.md).
+#   make run   -> installs into .venv, then runs the main job on the embedded default
+#   make test  -> installs into .venv, then runs unit tests and every notebook under nbval
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+OUT    ?= outputs/demo
+STAMP  := $(VENV)/.mxkit-installed
+
+.PHONY: install run test bench asset clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m mxkit demo --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+asset: $(STAMP)
+	$(PY) tools/build_mh_head.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,76 @@
+"""Typed errors raised by mxkit.
+
+Every error is a :class:`MxkitError`, itself a :class:`ValueError`, so callers can catch
+all of mxkit's input problems at once or one kind precisely. Messages always say what was
+expected and what was received, and name the argument, file, sheet, row or column.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MxkitError",
+    "ShapeError",
+    "InputValueError",
+    "OptionError",
+    "ModelFileError",
+    "UnknownModelError",
+    "AssetNotFoundError",
+    "DatasetFormatError",
+    "FrameReadError",
+    "NoFaceError",
+    "CacheError",
+    "CheckpointError",
+    "BackendUnavailableError",
+]
+
+
+class MxkitError(ValueError):
+    """Base class of every error mxkit raises on bad input."""
+
+
+class ShapeError(MxkitError):
+    """An array or tensor argument has the wrong shape or number of dimensions."""
+
+
+class InputValueError(MxkitError):
+    """An argument has an invalid value (NaN, out of range, wrong dtype, ...)."""
+
+
+class OptionError(MxkitError):
+    """An option is not one of the allowed values."""
+
+
+class ModelFileError(MxkitError):
+    """A face-model file is missing, unreadable, corrupt or of an unknown format."""
+
+
+class UnknownModelError(MxkitError):
+    """A face-model name is not known to :func:`mxkit.morph.load_face_model`."""
+
+
+class AssetNotFoundError(MxkitError):
+    """A packaged or user-supplied asset cannot be found; the message says how to get it."""
+
+
+class DatasetFormatError(MxkitError):
+    """A dataset file does not follow its published layout (names file, sheet, row, column)."""
+
+
+class FrameReadError(MxkitError):
+    """A video frame cannot be read (names the path)."""
+
+
+class NoFaceError(MxkitError):
+    """No face was found in a frame (names the frame index)."""
+
+
+class CacheError(MxkitError):
+    """A cache entry is corrupt or was written by an incompatible version."""
+
+
+class CheckpointError(MxkitError):
+    """A checkpoint is corrupt or does not match the model it is loaded into."""
+
+
+class BackendUnavailableError(MxkitError, ImportError):
+    """An optional backend is not installed or lacks its weights; the message says how to get it."""
