@@ -1,0 +1,87 @@
+"""Interactive 3D views for notebooks: meshes, displacement maps, face models, animations
+and a face-model explorer (plotly + ipywidgets).
+
+Importing :mod:`mxkit.viz` is cheap: plotly and ipywidgets are imported only when a
+function that needs them runs, and a missing package raises
+:class:`~mxkit.errors.BackendUnavailableError` with the install command. Inputs are in
+metres (mxkit model space: +x subject's left, +y up, +z toward a frontal camera); figures
+show millimetres by default.
+
+Functions
+---------
+plot_mesh                   a mesh, uniform skin tone or coloured by per-vertex values
+plot_displacement           a mesh coloured by the displacement between two states (mm)
+displacement_scalars        that displacement as numbers (magnitude / x / y / z / normal)
+plot_model                  one instance of a FaceModel (AUs, expression, identity)
+model_vertices              the vertices of such an instance
+plot_meshes_side_by_side    several meshes in linked 3D panels
+mesh_animation              a mesh sequence with play/pause and a frame slider
+camera_link_script          the JavaScript that keeps linked panels' cameras in step
+model_explorer              sliders + live 3D view of a FaceModel (ipywidgets)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .explorer import ModelExplorer, model_explorer
+    from .mesh import (
+        CAMERAS,
+        LIGHTING,
+        SKIN_COLOR,
+        camera_link_script,
+        displacement_scalars,
+        mesh_animation,
+        model_vertices,
+        plot_displacement,
+        plot_mesh,
+        plot_meshes_side_by_side,
+        plot_model,
+    )
+
+_WHERE = {
+    "plot_mesh": "mesh",
+    "plot_displacement": "mesh",
+    "displacement_scalars": "mesh",
+    "plot_model": "mesh",
+    "model_vertices": "mesh",
+    "plot_meshes_side_by_side": "mesh",
+    "mesh_animation": "mesh",
+    "camera_link_script": "mesh",
+    "CAMERAS": "mesh",
+    "LIGHTING": "mesh",
+    "SKIN_COLOR": "mesh",
+    "model_explorer": "explorer",
+    "ModelExplorer": "explorer",
+}
+
+__all__ = [
+    "CAMERAS",
+    "LIGHTING",
+    "ModelExplorer",
+    "SKIN_COLOR",
+    "camera_link_script",
+    "displacement_scalars",
+    "mesh_animation",
+    "model_explorer",
+    "model_vertices",
+    "plot_displacement",
+    "plot_mesh",
+    "plot_meshes_side_by_side",
+    "plot_model",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mxkit.viz' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
