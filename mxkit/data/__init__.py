@@ -1,0 +1,50 @@
+"""Clips, datasets, class protocols and layout writers.
+
+* :class:`Clip` / :class:`ClipSet`: labelled samples with lazily read frames, LOSO splits and
+  tidy tables.
+* Loaders of the real datasets from a user's local copy (formats in ``DATASETS.md``):
+  :func:`load_casme2`, :func:`load_casme`, :func:`load_samm`, :func:`load_casme_sq`,
+  :func:`load_smic`, :func:`load_mmew`, :func:`load_ckplus` and the composite
+  :func:`load_megc2019`.
+* :mod:`~mxkit.data.aus`: AU strings in every notation the coding files use.
+* :mod:`~mxkit.data.protocols`: class mappings with their exclusions and a card for results.
+* :mod:`~mxkit.data.writers`: the CASME II / SAMM / CK+ layouts, for synthetic data and tests.
+
+Importing this package is light (OpenCV, pandas and openpyxl are imported when used).
+"""
+
+from .aus import AU, AUParse, format_au, format_aus, parse_au_string, parse_aus
+from .clip import Clip, ClipSet, read_image
+from .loaders import (
+    load_casme,
+    load_casme2,
+    load_casme_sq,
+    load_ckplus,
+    load_megc2019,
+    load_mmew,
+    load_samm,
+    load_smic,
+    read_megc2019_gt,
+)
+from .problems import PROBLEM_COLUMNS, DatasetWarning, MissingFramesError
+from .protocols import (
+    CASME2_5CLASS,
+    MEGC2019_3CLASS,
+    OBJECTIVE_5CLASS,
+    OBJECTIVE_7CLASS,
+    PROTOCOLS,
+    Protocol,
+    get_protocol,
+)
+from .writers import ClipRecord, write_casme2, write_ckplus, write_samm
+
+__all__ = [
+    "AU", "AUParse", "parse_aus", "parse_au_string", "format_au", "format_aus",
+    "Clip", "ClipSet", "read_image",
+    "load_casme2", "load_casme", "load_samm", "load_casme_sq", "load_smic", "load_mmew",
+    "load_ckplus", "load_megc2019", "read_megc2019_gt",
+    "DatasetWarning", "MissingFramesError", "PROBLEM_COLUMNS",
+    "Protocol", "PROTOCOLS", "get_protocol", "CASME2_5CLASS", "OBJECTIVE_5CLASS",
+    "OBJECTIVE_7CLASS", "MEGC2019_3CLASS",
+    "ClipRecord", "write_casme2", "write_samm", "write_ckplus",
+]

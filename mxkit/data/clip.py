@@ -1,0 +1,667 @@
+"""Containers for labelled clips: :class:`Clip` (one sample) and :class:`ClipSet` (a dataset).
+
+Conventions
+-----------
+* ``subject`` is the name of the subject's **folder** in the dataset, so that it is unique
+  within a dataset and the frame paths follow from it: CASME II and CASME ``'sub01'``, SAMM
+  ``'006'``, SMIC ``'s1'``, CAS(ME)² ``'s15'``, MMEW ``'S01'``, CK+ ``'S005'``. The value as
+  written in the labels (``'01'``, ``6``, ``'s01'`` in MEGC files, ...) is kept in
+  ``meta['subject_label']`` where it differs. Across datasets the unambiguous key is
+  :attr:`Clip.subject_key` = ``'dataset/subject'`` (e.g. ``'samm/006'``); LOSO folds use it.
+* ``onset``, ``apex`` and ``offset`` are **0-based indices into** ``frames``; the frame numbers
+  used by the dataset (file names, spreadsheet cells) are ``frame_numbers[i]``, and
+  :attr:`Clip.onset_frame` etc. give them directly.
+* Frames stored as paths are read lazily, with OpenCV, only by :meth:`Clip.load_frames` /
+  :meth:`Clip.frame`; images come back as RGB ``uint8``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import FrameReadError, InputValueError, ShapeError
+from .aus import AU, format_aus, parse_au_string
+from .problems import problems_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .protocols import Protocol
+
+__all__ = ["Clip", "ClipSet", "read_image"]
+
+
+def read_image(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
+    """Read one image file with OpenCV as RGB ``(H, W, 3)`` (or ``(H, W)`` if ``gray``) uint8.
+
+    Raises
+    ------
+    FrameReadError
+        If the file is missing or cannot be decoded; the message names the path.
+    """
+    import cv2
+
+    p = Path(path)
+    flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
+    if not p.is_file():
+        raise FrameReadError(f"cannot read frame {str(p)!r}: the file does not exist")
+    img = cv2.imread(str(p), flag)
+    if img is None:  # e.g. a non-ASCII path on some platforms: decode from bytes instead
+        try:
+            img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), flag)
+        except (OSError, ValueError):  # pragma: no cover - unreadable file
+            img = None
+    if img is None:
+        raise FrameReadError(f"cannot read frame {str(p)!r}: OpenCV could not decode the image")
+    if img.dtype != np.uint8:  # 16-bit PNG etc.
+        img = (img / 257.0).round().astype(np.uint8) if img.dtype == np.uint16 else img.astype(np.uint8)
+    if not gray:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(img)
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma, as OpenCV's RGB2GRAY (works on (..., 3) uint8)."""
+    import cv2
+
+    if rgb.ndim == 4:
+        return np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in rgb])
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Clip:
+    """One labelled (micro-)expression sample.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name (``'casme2'``, ``'samm'``, ``'smic'``, ``'synth'``, ...).
+    subject : str
+        Subject folder name as the dataset names it (``'sub01'``, ``'006'``, ``'s1'``).
+    clip_id : str
+        Sample name (``'EP02_01f'``, ``'006_1_2'``); unique within a subject.
+    frames : tuple of path-like, or numpy.ndarray of shape (T, H, W, 3) uint8
+        Frame files (read lazily) or frames in memory (RGB). A ``(T, H, W)`` gray array is
+        expanded to three channels.
+    fps : float
+        Frame rate of the recording.
+    onset, apex, offset : int
+        0-based indices into ``frames``; ``apex`` may be None (unknown). ``offset`` defaults
+        to the last frame. ``0 <= onset <= apex <= offset < n_frames`` must hold.
+    frame_numbers : sequence of int, optional
+        The dataset's frame numbers of ``frames`` (default ``0 .. T-1``).
+    au_string : str, optional
+        The AU cell as written (``'4+L10'``, ``'12'``, ``'?'``).
+    aus : tuple of AU, optional
+        Parsed AUs; parsed leniently from ``au_string`` when omitted.
+    emotion : str, optional
+        Emotion label exactly as written (``'happiness'``, ``'Other'``, ``'negative'``).
+    objective_class : int, optional
+        Objective class 1..7 (= I..VII) of MEGC2018, where the dataset provides it.
+    label : str, optional
+        Class under a protocol, set by :meth:`mxkit.data.Protocol.apply`.
+    meta : dict, optional
+        Anything else (source file and row, notes, sheet values kept for reference, ...).
+    ground_truth : object, optional
+        Synthetic 3D truth attached by a generator; never set by the real-data loaders.
+
+    Notes
+    -----
+    A Clip is immutable (use :meth:`replace` / :meth:`with_label`) and picklable. Clips compare
+    by identity, because frames may be arrays; compare :attr:`key` or :meth:`to_dict` instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clip = Clip(dataset="synth", subject="s1", clip_id="c1",
+    ...             frames=np.zeros((5, 4, 4, 3), np.uint8), fps=200, apex=2)
+    >>> clip.n_frames, clip.offset, clip.load_frames([0, 2]).shape
+    (5, 4, (2, 4, 4, 3))
+    """
+
+    dataset: str
+    subject: str
+    clip_id: str
+    frames: tuple[Path, ...] | np.ndarray
+    fps: float
+    onset: int = 0
+    apex: int | None = None
+    offset: int | None = None
+    frame_numbers: tuple[int, ...] | None = None
+    au_string: str | None = None
+    aus: tuple[AU, ...] | None = None
+    emotion: str | None = None
+    objective_class: int | None = None
+    label: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    ground_truth: Any = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("dataset", "subject", "clip_id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise InputValueError(f"Clip.{name} must be a non-empty str; got {value!r}")
+        frames = self.frames
+        if isinstance(frames, np.ndarray):
+            if frames.dtype != np.uint8:
+                raise InputValueError(f"Clip frames in memory must be uint8; got dtype {frames.dtype}")
+            if frames.ndim == 3:
+                frames = np.repeat(frames[..., None], 3, axis=3)
+            if frames.ndim != 4 or frames.shape[3] != 3 or min(frames.shape[:3]) < 1:
+                raise ShapeError(
+                    f"Clip frames in memory must have shape (T, H, W, 3) with T, H, W >= 1; "
+                    f"got {self.frames.shape}"
+                )
+        else:
+            if isinstance(frames, (str, os.PathLike)):
+                raise InputValueError(
+                    "Clip frames must be a sequence of frame paths or an array, not a single path"
+                )
+            frames = tuple(Path(p) for p in frames)
+            if not frames:
+                raise InputValueError(f"Clip {self.clip_id!r} has no frames")
+        set_(self, "frames", frames)
+        n = len(frames)
+        if not isinstance(self.fps, numbers.Real) or isinstance(self.fps, bool) or not self.fps > 0:
+            raise InputValueError(f"Clip.fps must be a positive number; got {self.fps!r}")
+        set_(self, "fps", float(self.fps))
+        nums = tuple(range(n)) if self.frame_numbers is None else tuple(int(x) for x in self.frame_numbers)
+        if len(nums) != n:
+            raise InputValueError(
+                f"Clip {self.clip_id!r}: frame_numbers has {len(nums)} entries for {n} frames"
+            )
+        set_(self, "frame_numbers", nums)
+        offset = n - 1 if self.offset is None else self.offset
+        for name, value in (("onset", self.onset), ("offset", offset), ("apex", self.apex)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise InputValueError(f"Clip.{name} must be an int index; got {value!r}")
+        onset, apex = int(self.onset), (None if self.apex is None else int(self.apex))
+        offset = int(offset)
+        if not 0 <= onset <= offset < n:
+            raise InputValueError(
+                f"Clip {self.clip_id!r}: need 0 <= onset <= offset < n_frames; got onset={onset}, "
+                f"offset={offset}, n_frames={n}"
+            )
+        if apex is not None and not onset <= apex <= offset:
+            raise InputValueError(
+                f"Clip {self.clip_id!r}: apex index {apex} is outside onset..offset ({onset}..{offset})"
+            )
+        set_(self, "onset", onset)
+        set_(self, "offset", offset)
+        set_(self, "apex", apex)
+        if self.aus is None:
+            set_(self, "aus", parse_au_string(self.au_string).aus)
+        else:
+            aus = tuple(self.aus)
+            if not all(isinstance(a, AU) for a in aus):
+                raise InputValueError("Clip.aus must hold AU items (see mxkit.data.parse_aus)")
+            set_(self, "aus", aus)
+        if self.objective_class is not None:
+            oc = self.objective_class
+            if isinstance(oc, bool) or not isinstance(oc, numbers.Integral):
+                raise InputValueError(f"Clip.objective_class must be an int 1..7; got {oc!r}")
+            set_(self, "objective_class", int(oc))
+        set_(self, "meta", dict(self.meta))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_frames(self) -> int:
+        """Number of frames T."""
+        return len(self.frames)
+
+    @property
+    def in_memory(self) -> bool:
+        """True when the frames are an array rather than files."""
+        return isinstance(self.frames, np.ndarray)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """``(dataset, subject, clip_id)``: identifies the sample."""
+        return (self.dataset, self.subject, self.clip_id)
+
+    @property
+    def subject_key(self) -> str:
+        """``'dataset/subject'``: the subject across datasets (LOSO folds)."""
+        return f"{self.dataset}/{self.subject}"
+
+    @property
+    def onset_frame(self) -> int:
+        """Dataset frame number of the onset."""
+        return self.frame_numbers[self.onset]
+
+    @property
+    def offset_frame(self) -> int:
+        """Dataset frame number of the offset."""
+        return self.frame_numbers[self.offset]
+
+    @property
+    def apex_frame(self) -> int | None:
+        """Dataset frame number of the apex, or None."""
+        return None if self.apex is None else self.frame_numbers[self.apex]
+
+    @property
+    def apex_or_middle(self) -> int:
+        """Apex index, or ``onset + (offset - onset) // 2`` when the apex is unknown (SMIC)."""
+        return self.apex if self.apex is not None else self.onset + (self.offset - self.onset) // 2
+
+    @property
+    def duration_s(self) -> float:
+        """``(offset - onset + 1) / fps`` in seconds."""
+        return (self.offset - self.onset + 1) / self.fps
+
+    @property
+    def frames_dir(self) -> Path | None:
+        """Folder holding the frame files (None for in-memory frames)."""
+        if self.in_memory:
+            return None
+        parents = {p.parent for p in self.frames}
+        return parents.pop() if len(parents) == 1 else Path(os.path.commonpath([str(p) for p in parents]))
+
+    # ------------------------------------------------------------------ frames
+    def _index(self, indices: Any) -> np.ndarray:
+        n = self.n_frames
+        if indices is None:
+            return np.arange(n)
+        if isinstance(indices, slice):
+            return np.arange(n)[indices]
+        if isinstance(indices, numbers.Integral) and not isinstance(indices, bool):
+            indices = [indices]
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise InputValueError(f"boolean frame mask must have shape ({n},); got {idx.shape}")
+            return np.flatnonzero(idx)
+        if idx.size == 0:
+            return idx.astype(int)
+        if not np.issubdtype(idx.dtype, np.integer) or idx.ndim != 1:
+            raise InputValueError(f"frame indices must be ints, a slice or a mask; got {indices!r}")
+        bad = idx[(idx < -n) | (idx >= n)]
+        if bad.size:
+            raise InputValueError(
+                f"frame index {int(bad[0])} is out of range for clip {self.clip_id!r} with {n} frames"
+            )
+        return np.where(idx < 0, idx + n, idx)
+
+    def load_frames(self, indices: int | Sequence[int] | slice | None = None, *,
+                    gray: bool = False) -> np.ndarray:
+        """Read frames (lazily, only those asked for).
+
+        Parameters
+        ----------
+        indices : int, sequence of int, slice, bool mask or None
+            Indices into ``frames`` (negative ones count from the end); None reads all.
+        gray : bool, optional
+            Return grayscale (BT.601 luma) instead of RGB.
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, H, W, 3) or (N, H, W) if gray, uint8
+            RGB frames.
+
+        Raises
+        ------
+        FrameReadError
+            If a file is missing or unreadable, or frames differ in size (names the path).
+        InputValueError
+            If an index is out of range.
+        """
+        idx = self._index(indices)
+        if self.in_memory:
+            out = np.array(self.frames[idx])
+            if gray:
+                return _to_gray(out) if len(out) else out[..., 0]
+            return out
+        imgs = []
+        first: tuple[Path, tuple[int, ...]] | None = None
+        for i in idx:
+            path = self.frames[int(i)]
+            img = read_image(path, gray=gray)
+            if first is None:
+                first = (path, img.shape)
+            elif img.shape != first[1]:
+                raise FrameReadError(
+                    f"frame {str(path)!r} has shape {img.shape}, but frame {str(first[0])!r} of the "
+                    f"same clip has shape {first[1]}"
+                )
+            imgs.append(img)
+        if not imgs:
+            return np.zeros((0, 0, 0) if gray else (0, 0, 0, 3), np.uint8)
+        return np.stack(imgs)
+
+    def frame(self, i: int, *, gray: bool = False) -> np.ndarray:
+        """Read frame ``i`` as ``(H, W, 3)`` RGB uint8 (``(H, W)`` if gray)."""
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise InputValueError(f"frame index must be an int; got {i!r}")
+        return self.load_frames([int(i)], gray=gray)[0]
+
+    # ------------------------------------------------------------------ conversion
+    def with_label(self, label: str | None) -> Clip:
+        """A copy with ``label`` set."""
+        return dataclasses.replace(self, label=label)
+
+    def replace(self, **changes: Any) -> Clip:
+        """A copy with some fields changed (:func:`dataclasses.replace`)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python summary (JSON-friendly except ``meta`` values that are not).
+
+        ``frames`` is the list of paths as str, or None for in-memory frames.
+        """
+        return {
+            "dataset": self.dataset,
+            "subject": self.subject,
+            "subject_key": self.subject_key,
+            "clip_id": self.clip_id,
+            "label": self.label,
+            "emotion": self.emotion,
+            "objective_class": self.objective_class,
+            "au_string": self.au_string,
+            "aus": format_aus(self.aus),
+            "n_frames": self.n_frames,
+            "fps": self.fps,
+            "onset": self.onset,
+            "apex": self.apex,
+            "offset": self.offset,
+            "onset_frame": self.onset_frame,
+            "apex_frame": self.apex_frame,
+            "offset_frame": self.offset_frame,
+            "duration_s": self.duration_s,
+            "frame_numbers": list(self.frame_numbers),
+            "frames": None if self.in_memory else [str(p) for p in self.frames],
+            "frames_dir": None if self.frames_dir is None else str(self.frames_dir),
+            "has_ground_truth": self.ground_truth is not None,
+            "meta": dict(self.meta),
+        }
+
+    def __repr__(self) -> str:
+        apex = "None" if self.apex is None else str(self.apex)
+        return (
+            f"Clip({self.dataset}/{self.subject}/{self.clip_id}, {self.n_frames} frames @ "
+            f"{self.fps:g} fps, onset={self.onset} apex={apex} offset={self.offset}, "
+            f"emotion={self.emotion!r}, aus={format_aus(self.aus)!r}"
+            + (f", label={self.label!r}" if self.label is not None else "") + ")"
+        )
+
+
+_DF_COLUMNS = (
+    "dataset", "subject", "subject_key", "clip_id", "label", "emotion", "objective_class",
+    "au_string", "aus", "n_frames", "fps", "onset", "apex", "offset", "onset_frame",
+    "apex_frame", "offset_frame", "duration_s", "frames_dir", "has_ground_truth",
+)
+
+
+class ClipSet:
+    """An ordered, immutable collection of :class:`Clip` with dataset-level information.
+
+    Parameters
+    ----------
+    clips : iterable of Clip
+    problems : iterable of dict, optional
+        Problem rows (see :mod:`mxkit.data.problems`); exposed as the :attr:`problems` table.
+    excluded : iterable of dict, optional
+        Samples removed by a protocol, with the reason (the :attr:`excluded` table).
+    protocol_card : dict, optional
+        The card of the protocol that labelled these clips (:meth:`Protocol.card`).
+    name : str, optional
+        Free label shown in the repr.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = np.zeros((3, 2, 2, 3), np.uint8)
+    >>> cs = ClipSet([Clip(dataset="d", subject=s, clip_id=c, frames=f, fps=30)
+    ...               for s, c in [("a", "1"), ("a", "2"), ("b", "1")]])
+    >>> len(cs), cs.subjects
+    (3, ('d/a', 'd/b'))
+    >>> [(k, len(tr), len(te)) for k, tr, te in cs.loso_splits()]
+    [('d/a', 1, 2), ('d/b', 2, 1)]
+    """
+
+    def __init__(self, clips: Iterable[Clip] = (), *, problems: Iterable[Mapping[str, Any]] = (),
+                 excluded: Iterable[Mapping[str, Any]] = (),
+                 protocol_card: Mapping[str, Any] | None = None, name: str | None = None) -> None:
+        clips = tuple(clips)
+        for i, c in enumerate(clips):
+            if not isinstance(c, Clip):
+                raise InputValueError(f"ClipSet item {i} is a {type(c).__name__}, not a Clip")
+        self._clips = clips
+        self._problems = tuple(dict(p) for p in problems)
+        self._excluded = tuple(dict(e) for e in excluded)
+        self._card = None if protocol_card is None else dict(protocol_card)
+        self.name = name
+
+    # ------------------------------------------------------------------ container protocol
+    def __len__(self) -> int:
+        return len(self._clips)
+
+    def __iter__(self) -> Iterator[Clip]:
+        return iter(self._clips)
+
+    def __getitem__(self, item: Any) -> Clip | ClipSet:
+        """``cs[i]`` is a Clip; ``cs[a:b]``, ``cs[[i, j]]`` and ``cs[mask]`` are ClipSets."""
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            try:
+                return self._clips[int(item)]
+            except IndexError:
+                raise InputValueError(
+                    f"clip index {item} is out of range for a ClipSet of {len(self)} clips"
+                ) from None
+        if isinstance(item, slice):
+            return self._derive(self._clips[item])
+        idx = np.asarray(item)
+        if idx.dtype == bool:
+            if idx.shape != (len(self),):
+                raise InputValueError(f"boolean mask must have shape ({len(self)},); got {idx.shape}")
+            return self._derive([c for c, keep in zip(self._clips, idx, strict=True) if keep])
+        if idx.ndim == 1 and (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+            n = len(self)
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                raise InputValueError(f"clip index out of range for a ClipSet of {n} clips")
+            return self._derive([self._clips[int(i)] for i in idx])
+        raise InputValueError(
+            f"ClipSet indices must be an int, a slice, a list of ints or a bool mask; got {item!r}"
+        )
+
+    def __repr__(self) -> str:
+        datasets = sorted({c.dataset for c in self._clips})
+        extra = f", {len(self._problems)} problems" if self._problems else ""
+        if self._card is not None:
+            extra += f", protocol={self._card.get('name')!r}"
+        name = f"{self.name!r}, " if self.name else ""
+        return (f"ClipSet({name}{len(self)} clips, {len(self.subjects)} subjects, "
+                f"datasets={datasets}{extra})")
+
+    def _derive(self, clips: Iterable[Clip]) -> ClipSet:
+        return ClipSet(clips, problems=self._problems, excluded=self._excluded,
+                       protocol_card=self._card, name=self.name)
+
+    # ------------------------------------------------------------------ information
+    @property
+    def clips(self) -> tuple[Clip, ...]:
+        """The clips, in order."""
+        return self._clips
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """Subject keys (``'dataset/subject'``) in order of first appearance."""
+        return tuple(dict.fromkeys(c.subject_key for c in self._clips))
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """Dataset names in order of first appearance."""
+        return tuple(dict.fromkeys(c.dataset for c in self._clips))
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Anomalies found while loading (columns ``kind, dataset, subject, clip_id, file,
+        sheet, row, column, detail, action``); empty when there were none."""
+        return problems_frame(self._problems)
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """Samples a protocol removed: ``dataset, subject, clip_id, value, reason``."""
+        import pandas as pd
+
+        cols = ["dataset", "subject", "clip_id", "value", "reason"]
+        return pd.DataFrame([{c: e.get(c) for c in cols} for e in self._excluded], columns=cols)
+
+    @property
+    def protocol_card(self) -> dict[str, Any] | None:
+        """Card of the protocol that labelled this set (None if unlabelled)."""
+        return None if self._card is None else dict(self._card)
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """Ordered class names of the protocol, or None."""
+        return None if self._card is None else tuple(self._card["classes"])
+
+    def label_indices(self) -> np.ndarray:
+        """Class index of every clip under the protocol (``classes.index(label)``), int64."""
+        if self._card is None:
+            raise InputValueError("this ClipSet has no protocol labels; use map_classes(protocol)")
+        classes = list(self._card["classes"])
+        return np.array([classes.index(c.label) for c in self._clips], dtype=np.int64)
+
+    # ------------------------------------------------------------------ selection
+    def filter(self, predicate: Callable[[Clip], bool] | None = None, *,
+               dataset: str | Iterable[str] | None = None,
+               subject: str | Iterable[str] | None = None,
+               clip_id: str | Iterable[str] | None = None,
+               emotion: str | Iterable[str] | None = None,
+               label: str | Iterable[str] | None = None,
+               objective_class: int | Iterable[int] | None = None) -> ClipSet:
+        """Clips that pass ``predicate`` and match every keyword given.
+
+        Keyword values are one value or a collection of allowed values. ``subject`` matches
+        either the subject folder name (``'sub01'``) or the key (``'casme2/sub01'``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> f = np.zeros((3, 2, 2, 3), np.uint8)
+        >>> cs = ClipSet([Clip(dataset="d", subject="a", clip_id=str(i), frames=f, fps=30,
+        ...                    emotion=e) for i, e in enumerate(["happiness", "fear", "others"])])
+        >>> len(cs.filter(emotion=["happiness", "others"])), len(cs.filter(lambda c: c.n_frames > 3))
+        (2, 0)
+        """
+        def allowed(v: Any) -> set | None:
+            if v is None:
+                return None
+            if isinstance(v, (str, numbers.Integral)):
+                return {v}
+            return set(v)
+
+        tests = {k: allowed(v) for k, v in dict(dataset=dataset, subject=subject, clip_id=clip_id,
+                                                emotion=emotion, label=label,
+                                                objective_class=objective_class).items()}
+
+        def keep(c: Clip) -> bool:
+            for k, vals in tests.items():
+                if vals is None:
+                    continue
+                if k == "subject":
+                    if c.subject not in vals and c.subject_key not in vals:
+                        return False
+                elif getattr(c, k) not in vals:
+                    return False
+            return predicate is None or bool(predicate(c))
+
+        return self._derive([c for c in self._clips if keep(c)])
+
+    def find(self, clip_id: str, subject: str | None = None) -> Clip:
+        """The one clip with this id (and subject, when ids repeat across subjects)."""
+        hits = [c for c in self._clips if c.clip_id == clip_id
+                and (subject is None or subject in (c.subject, c.subject_key))]
+        if len(hits) != 1:
+            what = "no clip" if not hits else f"{len(hits)} clips ({[c.subject_key for c in hits]})"
+            raise InputValueError(
+                f"{what} with clip_id={clip_id!r}" + (f" and subject={subject!r}" if subject else "")
+                + ("; pass subject= to choose" if len(hits) > 1 else "")
+            )
+        return hits[0]
+
+    def by_subject(self) -> dict[str, ClipSet]:
+        """``{subject_key: ClipSet}`` in order of first appearance."""
+        groups: dict[str, list[Clip]] = {}
+        for c in self._clips:
+            groups.setdefault(c.subject_key, []).append(c)
+        return {k: self._derive(v) for k, v in groups.items()}
+
+    def loso_splits(self) -> Iterator[tuple[str, ClipSet, ClipSet]]:
+        """Leave-one-subject-out folds: yields ``(test_subject_key, train, test)``.
+
+        Subjects are keyed by ``(dataset, subject)`` (:attr:`Clip.subject_key`), so subjects of
+        different datasets that share an id are distinct folds (MEGC2019 rule). A train set
+        never contains a clip of its test subject.
+        """
+        for key in self.subjects:
+            test = [c for c in self._clips if c.subject_key == key]
+            train = [c for c in self._clips if c.subject_key != key]
+            yield key, self._derive(train), self._derive(test)
+
+    def map_classes(self, protocol: Protocol | str) -> ClipSet:
+        """Apply a class protocol (object or registered name); see :meth:`Protocol.apply`."""
+        from .protocols import get_protocol
+
+        proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
+        return proto.apply(self)
+
+    @classmethod
+    def concat(cls, sets: Iterable[ClipSet], *, name: str | None = None) -> ClipSet:
+        """Join several sets (clips, problems and exclusions are concatenated)."""
+        sets = list(sets)
+        for s in sets:
+            if not isinstance(s, ClipSet):
+                raise InputValueError(f"ClipSet.concat takes ClipSets; got {type(s).__name__}")
+        cards = [s._card for s in sets if s._card is not None]
+        card = cards[0] if cards and all(c == cards[0] for c in cards) and len(cards) == len(sets) else None
+        return cls([c for s in sets for c in s], problems=[p for s in sets for p in s._problems],
+                   excluded=[e for s in sets for e in s._excluded], protocol_card=card, name=name)
+
+    # ------------------------------------------------------------------ tables
+    def to_dataframe(self, *, meta: bool = False) -> pd.DataFrame:
+        """Tidy table, one row per clip.
+
+        Columns: ``dataset, subject, subject_key, clip_id, label, emotion, objective_class,
+        au_string, aus`` (canonical AU text), ``n_frames, fps, onset, apex, offset`` (indices),
+        ``onset_frame, apex_frame, offset_frame`` (dataset frame numbers), ``duration_s,
+        frames_dir, has_ground_truth``; with ``meta=True`` also one ``meta_<key>`` column per
+        meta key. Integer columns that can be missing (apex) use pandas' nullable ``Int64``.
+        """
+        import pandas as pd
+
+        rows = []
+        for c in self._clips:
+            d = c.to_dict()
+            row = {k: d[k] for k in _DF_COLUMNS}
+            if meta:
+                for k, v in c.meta.items():
+                    row[f"meta_{k}"] = v
+            rows.append(row)
+        df = pd.DataFrame(rows, columns=list(_DF_COLUMNS) if not rows else None)
+        if not rows:
+            return df
+        for col in ("apex", "apex_frame", "objective_class"):
+            df[col] = df[col].astype("Int64")
+        return df
+
+    def problem_kinds(self) -> dict[str, int]:
+        """``{kind: count}`` of the problems table."""
+        out: dict[str, int] = {}
+        for p in self._problems:
+            out[p["kind"]] = out.get(p["kind"], 0) + 1
+        return out
+

@@ -1,0 +1,338 @@
+"""Machinery shared by the dataset loaders (internal): locating files in a user's copy,
+scanning frame folders, and assembling :class:`~mxkit.data.Clip` objects while recording,
+warning about or raising on every anomaly. Nothing here writes to disk."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import DatasetFormatError
+from .._util import check_option
+from ..aus import parse_au_string
+from ..clip import Clip, ClipSet
+from ..problems import DatasetWarning, MissingFramesError
+
+__all__ = [
+    "ClipSpec", "assemble", "check_root", "find_label_file", "find_child", "scan_frames",
+    "compress_ranges", "IMAGE_EXT", "MISSING_OPTIONS", "WINDOW_OPTIONS",
+]
+
+#: Image extensions accepted in frame file names (case-insensitive).
+IMAGE_EXT = r"(?:jpg|jpeg|png|bmp|tif|tiff)"
+MISSING_OPTIONS = ("raise", "warn", "skip")
+WINDOW_OPTIONS = ("labelled", "all")
+
+
+def check_root(root: str | os.PathLike, what: str) -> Path:
+    """The dataset folder as a Path; typed error if it is missing, not a folder or empty."""
+    if root is None or (isinstance(root, str) and not root.strip()):
+        raise DatasetFormatError(f"no {what} folder given (root={root!r})")
+    p = Path(root).expanduser()
+    if not p.exists():
+        raise DatasetFormatError(f"{what} folder '{p}' does not exist")
+    if not p.is_dir():
+        raise DatasetFormatError(f"{what} folder '{p}' is not a folder")
+    if not any(p.iterdir()):
+        raise DatasetFormatError(f"{what} folder '{p}' is empty")
+    return p
+
+
+def _listdir(folder: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
+def find_child(folder: Path, names: Sequence[str], *, dirs: bool = True) -> Path | None:
+    """First of ``names`` that exists in ``folder`` (exact match first, then ignoring case)."""
+    for n in names:
+        p = folder / n
+        if (p.is_dir() if dirs else p.is_file()):
+            return p
+    entries = _listdir(folder)
+    lower = {e.casefold(): e for e in entries}
+    for n in names:
+        e = lower.get(n.casefold())
+        if e is not None and ((folder / e).is_dir() if dirs else (folder / e).is_file()):
+            return folder / e
+    return None
+
+
+def find_label_file(root: Path, labels: str | os.PathLike | None, *, names: Sequence[str],
+                    patterns: Sequence[str], what: str) -> Path:
+    """Locate the label file: ``labels`` if given (absolute, or relative to ``root``), else the
+    first of ``names``, else the only file matching ``patterns`` (case-insensitive)."""
+    if labels is not None:
+        p = Path(labels).expanduser()
+        if not p.is_absolute() and not p.exists():
+            p = root / p
+        if not p.is_file():
+            raise DatasetFormatError(f"{what} file '{p}' (labels=) does not exist")
+        return p
+    exact = find_child(root, names, dirs=False)
+    if exact is not None:
+        return exact
+    entries = [e for e in _listdir(root) if not e.startswith(("~$", ".~lock"))]
+    hits = [root / e for e in entries
+            if any(fnmatch.fnmatch(e.casefold(), pat.casefold()) for pat in patterns)
+            and (root / e).is_file()]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise DatasetFormatError(
+            f"several candidate {what} files in '{root}': {[h.name for h in hits]}; "
+            "pass labels=<file> to choose one"
+        )
+    raise DatasetFormatError(
+        f"no {what} file in '{root}': expected {names[0]!r} (or a file matching {list(patterns)}); "
+        f"the folder holds {entries[:10]}{' ...' if len(entries) > 10 else ''}. "
+        "Pass labels=<file> if it lives elsewhere"
+    )
+
+
+def scan_frames(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+    """``{frame_number: path}`` for the files of ``folder`` whose name fully matches
+    ``pattern`` (group 1 = the number); other files (stray ``.lnk``, ``Thumbs.db``) are ignored.
+    On duplicate numbers ('73' and '073') the first name in sorted order wins."""
+    out: dict[int, Path] = {}
+    for name in _listdir(folder):
+        m = pattern.fullmatch(name)
+        if m is None:
+            continue
+        n = int(m.group(1))
+        if n not in out and (folder / name).is_file():
+            out[n] = folder / name
+    return dict(sorted(out.items()))
+
+
+def compress_ranges(nums: Iterable[int], limit: int = 8) -> str:
+    """``[1, 2, 3, 7]`` -> ``'1-3, 7'`` (at most ``limit`` ranges, then '...')."""
+    nums = sorted(nums)
+    runs: list[tuple[int, int]] = []
+    for n in nums:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:limit]]
+    return ", ".join(text) + (", ..." if len(runs) > limit else "")
+
+
+@dataclass
+class ClipSpec:
+    """One sample as read from the labels, before the frames are checked."""
+
+    dataset: str
+    subject: str
+    clip_id: str
+    fps: float
+    folder: Path
+    onset_frame: int
+    offset_frame: int
+    apex_frame: int | None
+    frame_pattern: re.Pattern[str]
+    frame_name: Callable[[int], str]
+    au_string: str | None = None
+    emotion: str | None = None
+    objective_class: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)  # file, sheet, row
+    apex_column: str | None = None
+    #: folder-defined clips (SMIC, CK+): onset/offset are the first/last files and a gap is a
+    #: 'frame_gap' warning, never a missing-frames error
+    folder_defined: bool = False
+    index: dict[int, Path] | None = None
+
+
+def _problem(spec: ClipSpec, kind: str, detail: str, action: str, column: str | None = None) -> dict:
+    return {"kind": kind, "dataset": spec.dataset, "subject": spec.subject, "clip_id": spec.clip_id,
+            "file": spec.source.get("file"), "sheet": spec.source.get("sheet"),
+            "row": spec.source.get("row"), "column": column, "detail": detail, "action": action}
+
+
+def _where(p: Mapping[str, Any]) -> str:
+    bits = []
+    if p.get("file"):
+        bits.append(f"file '{Path(p['file']).name}'")
+    if p.get("sheet"):
+        bits.append(f"sheet {p['sheet']!r}")
+    if p.get("row") is not None:
+        bits.append(f"row {p['row']}")
+    return ", ".join(bits)
+
+
+def warn_kinds(problems: Sequence[Mapping[str, Any]], dataset: str, kinds: Mapping[str, str],
+               stacklevel: int) -> None:
+    """One :class:`DatasetWarning` per problem kind present (aggregated)."""
+    for kind, text in kinds.items():
+        rows = [p for p in problems if p["kind"] == kind]
+        if not rows:
+            continue
+        listed = "; ".join(f"{p['subject']}/{p['clip_id']}" + (f" ({_where(p)})" if _where(p) else "")
+                           for p in rows[:5])
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        warnings.warn(
+            f"{dataset}: {len(rows)} clip(s) {text}: {listed}{more}. See clipset.problems.",
+            DatasetWarning, stacklevel=stacklevel + 1,
+        )
+
+
+def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: str,
+             problems: Iterable[Mapping[str, Any]] = (), name: str | None = None,
+             stacklevel: int = 3) -> ClipSet:
+    """Check every spec's frames on disk and build the ClipSet (see module docstring)."""
+    check_option(window, WINDOW_OPTIONS, "window")
+    check_option(missing, MISSING_OPTIONS, "missing")
+    probs: list[dict] = [dict(p) for p in problems]
+    clips: list[Clip] = []
+    cache: dict[Path, dict[int, Path] | None] = {}
+    seen: dict[tuple[str, str], dict] = {}
+    action = {"raise": "error", "warn": "kept", "skip": "skipped"}[missing]
+    for spec in specs:
+        key = (spec.subject, spec.clip_id)
+        if key in seen:
+            first = seen[key]
+            probs.append(_problem(spec, "duplicate_key",
+                                  f"{spec.subject}/{spec.clip_id} also appears at {_where(first)}",
+                                  "kept"))
+        else:
+            seen[key] = spec.source
+        onset, offset = spec.onset_frame, spec.offset_frame
+        expected = range(onset, offset + 1)
+        if spec.index is not None:
+            index: dict[int, Path] | None = spec.index
+        else:
+            if spec.folder not in cache:
+                cache[spec.folder] = scan_frames(spec.folder, spec.frame_pattern) if spec.folder.is_dir() else None
+            index = cache[spec.folder]
+        if spec.folder_defined:
+            index = index or {}
+            numbers = [n for n in index if onset <= n <= offset]
+            gaps = [n for n in expected if n not in index]
+            if gaps:
+                probs.append(_problem(spec, "frame_gap",
+                                      f"frame numbers {compress_ranges(gaps)} are absent from "
+                                      f"'{spec.folder}' (the clip keeps the {len(numbers)} frames present)",
+                                      "kept"))
+        else:
+            if index is None:
+                probs.append(_problem(spec, "missing_folder",
+                                      f"sample folder '{spec.folder}' does not exist", action))
+                if missing != "warn":
+                    continue
+                index = {}
+            else:
+                lost = [n for n in expected if n not in index]
+                if lost:
+                    probs.append(_problem(
+                        spec, "missing_frames",
+                        f"{len(lost)} of {len(expected)} frames of {onset}..{offset} are missing "
+                        f"in '{spec.folder}': {compress_ranges(lost)}", action))
+                    if missing != "warn":
+                        continue
+            numbers = sorted(set(index) | set(expected)) if window == "all" else list(expected)
+        paths = [index.get(n, spec.folder / spec.frame_name(n)) for n in numbers]
+        pos = {n: i for i, n in enumerate(numbers)}
+        meta = dict(spec.meta)
+        meta.update({f"label_{k}": v for k, v in spec.source.items() if v is not None})
+        apex_idx = None
+        if spec.apex_frame is not None:
+            if onset <= spec.apex_frame <= offset and spec.apex_frame in pos:
+                apex_idx = pos[spec.apex_frame]
+            elif not onset <= spec.apex_frame <= offset:
+                meta["apex_frame_label"] = spec.apex_frame
+                probs.append(_problem(
+                    spec, "apex_outside_window",
+                    f"apex frame {spec.apex_frame} is outside onset..offset ({onset}..{offset}); "
+                    "the clip's apex is set to None (value kept in meta['apex_frame_label'])",
+                    "kept", spec.apex_column))
+            else:  # folder-defined clip whose apex file is absent
+                meta["apex_frame_label"] = spec.apex_frame
+        if not numbers:  # folder-defined clip with no frames in range (cannot happen for scans)
+            continue
+        first = pos.get(onset, 0)
+        last = pos.get(offset, len(numbers) - 1)
+        parsed = parse_au_string(spec.au_string)
+        if parsed.unparsed:
+            meta["au_unparsed"] = parsed.unparsed
+        clips.append(Clip(
+            dataset=spec.dataset, subject=spec.subject, clip_id=spec.clip_id, frames=paths,
+            fps=spec.fps, onset=first, apex=apex_idx, offset=last, frame_numbers=numbers,
+            au_string=spec.au_string, aus=parsed.aus, emotion=spec.emotion,
+            objective_class=spec.objective_class, meta=meta,
+        ))
+    fatal = [p for p in probs if p["kind"] in ("missing_frames", "missing_folder") and p["action"] == "error"]
+    if fatal:
+        lines = [f"  {p['subject']}/{p['clip_id']} ({_where(p)}): {p['detail']}" for p in fatal[:12]]
+        more = f"\n  ... and {len(fatal) - 12} more" if len(fatal) > 12 else ""
+        raise MissingFramesError(
+            f"{dataset}: {len(fatal)} clip(s) named in the labels have missing frames on disk:\n"
+            + "\n".join(lines) + more
+            + "\nPass missing='warn' to keep them (reading a missing frame then raises "
+              "FrameReadError) or missing='skip' to leave them out; either way they are listed in "
+              "clipset.problems.",
+            fatal,
+        )
+    warn_kinds(probs, dataset, {
+        "missing_folder": "have no sample folder on disk (" + ("kept" if missing == "warn" else "skipped") + ")",
+        "missing_frames": "have missing frames on disk (" + ("kept" if missing == "warn" else "skipped") + ")",
+        "apex_outside_window": "have an apex outside onset..offset (apex set to None)",
+        "frame_gap": "skip frame numbers inside the clip",
+        "duplicate_key": "appear twice in the labels (both kept)",
+    }, stacklevel=stacklevel)
+    return ClipSet(clips, problems=probs, name=name or dataset)
+
+
+def resolve_frames_root(root: Path, variants: Mapping[str, Sequence[str]], frames: str,
+                        frames_dir: str | os.PathLike | None, *, what: str,
+                        subject_pattern: str) -> tuple[Path, str]:
+    """Pick the folder holding the subject folders.
+
+    ``variants`` maps a variant name ('cropped', 'raw', ...) to accepted folder names, in the
+    order 'auto' tries them. ``frames_dir`` overrides the search (variant 'custom'). A
+    doubly-nested copy (``Cropped/Cropped/sub01``) is followed.
+    """
+    check_option(frames, ("auto", *variants), "frames")
+    subj = re.compile(subject_pattern, re.IGNORECASE)
+
+    def descend(folder: Path) -> Path:
+        entries = _listdir(folder)
+        if not any(subj.fullmatch(e) for e in entries):
+            same = [e for e in entries if e.casefold() == folder.name.casefold() and (folder / e).is_dir()]
+            if same:
+                return folder / same[0]
+        return folder
+
+    if frames_dir is not None:
+        p = Path(frames_dir).expanduser()
+        if not p.is_absolute() and not p.exists():
+            p = root / p
+        if not p.is_dir():
+            raise DatasetFormatError(f"{what} frames folder '{p}' (frames_dir=) does not exist")
+        return descend(p), (frames if frames != "auto" else "custom")
+    order = list(variants) if frames == "auto" else [frames]
+    for v in order:
+        found = find_child(root, variants[v])
+        if found is not None:
+            return descend(found), v
+    wanted = " or ".join(f"{variants[v][0]}/" for v in order)
+    raise DatasetFormatError(
+        f"no {what} frame folder in '{root}': expected {wanted} (the folder holds "
+        f"{_listdir(root)[:10]}); pass frames_dir=<folder holding the subject folders>"
+    )
+
+
+def apex_missing_problem(spec_like: Mapping[str, Any], value: Any, column: str | None) -> dict:
+    """Problem row for an apex cell that holds a missing marker ('/', '-', empty)."""
+    return {"kind": "apex_missing", "dataset": spec_like["dataset"], "subject": spec_like["subject"],
+            "clip_id": spec_like["clip_id"], "file": spec_like.get("file"),
+            "sheet": spec_like.get("sheet"), "row": spec_like.get("row"), "column": column,
+            "detail": f"apex cell holds {value!r}: apex unknown (None)", "action": "kept"}

@@ -1,0 +1,346 @@
+"""Reading label spreadsheets cell by cell (internal).
+
+Cells are read with openpyxl (``.xlsx``, ``data_only=True`` so formulas give their cached value
+or None) or xlrd (legacy ``.xls``), not through pandas: pandas 3 turns the text cell ``'01'``
+into the int 1 and loses the row/column a bad value came from. Every value problem is raised
+as :class:`~mxkit.errors.DatasetFormatError` naming file, sheet, Excel row and column letter.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import DatasetFormatError
+from ..aus import MISSING_TOKENS
+
+__all__ = ["Workbook", "Table", "open_workbook", "col_letter", "norm_header"]
+
+
+def col_letter(index: int) -> str:
+    """0-based column index -> Excel letters (0 -> 'A', 26 -> 'AA')."""
+    s = ""
+    n = index + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def norm_header(value: Any) -> str:
+    """Header cell -> comparison key: case-folded, without spaces, '_', '-', quotes or dots."""
+    if value is None:
+        return ""
+    return re.sub(r"[\s_\-'\".:]+", "", str(value)).casefold()
+
+
+class _XlsError:
+    """An Excel error cell (#N/A, #REF!, ...) read by xlrd."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Workbook:
+    """All sheets of one label file, as lists of row tuples (Excel row r is ``rows[r - 1]``)."""
+
+    path: Path
+    sheets: dict[str, list[tuple[Any, ...]]]
+    kind: str  # 'xlsx' | 'xls' | 'csv'
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return list(self.sheets)
+
+    def where(self, sheet: str | None) -> str:
+        s = f"file '{self.path}'"
+        if self.kind != "csv" and sheet is not None:
+            s += f", sheet {sheet!r}"
+        return s
+
+    def sheet(self, name: str | None = None, *, prefer: Sequence[str] = ()) -> str:
+        """Resolve a sheet name: ``name`` if given, else the first of ``prefer`` present, else
+        the first sheet. Raises naming the sheets found."""
+        names = self.sheet_names
+        if name is not None:
+            if name not in self.sheets:
+                raise DatasetFormatError(
+                    f"{self.where(None)}: no sheet {name!r}; the sheets are {names}"
+                )
+            return name
+        for p in prefer:
+            if p in self.sheets:
+                return p
+        if not names:
+            raise DatasetFormatError(f"{self.where(None)}: the workbook has no sheets")
+        return names[0]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def open_workbook(path: Path) -> Workbook:
+    """Read every sheet of an .xlsx/.xlsm, .xls or .csv label file (read-only)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DatasetFormatError(f"label file '{path}' does not exist")
+    if suffix in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            with warnings.catch_warnings():
+                # openpyxl warns about unsupported extensions/styles in real files: not our concern
+                warnings.simplefilter("ignore", UserWarning)
+                wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+                sheets = {ws.title: [tuple(_clean(v) for v in row)
+                                     for row in ws.iter_rows(values_only=True)]
+                          for ws in wb.worksheets}
+                wb.close()
+        except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, openpyxl InvalidFileException
+            raise DatasetFormatError(f"file '{path}' is not a readable .xlsx workbook: {exc}") from exc
+        return Workbook(path, sheets, "xlsx")
+    if suffix == ".xls":
+        try:
+            import xlrd
+        except ImportError as exc:  # pragma: no cover - xlrd is a dependency
+            from ...errors import BackendUnavailableError
+
+            raise BackendUnavailableError(
+                f"reading the legacy .xls file '{path}' needs xlrd: pip install xlrd"
+            ) from exc
+        try:
+            book = xlrd.open_workbook(str(path), on_demand=False)
+        except Exception as exc:  # noqa: BLE001 - xlrd raises XLRDError, struct.error, ...
+            raise DatasetFormatError(f"file '{path}' is not a readable .xls workbook: {exc}") from exc
+        sheets = {}
+        for sh in book.sheets():
+            rows = []
+            for r in range(sh.nrows):
+                row = []
+                for c in range(sh.ncols):
+                    cell = sh.cell(r, c)
+                    ctype = cell.ctype
+                    if ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                        row.append(None)
+                    elif ctype == xlrd.XL_CELL_NUMBER:
+                        v = float(cell.value)
+                        row.append(int(v) if v.is_integer() else v)
+                    elif ctype == xlrd.XL_CELL_BOOLEAN:
+                        row.append(bool(cell.value))
+                    elif ctype == xlrd.XL_CELL_ERROR:
+                        row.append(_XlsError(xlrd.error_text_from_code.get(cell.value, "#ERR")))
+                    else:  # text, date (kept as the serial number)
+                        row.append(_clean(cell.value))
+                rows.append(tuple(row))
+            sheets[sh.name] = rows
+        return Workbook(path, sheets, "xls")
+    if suffix in (".csv", ".txt"):
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                rows = [tuple(_clean(v) for v in row) for row in csv.reader(fh)]
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise DatasetFormatError(f"file '{path}' is not a readable CSV file: {exc}") from exc
+        return Workbook(path, {path.stem: rows}, "csv")
+    raise DatasetFormatError(
+        f"label file '{path}' has an unsupported extension {suffix!r} (expected .xlsx, .xls or .csv)"
+    )
+
+
+@dataclass
+class Column:
+    name: str  # canonical name used by the loader
+    index: int  # 0-based
+    header: Any  # header text as written
+
+
+@dataclass
+class Table:
+    """A sheet with a located header row; rows are ``(excel_row, values)``."""
+
+    book: Workbook
+    sheet: str
+    header_row: int | None  # 1-based, None when the sheet has no header
+    columns: dict[str, Column]
+    rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.book.path
+
+    def loc(self, row: int | None, col: str | int | None = None) -> str:
+        """Human-readable location: file, sheet, row, column."""
+        s = self.book.where(self.sheet)
+        if row is not None:
+            s += f", row {row}"
+        if col is not None:
+            if isinstance(col, str):
+                c = self.columns[col]
+                hdr = c.header if c.header is not None else c.name
+                s += f", column {col_letter(c.index)} ({str(hdr)!r})"
+            else:
+                s += f", column {col_letter(col)}"
+        return s
+
+    def source(self, row: int) -> dict[str, Any]:
+        return {"file": str(self.path), "sheet": None if self.book.kind == "csv" else self.sheet,
+                "row": row}
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def get(self, values: tuple[Any, ...], name: str) -> Any:
+        col = self.columns.get(name)
+        if col is None or col.index >= len(values):
+            return None
+        return values[col.index]
+
+    # -------------------------------------------------------------- typed cell readers
+    def frame(self, row: int, values: tuple[Any, ...], name: str, *, allow_missing: bool = False) -> int | None:
+        """A frame number: int, integral float or digit string (leading zeros allowed)."""
+        v = self.get(values, name)
+        if v is None or (isinstance(v, str) and v.strip().casefold() in MISSING_TOKENS):
+            if allow_missing:
+                return None
+            raise DatasetFormatError(f"{self.loc(row, name)}: the frame number is missing")
+        n = _as_int(v)
+        if n is None or n < 0:
+            raise DatasetFormatError(
+                f"{self.loc(row, name)}: expected a frame number (a non-negative integer); got {v!r}"
+            )
+        return n
+
+    def int_or_none(self, row: int, values: tuple[Any, ...], name: str, *, what: str) -> int | None:
+        v = self.get(values, name)
+        if v is None or (isinstance(v, str) and v.strip().casefold() in MISSING_TOKENS):
+            return None
+        n = _as_int(v)
+        if n is None:
+            raise DatasetFormatError(f"{self.loc(row, name)}: expected {what}; got {v!r}")
+        return n
+
+    def text(self, row: int, values: tuple[Any, ...], name: str, *, required: bool = True) -> str | None:
+        v = self.get(values, name)
+        if v is None:
+            if required:
+                raise DatasetFormatError(f"{self.loc(row, name)}: the cell is empty")
+            return None
+        if isinstance(v, _XlsError):
+            raise DatasetFormatError(f"{self.loc(row, name)}: the cell holds the error {v.text}")
+        return cell_text(v).strip()
+
+    def number_id(self, row: int, values: tuple[Any, ...], name: str, *,
+                  prefixes: Sequence[str] = ()) -> int:
+        """A subject number written as int, float, '01', or with a prefix ('sub01', 's15')."""
+        v = self.get(values, name)
+        n = _as_int(v)
+        if n is None and isinstance(v, str):
+            t = v.strip()
+            for p in prefixes:
+                if t.casefold().startswith(p.casefold()) and t[len(p):].isdigit():
+                    n = int(t[len(p):])
+                    break
+        if n is None or n < 0:
+            expect = "a subject number" + (f" (optionally prefixed {list(prefixes)})" if prefixes else "")
+            raise DatasetFormatError(f"{self.loc(row, name)}: expected {expect}; got {v!r}")
+        return n
+
+
+def cell_text(v: Any) -> str:
+    """Text of a cell: integral floats lose '.0' (xlrd), other values use str()."""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, numbers.Integral):
+        return str(int(v))
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _as_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        return int(f) if math.isfinite(f) and f.is_integer() else None
+    if isinstance(v, str):
+        t = v.strip()
+        if re.fullmatch(r"[+]?\d+", t):
+            return int(t)
+        if re.fullmatch(r"[+]?\d+\.0*", t):
+            return int(float(t))
+    return None
+
+
+def locate_header(book: Workbook, sheet: str, *, required: dict[str, Sequence[str]],
+                  optional: dict[str, Sequence[str]] | None = None, search_rows: int = 1,
+                  expected: str | None = None) -> Table:
+    """Find the header row among the first ``search_rows`` rows and map the columns.
+
+    ``required`` / ``optional`` map a canonical column name to accepted header spellings
+    (compared with :func:`norm_header`). Raises naming file, sheet, row and the missing
+    column(s) when no row has every required column.
+    """
+    optional = optional or {}
+    rows = book.sheets[sheet]
+    if not any(any(v is not None for v in r) for r in rows):
+        raise DatasetFormatError(f"{book.where(sheet)}: the sheet is empty")
+    best: tuple[int, list[str], tuple[Any, ...]] | None = None
+    for r in range(min(search_rows, len(rows))):
+        values = rows[r]
+        keys = [norm_header(v) for v in values]
+        found: dict[str, Column] = {}
+        missing = []
+        for canon, names in {**required, **optional}.items():
+            wanted = {norm_header(n) for n in names}
+            idx = next((i for i, k in enumerate(keys) if k in wanted), None)
+            if idx is None:
+                if canon in required:
+                    missing.append(canon)
+            else:
+                found[canon] = Column(canon, idx, values[idx])
+        if not missing:
+            data = [(i + 1, row) for i, row in enumerate(rows) if i > r]
+            return Table(book, sheet, r + 1, found, data)
+        if best is None or len(missing) < len(best[1]):
+            best = (r + 1, missing, values)
+    if best is None:  # pragma: no cover - search_rows < 1
+        raise DatasetFormatError(f"{book.where(sheet)}: no header row searched")
+    row, missing, values = best
+    shown = [str(v) for v in values if v is not None]
+    names = ", ".join(f"{required[m][0]!r}" for m in missing)
+    where = f"row {row}" if search_rows == 1 else f"rows 1-{min(search_rows, len(rows))} (closest: row {row})"
+    hint = f" ({expected})" if expected else ""
+    raise DatasetFormatError(
+        f"{book.where(sheet)}, {where}: wrong header{hint}: missing column(s) {names}; "
+        f"the header cells are {shown}"
+    )
+
+
+def headerless_table(book: Workbook, sheet: str, names: Iterable[str]) -> Table:
+    """A sheet without header: columns are named positionally."""
+    cols = {n: Column(n, i, None) for i, n in enumerate(names)}
+    rows = [(i + 1, row) for i, row in enumerate(book.sheets[sheet])]
+    return Table(book, sheet, None, cols, rows)
+
+
+def is_blank(values: tuple[Any, ...]) -> bool:
+    return all(v is None for v in values)

@@ -1,0 +1,196 @@
+"""CAS(ME)² (Qu et al., 2016/2017): ``load_casme_sq``. Format: ``DATASETS.md`` §4.2.
+
+The frame layout (``rawpic/s15/15_0101disgustingteeth/img1.jpg``) is *unconfirmed*; the loader
+follows it and the naming-rule sheets, and reports every clip whose folder it cannot find.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from ...errors import DatasetFormatError
+from .._util import check_option
+from ..clip import ClipSet
+from ._common import (
+    IMAGE_EXT,
+    ClipSpec,
+    _listdir,
+    apex_missing_problem,
+    assemble,
+    check_root,
+    find_child,
+    find_label_file,
+    resolve_frames_root,
+)
+from ._tables import (
+    Workbook,
+    _as_int,
+    cell_text,
+    col_letter,
+    headerless_table,
+    is_blank,
+    open_workbook,
+)
+
+__all__ = ["load_casme_sq", "CASME_SQ_FPS", "CASME_SQ_CODING_FILE"]
+
+CASME_SQ_FPS = 30.0
+CASME_SQ_CODING_FILE = "CAS(ME)^2code_final.xlsx"
+_COLUMNS = ("subject", "clip", "onset", "apex", "offset", "aus", "emotion", "type", "self_report")
+_VARIANTS = {"raw": ("rawpic",), "cropped": ("cropped",), "selected": ("selectedpic",)}
+_FRAME = re.compile(rf"img(\d+)\.{IMAGE_EXT}", re.IGNORECASE)
+
+
+def _naming_rules(book: Workbook) -> tuple[dict[int, str], dict[str, int]]:
+    """``naming rule1``: subject number -> prefix ('s15'); ``naming rule2``: stimulus name
+    ('anger1', case-folded) -> video code (int, written ``%04d`` in folder names). Missing
+    sheets give empty maps. Cells are matched by type, not position (the column order of
+    rule1 is not certain)."""
+    subj: dict[int, str] = {}
+    stim: dict[str, int] = {}
+    for name in book.sheet_names:
+        key = re.sub(r"\s+", "", name).casefold()
+        rows = book.sheets[name]
+        if key == "namingrule1":
+            for values in rows:
+                at = next((i for i, v in enumerate(values)
+                           if isinstance(v, str) and re.fullmatch(r"s\d+", v.strip(), re.I)), None)
+                if at is None:
+                    continue
+                # the numeric id follows the prefix (col 1 -> col 2); else take one before it
+                after = [_as_int(v) for v in values[at + 1:] if _as_int(v) is not None]
+                before = [_as_int(v) for v in values[:at] if _as_int(v) is not None]
+                number = after[0] if after else (before[-1] if before else None)
+                if number is not None:
+                    subj[number] = str(values[at]).strip()
+        elif key == "namingrule2":
+            for values in rows:
+                code = _as_int(values[0]) if values else None
+                text = next((str(v).strip() for v in values[1:] if isinstance(v, str) and v.strip()), None)
+                if code is not None and text:
+                    stim[text.casefold()] = code
+    return subj, stim
+
+
+def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "all"] = "micro",
+                  frames: Literal["auto", "raw", "cropped", "selected"] = "auto",
+                  labels: str | os.PathLike | None = None,
+                  window: Literal["labelled", "all"] = "labelled",
+                  missing: Literal["raise", "warn", "skip"] = "raise",
+                  frames_dir: str | os.PathLike | None = None) -> ClipSet:
+    """Load CAS(ME)² expressions (Part A, from the long videos' frames).
+
+    Parameters
+    ----------
+    root : path-like
+        The CAS(ME)² folder: ``CAS(ME)^2code_final.xlsx`` alongside ``rawpic/``,
+        ``cropped/`` and/or ``selectedpic/``.
+    kind : {'micro', 'macro', 'all'}, optional
+        Which rows, by the type column (``micro-expression`` / ``macro-expression``).
+    frames : {'auto', 'raw', 'cropped', 'selected'}, optional
+        ``rawpic/``, ``cropped/`` or ``selectedpic/``, assumed to share the layout
+        ``{sNN}/{NN}_{code:04d}<name>/img{N}.jpg`` (unconfirmed); 'auto' prefers raw.
+    labels, window, missing, frames_dir
+        As in :func:`~mxkit.data.load_casme2`. With ``window='all'`` a clip spans its whole
+        long video.
+
+    Returns
+    -------
+    ClipSet
+        ``subject`` ``'s15'``, ``clip_id`` the clip name (``'anger1_1'``), ``fps`` 30,
+        ``emotion`` the category (positive/negative/surprise/others); ``meta`` holds
+        ``expression_type``, ``self_reported_emotion``, ``video_code`` and ``video_folder``.
+
+    Notes
+    -----
+    ``CASFEcode_final`` has **no header** (9 columns: subject id, clip name, onset, apex,
+    offset, AUs, emotion, type, self-reported emotion); a first row that looks like a header
+    is skipped. The clip's folder is found from the clip name: its stimulus (``anger1``) is
+    looked up in ``naming rule2`` to get the 4-digit video code, and the folder is the one in
+    ``{sNN}/`` whose name starts with ``{NN}_{code:04d}``.
+    """
+    check_option(kind, ("micro", "macro", "all"), "kind")
+    root = check_root(root, "CAS(ME)²")
+    path = find_label_file(root, labels, names=(CASME_SQ_CODING_FILE,),
+                           patterns=("cas(me)*code*.xlsx", "cas(me)*code*.xls", "casme2*code_final*.xlsx",
+                                     "cas(me)*code*.csv"), what="CAS(ME)² coding")
+    book = open_workbook(path)
+    sheet = book.sheet(None, prefer=("CASFEcode_final",))
+    table = headerless_table(book, sheet, _COLUMNS)
+    subj_map, stim_map = _naming_rules(book)
+    frames_root, variant = resolve_frames_root(root, _VARIANTS, frames, frames_dir,
+                                               what="CAS(ME)²", subject_pattern=r"s\d+")
+    rows = [(r, v) for r, v in table.rows if not is_blank(v)]
+    if rows and _as_int(table.get(rows[0][1], "onset")) is None and _as_int(table.get(rows[0][1], "subject")) is None:
+        rows = rows[1:]  # a header row in a user's copy
+    specs, problems = [], []
+    video_dirs: dict[Path, list[str]] = {}
+    for row, values in rows:
+        width = len([v for v in values if v is not None])
+        if len(values) < 8 or width < 7:
+            raise DatasetFormatError(
+                f"{table.loc(row)}: expected 9 columns (subject, clip, onset, apex, offset, AUs, "
+                f"emotion, type, self-reported emotion); got {list(values)}"
+            )
+        n = table.number_id(row, values, "subject", prefixes=("s",))
+        subject = subj_map.get(n, f"s{n}")
+        clip = table.text(row, values, "clip")
+        typ = (table.text(row, values, "type", required=False) or "").casefold()
+        if typ.startswith("micro"):
+            etype = "micro"
+        elif typ.startswith("macro"):
+            etype = "macro"
+        else:
+            raise DatasetFormatError(
+                f"{table.loc(row, 'type')}: expected 'micro-expression' or 'macro-expression'; "
+                f"got {table.get(values, 'type')!r}"
+            )
+        if kind != "all" and etype != kind:
+            continue
+        onset = table.frame(row, values, "onset")
+        offset = table.frame(row, values, "offset")
+        apex = table.frame(row, values, "apex", allow_missing=True)
+        if onset > offset:
+            raise DatasetFormatError(
+                f"{table.loc(row, 'onset')} and column E: onset frame {onset} is after offset "
+                f"frame {offset}"
+            )
+        src = table.source(row)
+        if apex is None:
+            problems.append(apex_missing_problem(
+                {"dataset": "casme_sq", "subject": subject, "clip_id": clip, **src},
+                table.get(values, "apex"), col_letter(3)))
+        stimulus = clip.rsplit("_", 1)[0] if "_" in clip else clip
+        code = stim_map.get(stimulus.casefold())
+        sdir = find_child(frames_root, (subject,)) or frames_root / subject
+        if sdir not in video_dirs:
+            video_dirs[sdir] = [e for e in _listdir(sdir) if (sdir / e).is_dir()]
+        folder = sdir / (f"{n}_{code:04d}" if code is not None else f"{n}_{stimulus}")
+        if code is not None:
+            hits = [e for e in video_dirs[sdir] if e.startswith(f"{n}_{code:04d}")
+                    or e.startswith(f"{n:02d}_{code:04d}")]
+            if hits:
+                folder = sdir / hits[0]
+        meta = {"expression_type": etype, "frame_variant": variant, "stimulus": stimulus,
+                "subject_label": cell_text(table.get(values, "subject")).strip(),
+                "video_folder": folder.name}
+        if code is not None:
+            meta["video_code"] = f"{code:04d}"
+        sr = table.text(row, values, "self_report", required=False)
+        if sr:
+            meta["self_reported_emotion"] = sr
+        raw_au = table.get(values, "aus")
+        specs.append(ClipSpec(
+            dataset="casme_sq", subject=subject, clip_id=clip, fps=CASME_SQ_FPS, folder=folder,
+            onset_frame=onset, offset_frame=offset, apex_frame=apex, frame_pattern=_FRAME,
+            frame_name=lambda k: f"img{k}.jpg", au_string=None if raw_au is None else cell_text(raw_au),
+            emotion=table.text(row, values, "emotion", required=False), meta=meta, source=src,
+            apex_column=col_letter(3),
+        ))
+    if not specs:
+        raise DatasetFormatError(f"{table.loc(None)}: no {kind}-expression rows")
+    return assemble(specs, dataset="casme_sq", window=window, missing=missing,
+                    problems=problems, name="casme_sq")

@@ -1,0 +1,565 @@
+"""Writers of the published dataset layouts: CASME II, SAMM and CK+.
+
+They let a generator (SynthME) or a test write clips that the real-data loaders read back
+unchanged. Input is a :class:`ClipRecord` (or a :class:`~mxkit.data.Clip`) whose frames may be
+an array, a list, a callable ``frames(i)`` or a generator, so clips stream to disk one frame at
+a time. Each writer builds the whole layout in a temporary sibling folder and renames it into
+place at the end (atomic on one file system); it refuses to write into a non-empty folder
+that it did not create (a ``.mxkit-layout.json`` marker identifies its own output, which
+``overwrite=True`` replaces).
+
+Examples
+--------
+>>> import numpy as np, tempfile, pathlib
+>>> rec = ClipRecord(subject=1, clip_id="EP01_01", frames=np.zeros((6, 8, 8, 3), np.uint8),
+...                  onset=1, apex=3, offset=5, first_frame=10, au_string="4+L10",
+...                  emotion="disgust")
+>>> root = write_casme2([rec], pathlib.Path(tempfile.mkdtemp()) / "CASME2")
+>>> sorted(p.name for p in (root / "CASME2_RAW_selected" / "sub01" / "EP01_01").iterdir())[:2]
+['img10.jpg', 'img11.jpg']
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import re
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import InputValueError, ShapeError
+from ._util import check_option
+from .aus import format_aus, parse_au_string
+from .clip import Clip
+from .loaders.ckplus import CKPLUS_EMOTIONS
+from .problems import DatasetWarning
+
+__all__ = ["ClipRecord", "write_casme2", "write_samm", "write_ckplus", "LAYOUT_MARKER",
+           "SAMM_NOTE_ROWS", "CKPLUS_EMOTIONS"]
+
+#: Marker file a writer leaves in its output folder (loaders ignore it).
+LAYOUT_MARKER = ".mxkit-layout.json"
+
+
+#: The note rows 1-13 of SAMM's ``MICRO_ONLY`` sheet: ``{cell: text}`` (DATASETS.md §2.3).
+SAMM_NOTE_ROWS: dict[str, str] = {
+    "A1": "SAMM Dataset - Master FACS Codes",
+    "E1": "(Note to the users: If you're using SAMM, please cite: Davison, … (2016) … IEEE "
+          "Transactions on Affective Computing.)",
+    "A3": "9/9/17 - New updates with Emotional and Objective Classes. For details please refer to: ",
+    "I3": "arXiv preprint arXiv:1708.07549.",
+    "E4": "(Note to the users: if you're using the emotional or objective classes, please cite: …)",
+    "A6": "Symbol Key:",
+    "A7": '"/" = or',
+    "A8": '"?" = some AU\'s continue for a while and have unclear offset',
+    "A10": "AU Help:",
+    "A11": '"L2 or R2" = Unilateral AU 2 on left side of face / right side of face',
+    "A12": '"A2" = Asymmetric AU 2. Occurs on both sides of face but stronger on one side',
+}
+
+CASME2_HEADER = ("Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
+                 "Action Units", "Estimated Emotion")
+SAMM_HEADER = ("Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame",
+               "Offset Frame", "Duration", "Micro", "Action Units", "Estimated Emotion",
+               "Objective Classes", "Notes")
+SAMM_HEADER_ROW = 14
+
+FrameSource = (np.ndarray | Sequence[np.ndarray] | Callable[[int], np.ndarray]
+               | Iterable[np.ndarray])
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ClipRecord:
+    """What a writer needs to write one clip.
+
+    Parameters
+    ----------
+    subject : str or int
+        Subject id in any of the dataset's spellings (CASME II ``1``, ``'01'``, ``'sub01'``;
+        SAMM ``6``, ``'006'``; CK+ ``5``, ``'S005'``).
+    clip_id : str
+        Sample name (CASME II ``Filename``, SAMM ``'006_1_2'``, CK+ sequence ``'001'``).
+    frames : array (T, H, W, 3) or (T, H, W) uint8, sequence of arrays, callable or iterable
+        RGB (or gray) uint8 frames. A callable is called as ``frames(i)`` for
+        ``i in range(n_frames)``; an iterable (e.g. a generator) is consumed once. Frames are
+        written one at a time, so a generator never holds the clip in memory.
+    onset, apex, offset : int
+        0-based indices into ``frames``; ``apex`` may be None; ``offset`` defaults to the last
+        frame.
+    n_frames : int, optional
+        Number of frames; required when ``frames`` is a callable.
+    first_frame : int, optional
+        Dataset frame number of ``frames[0]`` (file names and sheet cells use
+        ``first_frame + i``). Default 1.
+    frame_numbers : sequence of int, optional
+        Explicit frame numbers (overrides ``first_frame``), e.g. from a loaded clip.
+    au_string : str or int, optional
+        AU cell as it should appear (``'4+L10'``, ``12``).
+    emotion : str, optional
+        Emotion label as the dataset writes it (CASME II ``'happiness'``, SAMM ``'Happiness'``,
+        CK+ ``'happy'`` or its code 0-7).
+    objective_class : int, optional
+        Objective class 1..7.
+    fps : float, optional
+        Informational (the layouts do not store it).
+    extra : mapping, optional
+        Dataset-specific cells: SAMM ``inducement_code``, ``notes``; CK+ ``landmarks``
+        (array (T, 68, 2)).
+    """
+
+    subject: str | int
+    clip_id: str
+    frames: FrameSource
+    onset: int = 0
+    apex: int | None = None
+    offset: int | None = None
+    n_frames: int | None = None
+    first_frame: int = 1
+    frame_numbers: Sequence[int] | None = None
+    au_string: str | int | None = None
+    emotion: str | int | None = None
+    objective_class: int | None = None
+    fps: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_clip(cls, clip: Clip) -> ClipRecord:
+        """Record for re-writing a loaded or in-memory :class:`Clip` (frames read lazily)."""
+        frames: FrameSource = clip.frames if clip.in_memory else clip.frame
+        au = clip.au_string if clip.au_string is not None else (format_aus(clip.aus) or None)
+        extra = {k: clip.meta[k] for k in ("inducement_code", "notes") if k in clip.meta}
+        return cls(subject=clip.meta.get("subject_label", clip.subject), clip_id=clip.clip_id,
+                   frames=frames, n_frames=clip.n_frames, onset=clip.onset, apex=clip.apex,
+                   offset=clip.offset, frame_numbers=clip.frame_numbers, au_string=au,
+                   emotion=clip.emotion, objective_class=clip.objective_class, fps=clip.fps,
+                   extra=extra)
+
+
+def _as_records(items: Iterable[ClipRecord | Clip]) -> list[ClipRecord]:
+    out = []
+    for i, r in enumerate(items):
+        if isinstance(r, Clip):
+            r = ClipRecord.from_clip(r)
+        if not isinstance(r, ClipRecord):
+            raise InputValueError(f"record {i} is a {type(r).__name__}; expected a ClipRecord or a Clip")
+        if not isinstance(r.clip_id, str) or not r.clip_id.strip() or re.search(r"[\\/]", r.clip_id):
+            raise InputValueError(f"record {i}: clip_id must be a non-empty name without '/'; got {r.clip_id!r}")
+        out.append(r)
+    if not out:
+        raise InputValueError("no records to write")
+    return out
+
+
+def _iter_frames(rec: ClipRecord, i: int) -> Iterator[np.ndarray]:
+    f = rec.frames
+    if isinstance(f, np.ndarray):
+        if f.ndim not in (3, 4) or (f.ndim == 4 and f.shape[3] != 3):
+            raise ShapeError(f"record {i} ({rec.clip_id}): frames must have shape (T, H, W, 3) or "
+                             f"(T, H, W); got {f.shape}")
+        yield from f
+    elif callable(f):
+        if rec.n_frames is None:
+            raise InputValueError(f"record {i} ({rec.clip_id}): n_frames is required when frames is a callable")
+        for k in range(int(rec.n_frames)):
+            yield f(k)
+    elif isinstance(f, Iterable) and not isinstance(f, (str, bytes)):
+        yield from f
+    else:
+        raise InputValueError(f"record {i} ({rec.clip_id}): frames must be an array, a sequence, "
+                              f"a callable or an iterable of frames; got {type(f).__name__}")
+
+
+def _check_frame(img: Any, i: int, rec: ClipRecord, k: int, shape: tuple | None) -> np.ndarray:
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
+        what = type(img).__name__ if not isinstance(img, np.ndarray) else f"dtype {img.dtype}"
+        raise InputValueError(f"record {i} ({rec.clip_id}), frame {k}: expected a uint8 array; got {what}")
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise ShapeError(f"record {i} ({rec.clip_id}), frame {k}: expected shape (H, W, 3) or (H, W); "
+                         f"got {img.shape}")
+    if shape is not None and img.shape != shape:
+        raise ShapeError(f"record {i} ({rec.clip_id}), frame {k}: shape {img.shape} differs from "
+                         f"frame 0's {shape}")
+    return img
+
+
+def _write_image(path: Path, img: np.ndarray, *, gray: bool, quality: int) -> None:
+    import cv2
+
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY if gray else cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(path), np.ascontiguousarray(img), params):
+        raise InputValueError(f"OpenCV could not write the frame '{path}'")
+
+
+@dataclass
+class _Written:
+    """Labels of a record after its frames are on disk."""
+
+    rec: ClipRecord
+    numbers: list[int]
+    onset: int
+    apex: int | None
+    offset: int
+
+
+def _write_frames(rec: ClipRecord, i: int, targets: Sequence[tuple[Path, Callable[[int], str]]],
+                  *, gray: bool, quality: int) -> _Written:
+    for folder, _ in targets:
+        folder.mkdir(parents=True, exist_ok=True)
+    nums = None if rec.frame_numbers is None else [int(x) for x in rec.frame_numbers]
+    shape = None
+    count = 0
+    for k, img in enumerate(_iter_frames(rec, i)):
+        img = _check_frame(img, i, rec, k, shape)
+        shape = img.shape
+        if nums is not None and k >= len(nums):
+            raise InputValueError(f"record {i} ({rec.clip_id}): more frames than frame_numbers ({len(nums)})")
+        num = nums[k] if nums is not None else int(rec.first_frame) + k
+        if num < 0:
+            raise InputValueError(f"record {i} ({rec.clip_id}): frame numbers must be >= 0; got {num}")
+        for folder, name in targets:
+            _write_image(folder / name(num), img, gray=gray, quality=quality)
+        count += 1
+    if count == 0:
+        raise InputValueError(f"record {i} ({rec.clip_id}): no frames")
+    if nums is not None and len(nums) != count:
+        raise InputValueError(f"record {i} ({rec.clip_id}): {count} frames but {len(nums)} frame_numbers")
+    numbers_ = nums if nums is not None else list(range(int(rec.first_frame), int(rec.first_frame) + count))
+    if len(set(numbers_)) != len(numbers_):
+        raise InputValueError(f"record {i} ({rec.clip_id}): frame numbers repeat")
+    offset = count - 1 if rec.offset is None else int(rec.offset)
+    onset = int(rec.onset)
+    apex = None if rec.apex is None else int(rec.apex)
+    if not 0 <= onset <= offset < count or (apex is not None and not onset <= apex <= offset):
+        raise InputValueError(
+            f"record {i} ({rec.clip_id}): need 0 <= onset <= apex <= offset < n_frames; got "
+            f"onset={onset}, apex={apex}, offset={offset}, n_frames={count}"
+        )
+    return _Written(rec, numbers_, onset, apex, offset)
+
+
+def _au_cell(value: Any) -> Any:
+    """As Excel stores it: an int when a single plain AU number was typed, else the text."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    text = str(value)
+    return int(text) if text.strip().isdigit() and text == text.strip() else text
+
+
+@contextmanager
+def _atomic_folder(root: str | os.PathLike, *, layout: str, overwrite: bool) -> Iterator[Path]:
+    root = Path(root).expanduser()
+    if root.exists():
+        if not root.is_dir():
+            raise InputValueError(f"'{root}' exists and is not a folder")
+        if any(root.iterdir()):
+            if not (root / LAYOUT_MARKER).is_file():
+                raise InputValueError(
+                    f"refusing to write into '{root}': the folder is not empty and was not written "
+                    "by mxkit (it may be a real dataset); choose an empty or new folder"
+                )
+            if not overwrite:
+                raise InputValueError(
+                    f"'{root}' already holds a layout written by mxkit; pass overwrite=True to replace it"
+                )
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        (tmp / LAYOUT_MARKER).write_text(json.dumps({"layout": layout, "writer": "mxkit.data.writers",
+                                                     "mxkit_version": _version()}, indent=1))
+        if root.exists() and any(root.iterdir()):
+            old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(root, old)
+            os.rename(tmp, root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if root.exists():
+                root.rmdir()
+            os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _version() -> str:
+    from .._version import __version__
+
+    return __version__
+
+
+def _subject_number(subject: Any, i: int, *, prefixes: Sequence[str], what: str) -> int:
+    if isinstance(subject, numbers.Integral) and not isinstance(subject, bool):
+        n = int(subject)
+    else:
+        text = str(subject).strip()
+        for p in prefixes:
+            if text.casefold().startswith(p.casefold()) and text[len(p):].isdigit():
+                text = text[len(p):]
+                break
+        n = int(text) if text.isdigit() else -1
+    if n < 0:
+        raise InputValueError(f"record {i}: {what} subject must be a number (e.g. 1, '01'); got {subject!r}")
+    return n
+
+
+def _check_unique(records: Sequence[ClipRecord], key: Callable[[ClipRecord, int], tuple]) -> None:
+    seen: dict[tuple, int] = {}
+    for i, r in enumerate(records):
+        k = key(r, i)
+        if k in seen:
+            raise InputValueError(f"records {seen[k]} and {i} are the same sample {k}")
+        seen[k] = i
+
+
+def write_casme2(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, *,
+                 frames: Literal["raw", "cropped", "both"] = "raw",
+                 objective_classes: bool | Literal["auto"] = "auto", quality: int = 95,
+                 overwrite: bool = False,
+                 sidecar: Callable[[Path], None] | None = None) -> Path:
+    """Write clips in the CASME II layout with its coding spreadsheet.
+
+    Writes ``CASME2-coding-20140508.xlsx`` (sheets ``Sheet1``-``Sheet3``; ``Sheet1`` has the
+    9-column header with columns C and G empty, ``Subject`` as text ``'01'``, ``Action Units``
+    as an int for a single plain AU and text otherwise, ``'/'`` for an unknown apex), frames
+    as ``CASME2_RAW_selected/subNN/<clip_id>/img{N}.jpg`` and/or
+    ``Cropped/subNN/<clip_id>/reg_img{N}.jpg`` (N un-padded), and, when records carry objective
+    classes, ``CASME2-ObjectiveClasses.xlsx``.
+
+    Parameters
+    ----------
+    records : iterable of ClipRecord or Clip
+    root : path-like
+        Output folder; must not exist, be empty, or hold an earlier mxkit layout (with
+        ``overwrite=True``).
+    frames : {'raw', 'cropped', 'both'}, optional
+        Which frame tree(s) to write.
+    objective_classes : 'auto' or bool, optional
+        Write ``CASME2-ObjectiveClasses.xlsx`` ('auto': if any record has a class).
+    quality : int, optional
+        JPEG quality.
+    overwrite : bool, optional
+        Replace an earlier mxkit-written layout at ``root``.
+    sidecar : callable, optional
+        ``sidecar(tmp_root)`` is called before the atomic rename, to add files (e.g. a ``gt/``
+        folder) to the same commit.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``.
+
+    Raises
+    ------
+    InputValueError
+        Bad records (subject not a number, indices out of range, duplicate samples), or a
+        non-empty foreign ``root``.
+    """
+    import openpyxl
+
+    check_option(frames, ("raw", "cropped", "both"), "frames")
+    recs = _as_records(records)
+    subjects = [_subject_number(r.subject, i, prefixes=("sub",), what="CASME II") for i, r in enumerate(recs)]
+    _check_unique(recs, lambda r, i: (subjects[i], r.clip_id))
+    with _atomic_folder(root, layout="casme2", overwrite=overwrite) as tmp:
+        written = []
+        for i, (rec, n) in enumerate(zip(recs, subjects, strict=True)):
+            targets = []
+            if frames in ("raw", "both"):
+                targets.append((tmp / "CASME2_RAW_selected" / f"sub{n:02d}" / rec.clip_id, lambda k: f"img{k}.jpg"))
+            if frames in ("cropped", "both"):
+                targets.append((tmp / "Cropped" / f"sub{n:02d}" / rec.clip_id, lambda k: f"reg_img{k}.jpg"))
+            written.append(_write_frames(rec, i, targets, gray=False, quality=quality))
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "Sheet1"
+        ws.append(list(CASME2_HEADER))
+        for w, n in zip(written, subjects, strict=True):
+            apex = "/" if w.apex is None else w.numbers[w.apex]
+            ws.append([f"{n:02d}", w.rec.clip_id, None, w.numbers[w.onset], apex,
+                       w.numbers[w.offset], None, _au_cell(w.rec.au_string), w.rec.emotion])
+            ws.cell(ws.max_row, 1).number_format = "@"
+        wb.create_sheet("Sheet2")
+        wb.create_sheet("Sheet3")
+        wb.save(tmp / "CASME2-coding-20140508.xlsx")
+        if objective_classes is True or (objective_classes == "auto"
+                                         and any(r.objective_class is not None for r in recs)):
+            wb = openpyxl.Workbook()
+            ws = wb.active
+            ws.title = "Sheet1"
+            ws.append(["Subject", "Filename", "Objective Class"])
+            for r, n in zip(recs, subjects, strict=True):
+                ws.append([f"{n:02d}", r.clip_id, r.objective_class])
+                ws.cell(ws.max_row, 1).number_format = "@"
+            wb.create_sheet("Sheet2")
+            wb.save(tmp / "CASME2-ObjectiveClasses.xlsx")
+        if sidecar is not None:
+            sidecar(tmp)
+    return Path(root)
+
+
+def write_samm(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, *,
+               gray: bool = True, quality: int = 95, overwrite: bool = False,
+               sidecar: Callable[[Path], None] | None = None) -> Path:
+    """Write clips in the SAMM layout with ``SAMM_Micro_FACS_Codes_v2.xlsx``.
+
+    The workbook has one sheet ``MICRO_ONLY``: the 13 note rows of the release
+    (:data:`SAMM_NOTE_ROWS`), the 12-column header in row 14, then one row per clip with
+    ``Subject`` as text ``'006'``, ``Duration`` as the formula ``=SUM(F{r}-D{r})+1`` (no cached
+    value, as openpyxl writes it), ``Micro`` = ``'Micro - 1/2'``. Frames go to
+    ``{sss}/{clip_id}/{sss}_{N:05d}.jpg``.
+
+    Parameters
+    ----------
+    records : iterable of ClipRecord or Clip
+        ``clip_id`` is the SAMM ``Filename`` (``'006_1_2'``); the inducement code is
+        ``extra['inducement_code']`` or the middle part of the clip id. ``extra['notes']``
+        fills ``Notes``.
+    root : path-like
+        Output folder (see :func:`write_casme2`).
+    gray : bool, optional
+        Write grayscale frames, as SAMM is (default); False keeps RGB.
+    quality, overwrite, sidecar
+        As in :func:`write_casme2`.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import openpyxl
+
+    recs = _as_records(records)
+    subjects = [_subject_number(r.subject, i, prefixes=(), what="SAMM") for i, r in enumerate(recs)]
+    _check_unique(recs, lambda r, i: (r.clip_id,))
+    with _atomic_folder(root, layout="samm", overwrite=overwrite) as tmp:
+        written = []
+        for i, (rec, n) in enumerate(zip(recs, subjects, strict=True)):
+            sss = f"{n:03d}"
+            targets = [(tmp / sss / rec.clip_id, lambda k, s=sss: f"{s}_{k:05d}.jpg")]
+            written.append(_write_frames(rec, i, targets, gray=gray, quality=quality))
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "MICRO_ONLY"
+        for cell, text in SAMM_NOTE_ROWS.items():
+            ws[cell] = text
+        for c, h in enumerate(SAMM_HEADER, start=1):
+            ws.cell(SAMM_HEADER_ROW, c, h)
+        for j, (w, n) in enumerate(zip(written, subjects, strict=True)):
+            r = SAMM_HEADER_ROW + 1 + j
+            rec = w.rec
+            ind = rec.extra.get("inducement_code")
+            if ind is None:
+                m = re.fullmatch(r"\d+_(\d+)_\d+", rec.clip_id)
+                ind = int(m.group(1)) if m else None
+            apex = "-" if w.apex is None else w.numbers[w.apex]
+            row = [f"{n:03d}", rec.clip_id, ind, w.numbers[w.onset], apex, w.numbers[w.offset],
+                   f"=SUM(F{r}-D{r})+1", "Micro - 1/2", _au_cell(rec.au_string), rec.emotion,
+                   rec.objective_class, rec.extra.get("notes")]
+            for c, v in enumerate(row, start=1):
+                ws.cell(r, c, v)
+            ws.cell(r, 1).number_format = "@"
+        wb.save(tmp / "SAMM_Micro_FACS_Codes_v2.xlsx")
+        if sidecar is not None:
+            sidecar(tmp)
+    return Path(root)
+
+
+def _ck_float(x: float) -> str:
+    return f"{x:16.7e}"
+
+
+def write_ckplus(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, *,
+                 overwrite: bool = False, sidecar: Callable[[Path], None] | None = None) -> Path:
+    """Write sequences in the CK+ layout.
+
+    ``cohn-kanade-images/S005/001/S005_001_00000001.png`` frames; for labelled sequences
+    ``Emotion/S005/001/S005_001_{last:08d}_emotion.txt`` (one float, e.g. ``3.0000000e+00``);
+    ``FACS/.../..._facs.txt`` (one ``AU intensity`` line per AU, intensity A..E -> 1..5, 0 when
+    not coded); ``Landmarks/.../..._landmarks.txt`` per frame when ``extra['landmarks']``
+    (array (T, 68, 2)) is given. CK+ sequences run neutral -> apex, so the loader reads
+    onset = first frame and apex = offset = last frame; the record's indices are not stored.
+
+    Parameters
+    ----------
+    records : iterable of ClipRecord or Clip
+        ``subject`` 5 or ``'S005'``; ``clip_id`` the sequence ``'001'`` (or ``'S005_001'``);
+        ``emotion`` a name of :data:`CKPLUS_EMOTIONS` or its code, None for unlabelled.
+    root, overwrite, sidecar
+        As in :func:`write_casme2`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Warns
+    -----
+    DatasetWarning
+        When AU sides, modifiers or alternatives are dropped (the FACS file cannot hold them).
+    """
+    recs = _as_records(records)
+    subjects = [_subject_number(r.subject, i, prefixes=("S",), what="CK+") for i, r in enumerate(recs)]
+    seqs = []
+    for i, r in enumerate(recs):
+        text = r.clip_id.strip()
+        m = re.fullmatch(r"(?:S?\d+_)?(\d+)", text, re.IGNORECASE)
+        if not m:
+            raise InputValueError(f"record {i}: CK+ clip_id must be a sequence number such as '001'; got {text!r}")
+        seqs.append(int(m.group(1)))
+    _check_unique(recs, lambda r, i: (subjects[i], seqs[i]))
+    codes = {v: k for k, v in CKPLUS_EMOTIONS.items()}
+    lossy = []
+    with _atomic_folder(root, layout="ckplus", overwrite=overwrite) as tmp:
+        for i, (rec, n, q) in enumerate(zip(recs, subjects, seqs, strict=True)):
+            s, sq = f"S{n:03d}", f"{q:03d}"
+            base = f"{s}_{sq}"
+            folder = tmp / "cohn-kanade-images" / s / sq
+            w = _write_frames(rec, i, [(folder, lambda k, b=base: f"{b}_{k:08d}.png")], gray=False, quality=95)
+            last = w.numbers[-1]
+            if rec.emotion is not None:
+                code = rec.emotion if isinstance(rec.emotion, numbers.Integral) else codes.get(str(rec.emotion).strip().lower())
+                if code is None or int(code) not in CKPLUS_EMOTIONS:
+                    raise InputValueError(f"record {i} ({rec.clip_id}): CK+ emotion must be one of "
+                                          f"{list(codes)} or a code 0-7; got {rec.emotion!r}")
+                d = tmp / "Emotion" / s / sq
+                d.mkdir(parents=True, exist_ok=True)
+                (d / f"{base}_{last:08d}_emotion.txt").write_text(_ck_float(float(code)) + "\n")
+            aus = parse_au_string(rec.au_string).aus
+            if aus:
+                if any(a.side or a.modifier or a.alternative or a.reference or a.static for a in aus):
+                    lossy.append(rec.clip_id)
+                d = tmp / "FACS" / s / sq
+                d.mkdir(parents=True, exist_ok=True)
+                lines = [_ck_float(a.number) + _ck_float("ABCDE".index(a.intensity) + 1 if a.intensity else 0)
+                         for a in aus]
+                (d / f"{base}_{last:08d}_facs.txt").write_text("\n".join(lines) + "\n")
+            lm = rec.extra.get("landmarks")
+            if lm is not None:
+                lm = np.asarray(lm, dtype=float)
+                if lm.ndim != 3 or lm.shape[0] != len(w.numbers) or lm.shape[2] != 2:
+                    raise ShapeError(f"record {i} ({rec.clip_id}): extra['landmarks'] must have shape "
+                                     f"({len(w.numbers)}, L, 2); got {lm.shape}")
+                d = tmp / "Landmarks" / s / sq
+                d.mkdir(parents=True, exist_ok=True)
+                for k, pts in zip(w.numbers, lm, strict=True):
+                    (d / f"{base}_{k:08d}_landmarks.txt").write_text(
+                        "".join(_ck_float(x) + _ck_float(y) + "\n" for x, y in pts))
+        if sidecar is not None:
+            sidecar(tmp)
+    if lossy:
+        warnings.warn(f"CK+ FACS files hold AU numbers and intensities only: sides/modifiers/"
+                      f"alternatives were dropped for {lossy[:5]}{' ...' if len(lossy) > 5 else ''}",
+                      DatasetWarning, stacklevel=2)
+    return Path(root)
