@@ -1,0 +1,228 @@
+"""Per-clip disk cache of stage results: keys, frame fingerprints, atomic checked .npz entries.
+
+An entry is one ``.npz`` file (uncompressed) holding the result arrays plus a JSON manifest
+(member ``__manifest__``) with the cache key, the entry format, every array's shape, dtype and
+BLAKE2b checksum, and the result's scalar fields. It is written to a temporary file in the
+same folder, flushed to disk and moved into place with :func:`os.replace`, so a reader sees
+either the whole previous entry, the whole new one, or none. A reader that finds anything
+wrong (truncated zip, garbage, wrong key, missing member, checksum mismatch) logs it, removes
+the entry and reports a miss: the caller rebuilds it. Temporary files left by an interrupted
+writer are never read and are removed once they are older than :data:`STALE_TMP_S`.
+
+Internal to :mod:`mxkit.pipeline`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CacheError, FrameReadError, InputValueError
+
+__all__ = ["FORMAT", "STALE_TMP_S", "frames_fingerprint", "cache_key", "entry_path",
+           "write_entry", "read_entry", "library_versions", "check_cache_dir"]
+
+logger = logging.getLogger("mxkit.pipeline")
+
+#: Version of the entry layout; part of every key.
+FORMAT = 1
+#: Temporary files of an entry older than this (seconds) are taken as left by a dead writer.
+STALE_TMP_S = 600.0
+_MANIFEST = "__manifest__"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _digest(data: Any, size: int = 16) -> str:
+    h = hashlib.blake2b(digest_size=size)
+    h.update(data)
+    return h.hexdigest()
+
+
+def array_checksum(a: np.ndarray) -> str:
+    """BLAKE2b (128 bit) of an array's dtype, shape and bytes."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(memoryview(a).cast("B") if a.size else b"")
+    return h.hexdigest()
+
+
+def frames_fingerprint(clip: Any) -> str:
+    """Fingerprint of a clip's frame source, cheap to recompute and sensitive to any change.
+
+    In-memory frames: a hash of the array (dtype, shape, bytes). Frame files: a hash of
+    every file's absolute path, size and modification time (the files are not read).
+
+    Raises
+    ------
+    FrameReadError
+        A frame file is missing or cannot be inspected (the message names the path).
+    """
+    if isinstance(clip.frames, np.ndarray):
+        return "array:" + array_checksum(clip.frames)
+    h = hashlib.blake2b(digest_size=16)
+    for p in clip.frames:
+        path = Path(p)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise FrameReadError(f"cannot read frame {str(path)!r}: the file does not exist") from None
+        except OSError as exc:
+            raise FrameReadError(f"cannot read frame {str(path)!r}: {exc}") from exc
+        if not path.is_file():
+            raise FrameReadError(f"cannot read frame {str(path)!r}: it is not a file")
+        h.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "files:" + h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose numbers end up in a prepared clip (part of the key)."""
+    from importlib import metadata
+
+    from .. import __version__
+
+    out = {"mxkit": __version__}
+    for dist in ("opencv-contrib-python", "dlib-bin", "numpy", "scipy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # pragma: no cover - depends on the install
+            out[dist] = "absent"
+    return out
+
+
+def cache_key(params: Mapping[str, Any]) -> str:
+    """Key of a parameter set: BLAKE2b of its canonical JSON (sorted keys), 32 hex digits."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=repr)
+    return _digest(text.encode())
+
+
+def _safe(name: str) -> str:
+    s = _SAFE.sub("_", str(name)).strip("._") or "_"
+    return s[:80]
+
+
+def entry_path(cache_dir: Path, clip_key: tuple[str, str, str], key: str, *, kind: str = "prepared") -> Path:
+    """``cache_dir/<kind>/<dataset>/<subject>/<clip_id>.<key[:16]>.npz`` (names made file-safe)."""
+    dataset, subject, clip_id = (_safe(k) for k in clip_key)
+    return Path(cache_dir) / kind / dataset / subject / f"{clip_id}.{key[:16]}.npz"
+
+
+def check_cache_dir(cache_dir: Any, clip: Any) -> Path:
+    """Validate ``cache_dir`` and refuse one inside the clip's own frame folders.
+
+    Nothing is ever written inside a dataset: a cache folder inside the folder holding the
+    clip's frames, or inside that folder's parent (the subject folder), raises
+    :class:`InputValueError`.
+    """
+    if isinstance(cache_dir, bool) or not isinstance(cache_dir, (str, os.PathLike)):
+        raise InputValueError(f"cache_dir must be a folder path or None; got {cache_dir!r}")
+    root = Path(cache_dir).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise InputValueError(f"cache_dir {str(root)!r} exists and is not a folder")
+    frames_dir = getattr(clip, "frames_dir", None)
+    if frames_dir is not None:
+        for guarded in (Path(frames_dir).resolve(), Path(frames_dir).resolve().parent):
+            if root == guarded or guarded in root.parents:
+                raise InputValueError(
+                    f"cache_dir {str(root)!r} lies inside the dataset folder {str(guarded)!r} of clip "
+                    f"{'/'.join(clip.key)}; mxkit never writes into a dataset: choose a folder outside it"
+                )
+    return root
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TMP_S:
+                tmp.unlink()
+                logger.info("removed the stale temporary cache file %s", tmp)
+        except OSError:  # pragma: no cover - raced with another cleaner
+            pass
+
+
+def write_entry(path: Path, arrays: Mapping[str, np.ndarray], fields: Mapping[str, Any], *, key: str) -> None:
+    """Write an entry atomically (temporary file in the same folder + ``os.replace``).
+
+    Raises
+    ------
+    OSError
+        The folder or file cannot be written (no entry is left behind, nor a temporary file).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(path)
+    manifest = {
+        "format": FORMAT,
+        "key": key,
+        "fields": dict(fields),
+        "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.str, "checksum": array_checksum(a)}
+                   for name, a in arrays.items()},
+    }
+    blob = np.frombuffer(json.dumps(manifest, sort_keys=True).encode(), dtype=np.uint8)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{_MANIFEST: blob}, **{name: np.ascontiguousarray(a) for name, a in arrays.items()})
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _load(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+        if _MANIFEST not in z.files:
+            raise CacheError("no manifest")
+        manifest = json.loads(bytes(z[_MANIFEST]).decode())
+        if manifest.get("format") != FORMAT:
+            raise CacheError(f"entry format {manifest.get('format')!r}, expected {FORMAT}")
+        if manifest.get("key") != key:
+            raise CacheError("the entry belongs to another key")
+        specs = manifest["arrays"]
+        missing = sorted(set(specs) - set(z.files))
+        if missing:
+            raise CacheError(f"missing arrays {missing}")
+        arrays = {name: z[name] for name in specs}
+    for name, spec in specs.items():
+        a = arrays[name]
+        if list(a.shape) != spec["shape"] or a.dtype.str != spec["dtype"]:
+            raise CacheError(f"array {name!r} has shape {a.shape} {a.dtype.str}, manifest says "
+                             f"{spec['shape']} {spec['dtype']}")
+        if array_checksum(a) != spec["checksum"]:
+            raise CacheError(f"checksum mismatch of array {name!r}")
+    return arrays, manifest["fields"]
+
+
+def read_entry(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """Read and verify an entry; ``None`` if there is none or it is unusable (then removed).
+
+    Every failure to read (truncated or garbage file, wrong key or format, missing member,
+    checksum mismatch) is logged as a warning on the ``mxkit.pipeline`` logger and the entry
+    is deleted, so the caller recomputes and rewrites it.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return _load(path, key)
+    except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild"
+        logger.warning("cache entry %s is unusable (%s: %s); rebuilding it", path,
+                       type(exc).__name__, exc)
+        try:
+            path.unlink()
+        except OSError:  # pragma: no cover - already replaced or removed by another process
+            pass
+        return None
