@@ -1,0 +1,237 @@
+"""The baselines-and-ablations comparison table, with the paper's figures kept apart.
+
+:func:`ablation_table` takes per-variant results -- reconstruction metric tables
+(:class:`~mxkit.eval.ReconstructionMetrics` or their tidy rows) and/or recognition results
+(:class:`~mxkit.eval.RecognitionResult`) per ``(variant, dataset)``, or plain numbers -- and
+builds one row per (dataset, variant) with the columns of :data:`TABLE_METRICS`:
+
+=================  ============================================================================
+column             source
+=================  ============================================================================
+``L1``             ``vertex_l1`` (per-coordinate absolute vertex error after rigid alignment,
+                   mm; fine mesh, region ``'all'``), mean over the dataset's clips
+``L2``             ``vertex_l2`` (mean Euclidean vertex distance, mm), same averaging
+``micro_motion``   ``micro_motion_l2`` (mean Euclidean error of the apex - onset field, mm)
+``UF1 UAR WF1``    pooled LOSO metrics of the recognition result (fractions in [0, 1]) on
+``ACC``            the dataset's subset of the pooled predictions
+=================  ============================================================================
+
+The paper's own figures (:data:`REPORTED`, Sun et al. 2026 as quoted in ``DESIGN.md`` §1) are
+added as separate rows with ``source = 'as reported'`` -- never mixed into mxkit's rows -- and
+only under their dataset and metric. **They are not comparable one to one**: the paper's L1
+reference, units and alignment are not public, and its recognition protocol is not known to
+be mxkit's leakage-safe LOSO.
+
+The runner that produces the per-variant results (``mxkit.reconstruct`` with each variant of
+``DESIGN.md`` §4, then :func:`~mxkit.eval.evaluate_reconstruction` and
+:func:`~mxkit.eval.recognise`) belongs with ``mxkit.reconstruct``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputValueError
+
+__all__ = ["VARIANTS", "TABLE_METRICS", "REPORTED", "REPORTED_SOURCE", "ablation_row", "ablation_table",
+           "AblationTable"]
+
+#: Reconstruction variants of the ablation, in table order (``DESIGN.md`` §4).
+VARIANTS = ("static", "smoothed", "encoder", "deformer", "full", "full_no_pretrain")
+#: Metric columns of the table, in order.
+TABLE_METRICS = ("L1", "L2", "micro_motion", "UF1", "UAR", "WF1", "ACC")
+REPORTED_SOURCE = "as reported"
+_RECON_METRIC = {"L1": "vertex_l1", "L2": "vertex_l2", "micro_motion": "micro_motion_l2"}
+
+#: The paper's figures (Sun et al., arXiv 2603.07043, 2026; DESIGN.md §1), full method only.
+#: ACC as a fraction (44.7 % -> 0.447). L1's unit and reference are not stated in the paper.
+REPORTED: tuple[dict[str, Any], ...] = (
+    {"dataset": "casme2", "metric": "L1", "value": 0.041},
+    {"dataset": "casme", "metric": "L1", "value": 0.044},
+    {"dataset": "samm", "metric": "L1", "value": 0.06},
+    {"dataset": "casme2", "metric": "WF1", "value": 0.5332},
+    {"dataset": "casme", "metric": "ACC", "value": 0.447},
+    {"dataset": "samm", "metric": "ACC", "value": 0.5686},
+)
+_REPORTED_NOTE = ("Sun et al. 2026 (arXiv 2603.07043), full method; L1 unit/reference and the "
+                  "recognition protocol are not public: not directly comparable")
+
+
+def _recon_values(recon: Any, dataset: str) -> dict[str, float]:
+    if isinstance(recon, pd.DataFrame):
+        df = recon
+    else:
+        items = recon if isinstance(recon, (list, tuple)) else [recon]
+        df = pd.concat([getattr(r, "table", r) for r in items], ignore_index=True)
+    sel = df[(df["region"] == "all") & (df["mesh"] == "fine")]
+    if "dataset" in sel.columns and dataset in set(sel["dataset"]):
+        sel = sel[sel["dataset"] == dataset]
+    out = {}
+    for col, metric in _RECON_METRIC.items():
+        v = sel.loc[sel["metric"] == metric, "value"]
+        if len(v):
+            out[col] = float(v.mean())
+    return out
+
+
+def _recog_values(result: Any, dataset: str) -> dict[str, float]:
+    table = result.by_dataset()
+    row = table.loc[dataset] if dataset in table.index else table.loc["all"]
+    return {m: float(row[m]) for m in ("UF1", "UAR", "WF1", "ACC")}
+
+
+def ablation_row(variant: str, dataset: str, *, reconstruction: Any = None, recognition: Any = None,
+                 values: Mapping[str, float] | None = None, note: str = "") -> dict[str, Any]:
+    """One mxkit row of the table.
+
+    Parameters
+    ----------
+    variant : str
+        One of :data:`VARIANTS` (other names are allowed and sorted after them).
+    dataset : str
+    reconstruction : ReconstructionMetrics, list of them, or their tidy DataFrame, optional
+        Clip-level metrics of this variant; the dataset's clips are averaged.
+    recognition : RecognitionResult, optional
+        Its pooled metrics on the dataset's subset (or overall if the dataset is absent).
+    values : dict, optional
+        Numbers given directly (override the above), keys from :data:`TABLE_METRICS`.
+    note : str
+    """
+    row: dict[str, Any] = {"source": "mxkit", "dataset": str(dataset), "variant": str(variant)}
+    if reconstruction is not None:
+        row.update(_recon_values(reconstruction, dataset))
+    if recognition is not None:
+        row.update(_recog_values(recognition, dataset))
+    for k, v in dict(values or {}).items():
+        if k not in TABLE_METRICS:
+            raise InputValueError(f"unknown table metric {k!r}; known: {list(TABLE_METRICS)}")
+        row[k] = float(v)
+    row["note"] = note
+    return row
+
+
+@dataclass(frozen=True, eq=False)
+class AblationTable:
+    """The comparison table (from :func:`ablation_table`).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Columns ``source`` ('mxkit' or 'as reported'), ``dataset``, ``variant``, the
+        :data:`TABLE_METRICS` (NaN where not measured) and ``note``; mxkit rows first
+        (datasets in order of appearance, variants in :data:`VARIANTS` order), then the
+        reported rows.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    @property
+    def measured(self) -> pd.DataFrame:
+        """mxkit's own rows only."""
+        return self.frame[self.frame["source"] == "mxkit"].reset_index(drop=True)
+
+    @property
+    def reported(self) -> pd.DataFrame:
+        """The paper's rows only."""
+        return self.frame[self.frame["source"] == REPORTED_SOURCE].reset_index(drop=True)
+
+    def summary(self) -> dict[str, Any]:
+        return {"rows": int((self.frame["source"] == "mxkit").sum()),
+                "reported_rows": int((self.frame["source"] == REPORTED_SOURCE).sum()),
+                "datasets": list(dict.fromkeys(self.frame["dataset"])),
+                "variants": list(dict.fromkeys(self.measured["variant"]))}
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write the table as CSV (atomically: temporary file, then ``os.replace``)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp{os.getpid()}"
+        self.frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+
+    def to_markdown(self, *, digits: int = 4) -> str:
+        """A Markdown table: mxkit rows, then a separator row and the 'as reported' rows."""
+        cols = ["dataset", "variant", *TABLE_METRICS]
+        header = "| " + " | ".join(cols) + " |\n|" + "|".join("---" for _ in cols) + "|\n"
+
+        def fmt(row: pd.Series) -> str:
+            cells = [str(row["dataset"]), str(row["variant"])]
+            cells += ["" if pd.isna(row[m]) else f"{row[m]:.{digits}f}" for m in TABLE_METRICS]
+            return "| " + " | ".join(cells) + " |\n"
+
+        out = header + "".join(fmt(r) for _, r in self.measured.iterrows())
+        if len(self.reported):
+            out += "| ***as reported (Sun et al. 2026)*** |" + " |" * (len(cols) - 1) + "\n"
+            out += "".join(fmt(r) for _, r in self.reported.iterrows())
+        out += ("\nL1 = `vertex_l1` (mean per-coordinate absolute vertex error after rigid alignment, mm), "
+                "L2 = `vertex_l2` (mean Euclidean vertex distance, mm), micro_motion = `micro_motion_l2` (mm); "
+                "UF1/UAR/WF1/ACC pooled over leakage-safe LOSO folds (fractions).\n")
+        if len(self.reported):
+            out += f"'As reported' rows: {_REPORTED_NOTE}.\n"
+        return out
+
+
+def ablation_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, *, include_reported: bool = True,
+                   datasets: Iterable[str] | None = None) -> AblationTable:
+    """Build the baselines/ablation comparison table.
+
+    Parameters
+    ----------
+    rows : iterable of dict (e.g. from :func:`ablation_row`) or DataFrame
+        Each with ``dataset``, ``variant`` and any of :data:`TABLE_METRICS`.
+    include_reported : bool, default True
+        Append the paper's figures (:data:`REPORTED`) for the datasets in the table (or in
+        ``datasets``) as separate ``'as reported'`` rows.
+    datasets : iterable of str, optional
+        Datasets whose reported rows to add (default: those of ``rows``).
+
+    Returns
+    -------
+    AblationTable
+
+    Raises
+    ------
+    InputValueError
+        A row without dataset or variant, a duplicate (dataset, variant), or a row claiming
+        the 'as reported' source.
+
+    Examples
+    --------
+    >>> t = ablation_table([ablation_row("full", "casme2", values={"L1": 0.5, "WF1": 0.4})])
+    >>> t.frame[["source", "variant", "L1", "WF1"]].values.tolist()
+    [['mxkit', 'full', 0.5, 0.4], ['as reported', 'full', 0.041, 0.5332]]
+    """
+    recs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
+    for r in recs:
+        if not r.get("dataset") or not r.get("variant"):
+            raise InputValueError(f"every row needs a dataset and a variant; got {r!r}")
+        if r.get("source", "mxkit") == REPORTED_SOURCE:
+            raise InputValueError("rows must be mxkit's own results; reported figures are added by include_reported")
+        unknown = set(r) - {"source", "dataset", "variant", "note", *TABLE_METRICS}
+        if unknown:
+            raise InputValueError(f"unknown column(s) {sorted(unknown)}; table metrics are {list(TABLE_METRICS)}")
+    seen = [(r["dataset"], r["variant"]) for r in recs]
+    dup = {k for k in seen if seen.count(k) > 1}
+    if dup:
+        raise InputValueError(f"duplicate (dataset, variant) rows: {sorted(dup)}")
+    ds_order = list(dict.fromkeys([r["dataset"] for r in recs] + list(datasets or [])))
+    rank = {v: i for i, v in enumerate(VARIANTS)}
+    recs.sort(key=lambda r: (ds_order.index(r["dataset"]), rank.get(r["variant"], len(VARIANTS)), str(r["variant"])))
+    out = [{"source": "mxkit", "note": "", **r} for r in recs]
+    if include_reported:
+        for d in ds_order:
+            vals = {x["metric"]: x["value"] for x in REPORTED if x["dataset"] == d}
+            if vals:
+                out.append({"source": REPORTED_SOURCE, "dataset": d, "variant": "full", **vals,
+                            "note": _REPORTED_NOTE})
+    frame = pd.DataFrame(out, columns=["source", "dataset", "variant", *TABLE_METRICS, "note"])
+    frame[list(TABLE_METRICS)] = frame[list(TABLE_METRICS)].astype(np.float64)
+    return AblationTable(frame)
