@@ -18,6 +18,10 @@ plot_meshes_side_by_side    several meshes in linked 3D panels
 mesh_animation              a mesh sequence with play/pause and a frame slider
 camera_link_script          the JavaScript that keeps linked panels' cameras in step
 model_explorer              sliders + live 3D view of a FaceModel (ipywidgets)
+plot_region_errors          a mesh with each facial region coloured by its error (evaluation)
+region_scalars              those per-region values as per-vertex scalars
+plot_confusion              confusion-matrix heat map (seaborn / matplotlib)
+plot_metric_bars            grouped bars of UF1 / UAR / WF1 / ACC (seaborn / matplotlib)
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .explorer import ModelExplorer, model_explorer
+    from .figures import plot_confusion, plot_metric_bars, plot_region_errors, region_scalars
     from .mesh import (
         CAMERAS,
         LIGHTING,
@@ -55,6 +60,10 @@ _WHERE = {
     "SKIN_COLOR": "mesh",
     "model_explorer": "explorer",
     "ModelExplorer": "explorer",
+    "plot_region_errors": "figures",
+    "region_scalars": "figures",
+    "plot_confusion": "figures",
+    "plot_metric_bars": "figures",
 }
 
 __all__ = [
@@ -71,6 +80,10 @@ __all__ = [
     "plot_mesh",
     "plot_meshes_side_by_side",
     "plot_model",
+    "plot_region_errors",
+    "region_scalars",
+    "plot_confusion",
+    "plot_metric_bars",
 ]
 
 
