@@ -26,33 +26,17 @@ from mxkit.errors import FrameReadError, InputValueError, NoFaceError, OptionErr
 from mxkit.face import DlibBackend, Similarity, landmark_noise_floor, smooth_landmarks
 from mxkit.flow import magnify
 from mxkit.pipeline import PHASES, Prepared, PreparedBatch, _cache, prepare, prepare_many
-from mxkit.pipeline.synthetic import known_motion_clip, motion_profile
+from mxkit.pipeline.synthetic import expected_crop_flow, known_motion_clip, motion_profile
 
 SHIFT = (0.8, -0.4)      # image translation at the apex, px (u right, v down): not a half pixel
 SIZE = 128               # crop side
 WARP = (8.0, 0.9)        # global rotation (deg, counter-clockwise) and scale of the warped clip
 
 
-def inner_mask(prep: Prepared, erode: int = 0) -> np.ndarray:
-    """Face interior: convex hull of the onset's brows, eyes, nose and mouth (17-67) in the crop."""
-    mask = np.zeros((prep.size, prep.size), np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(prep.landmarks[prep.onset, 17:]).astype(np.int32)), 1)
-    if erode:
-        mask = cv2.erode(mask, np.ones((2 * erode + 1,) * 2, np.uint8))
-    return mask.astype(bool)
-
-
-def expected_flow(prep: Prepared, clip: Clip) -> np.ndarray:
-    """(T, 2) true flow onset -> t in crop px: transform_lin @ W_lin @ (d_t - d_onset)."""
-    d = clip.meta["shift_px"] - clip.meta["shift_px"][prep.onset]
-    lin = prep.transform.matrix[:, :2] @ clip.meta["warp"][:, :2]
-    return d @ lin.T
-
-
 def interior_epe(prep: Prepared, clip: Clip) -> np.ndarray:
-    """(T, n) end-point error of the flow in the face interior."""
-    mask = inner_mask(prep)
-    err = prep.flow[:, mask] - expected_flow(prep, clip)[:, None, :]
+    """(T, n) end-point error of the flow in the face interior (brows, eyes, nose, mouth)."""
+    mask = prep.face_mask("inner")
+    err = prep.flow[:, mask] - expected_crop_flow(clip, prep.transform, reference=prep.onset)[:, None, :]
     return np.hypot(err[..., 0], err[..., 1])
 
 
@@ -162,7 +146,7 @@ class TestContract:
         assert list(df["phase"].cat.categories) == list(PHASES)
         np.testing.assert_allclose(df["time_s"], np.arange(5) / 200.0)
         # known answer: the whole face moves by |A d_t| px in the crop
-        true_mag = np.linalg.norm(expected_flow(prep_dis, clip), axis=1)
+        true_mag = np.linalg.norm(expected_crop_flow(clip, prep_dis.transform), axis=1)
         np.testing.assert_allclose(df["flow_mag_mean_px"], true_mag, atol=0.08)
         np.testing.assert_allclose(df["landmark_disp_px"], true_mag, atol=0.5)   # dlib: integer px
         assert df["strain_mean"].iloc[2] < 0.05 and not df["interpolated"].any()
@@ -178,6 +162,24 @@ class TestContract:
         assert p.phases().tolist() == ["before", "onset", "apex", "offset", "after"]
         assert not p.flow[1].any() and p.flow[0].any()              # flow from the onset frame
         np.testing.assert_allclose(p.to_dataframe()["time_s"], (np.arange(5) - 1) / 200.0)
+
+
+    def test_masks_and_figure(self, prep_dis, clip):
+        import matplotlib.pyplot as plt
+
+        face, inner = prep_dis.face_mask(), prep_dis.face_mask("inner")
+        assert face.shape == (SIZE, SIZE) and inner.sum() < face.sum() and not (inner & ~face).any()
+        with pytest.raises(OptionError, match="region"):
+            prep_dis.face_mask("eyes")
+        panels = ("original", "crop", "flow", "arrows", "strain")
+        fig = prep_dis.plot(clip=clip, frames=[0, 2], panels=panels)
+        assert len(fig.axes) == 2 * len(panels) + 1                     # + the strain colour bar
+        plt.close(fig)
+        for kwargs, err in [({"panels": ("crop", "hog")}, OptionError), ({"panels": ("original",)}, InputValueError),
+                            ({"panels": ("magnified",)}, InputValueError), ({"frames": [9]}, InputValueError),
+                            ({"arrow_step": 1}, InputValueError)]:
+            with pytest.raises(err):
+                prep_dis.plot(**kwargs)
 
 
 # ------------------------------------------------------------------------- known answers
@@ -209,7 +211,7 @@ class TestKnownAnswers:
         # landmarks in the crop stay put (dlib noise only) and so do the crops
         d = np.linalg.norm(pw.landmarks - p0.landmarks, axis=-1)
         assert d.mean() < 1.0 and d.max() < 3.0                   # measured 0.65 / 2.5 px
-        mask = inner_mask(p0)
+        mask = p0.face_mask("inner")
         assert np.abs(pw.frames[:, mask].astype(float) - p0.frames[:, mask]).mean() < 2.0
         # and the flow in the warped clip's crop is the known motion seen through both transforms
         epe = interior_epe(pw, warped)
@@ -236,9 +238,8 @@ class TestOptions:
             prepare(clip, size=SIZE, smooth="savgol")               # default window 7 > 5 frames
 
     def test_noise_floor_on_neutral_frames(self, clip):
-        frames = np.concatenate([np.repeat(clip.frames[:1], 3, axis=0), clip.frames])
-        c = Clip(dataset="synthetic", subject="s0", clip_id="neutral", frames=frames, fps=200,
-                 onset=3, apex=5, offset=7)
+        c = known_motion_clip(n_frames=6, onset=3, apex=5, shift=SHIFT, clip_id="neutral")
+        assert c.onset == 3 and not c.meta["shift_px"][:4].any()
         p = prepare(c, size=64)
         nf = p.noise_floor()
         expect = landmark_noise_floor(p.transform.apply(p.landmarks_raw.astype(np.float64)),

@@ -173,13 +173,19 @@ class Prepared:
                 f"flow={self.params.get('flow')!r}, cache_hit={self.cache_hit})")
 
     # ------------------------------------------------------------------ derived views
-    def face_mask(self) -> np.ndarray:
-        """Boolean mask (S, S) of the face: the convex hull of the onset landmarks in the crop."""
+    def face_mask(self, region: Literal["face", "inner"] = "face") -> np.ndarray:
+        """Boolean mask (S, S) of the face in the crop, from the onset landmarks.
+
+        ``'face'``: the convex hull of all 68 landmarks (jaw line and brows);
+        ``'inner'``: the hull of brows, eyes, nose and mouth (17-67), which keeps clear of the
+        face contour, where the background shows and flow is ill-posed.
+        """
         import cv2
 
+        check_option(region, ("face", "inner"), "region")
+        pts = self.landmarks[self.onset] if region == "face" else self.landmarks[self.onset, 17:]
         mask = np.zeros((self.size, self.size), np.uint8)
-        hull = cv2.convexHull(np.round(self.landmarks[self.onset]).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, 1)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 1)
         return mask.astype(bool)
 
     def phases(self) -> np.ndarray:
@@ -198,6 +204,13 @@ class Prepared:
         out[t == self.apex] = "apex"
         out[t == self.onset] = "onset"
         return out
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Matplotlib grid of frames x panels (crop, flow, arrows, strain, ...); see
+        :func:`mxkit.pipeline.figures.plot_prepared` for the options."""
+        from .figures import plot_prepared
+
+        return plot_prepared(self, **kwargs)
 
     def noise_floor(self, neutral: Any = None, *, normalise: Literal["iod", "none"] = "iod",
                     detrend: Literal["linear", "constant"] = "linear") -> pd.DataFrame:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import InputValueError
 
-__all__ = ["skin_texture", "known_motion_clip", "motion_profile"]
+__all__ = ["skin_texture", "known_motion_clip", "motion_profile", "expected_crop_flow"]
 
 
 def skin_texture(size: int = 512, *, seed: int = 0, sigma: float = 1.5) -> np.ndarray:
@@ -50,20 +50,21 @@ def skin_texture(size: int = 512, *, seed: int = 0, sigma: float = 1.5) -> np.nd
     return np.clip(base * (0.75 + 0.5 * noise[..., None]), 0.0, 1.0).astype(np.float32)
 
 
-def motion_profile(n_frames: int, apex: int, offset: int | None = None) -> np.ndarray:
-    """Raised-cosine intensity profile: 0 at frame 0, 1 at ``apex``, back to 0 at ``offset``.
+def motion_profile(n_frames: int, apex: int, offset: int | None = None, *, onset: int = 0) -> np.ndarray:
+    """Raised-cosine intensity profile: 0 up to ``onset``, 1 at ``apex``, back to 0 at ``offset``.
 
     With ``offset == apex`` (the default when ``apex`` is the last frame) the profile only
-    rises. Returns float64 ``(n_frames,)`` in [0, 1]; frames after ``offset`` are 0.
+    rises. Returns float64 ``(n_frames,)`` in [0, 1]; frames before ``onset`` and after
+    ``offset`` are 0.
     """
     t = np.arange(n_frames, dtype=np.float64)
     offset = n_frames - 1 if offset is None else offset
     out = np.zeros(n_frames)
-    if apex > 0:
-        rise = t <= apex
-        out[rise] = np.sin(0.5 * math.pi * t[rise] / apex) ** 2
+    if apex > onset:
+        rise = (t >= onset) & (t <= apex)
+        out[rise] = np.sin(0.5 * math.pi * (t[rise] - onset) / (apex - onset)) ** 2
     else:
-        out[0] = 1.0
+        out[apex] = 1.0
     if offset > apex:
         fall = (t > apex) & (t <= offset)
         out[fall] = np.sin(0.5 * math.pi * (offset - t[fall]) / (offset - apex)) ** 2
@@ -71,9 +72,10 @@ def motion_profile(n_frames: int, apex: int, offset: int | None = None) -> np.nd
 
 
 def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
-                      shift: Sequence[float] = (0.8, -0.4), apex: int | None = None,
+                      shift: Sequence[float] = (0.8, -0.4), onset: int = 0, apex: int | None = None,
                       aus: Mapping[str, float] | None = None, warp_angle_deg: float = 0.0,
-                      warp_scale: float = 1.0, blank: Sequence[int] = (), fps: float = 200.0,
+                      warp_scale: float = 1.0, blank: Sequence[int] = (), noise: float = 0.0,
+                      fps: float = 200.0,
                       distance: float = 0.5, seed: int = 0, clip_id: str = "known-motion",
                       subject: str = "s0", model: Any = None) -> Any:
     """Render a face clip with a known sub-pixel image motion (an in-memory :class:`~mxkit.data.Clip`).
@@ -95,6 +97,9 @@ def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
         Square frame side in pixels (the face is about 0.6 of it wide at ``distance=0.5``).
     shift : (float, float), default (0.8, -0.4)
         Image translation (u right, v down) in pixels at the apex.
+    onset : int, default 0
+        Onset frame; the frames before it are neutral (no motion: use them for the landmark
+        noise floor).
     apex : int, optional
         Apex frame; default the last frame (the motion only rises). The offset is the last
         frame; with an apex before it the motion returns to zero at the offset.
@@ -108,6 +113,10 @@ def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
         Global scale of every frame.
     blank : sequence of int
         Frames replaced by black images (no face), to exercise the no-face policies.
+    noise : float, default 0
+        Standard deviation of i.i.d. Gaussian sensor noise added to every pixel, grey levels
+        (0-255), different in every frame (seeded by ``seed``): gives the landmark detector
+        a realistic frame-to-frame jitter.
     fps : float, default 200
     distance : float, default 0.5
         Camera distance in metres.
@@ -121,7 +130,7 @@ def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
     Returns
     -------
     mxkit.data.Clip
-        ``frames`` (T, S, S, 3) uint8, ``onset=0``, ``apex``, ``offset=T-1``, and in ``meta``:
+        ``frames`` (T, S, S, 3) uint8, ``onset``, ``apex``, ``offset=T-1``, and in ``meta``:
         ``'shift_px'`` (T, 2) float64 translation of each frame before the warp,
         ``'warp'`` (2, 3) float64 the global similarity, ``'profile'`` (T,),
         ``'landmarks_true'`` (T, 68, 2) float64 the model's projected iBUG-68 landmarks in
@@ -148,8 +157,11 @@ def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
     if shift_arr.shape != (2,) or not np.isfinite(shift_arr).all():
         raise InputValueError(f"shift must be two finite numbers (u, v) px; got {shift!r}")
     apex = n_frames - 1 if apex is None else int(apex)
-    if not 0 <= apex < n_frames:
-        raise InputValueError(f"apex must be in [0, {n_frames}); got {apex}")
+    onset = int(onset)
+    if not 0 <= onset <= apex < n_frames:
+        raise InputValueError(f"need 0 <= onset <= apex < n_frames={n_frames}; got onset={onset}, apex={apex}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise InputValueError(f"noise must be a non-negative number of grey levels; got {noise!r}")
     bad = [b for b in blank if not -n_frames <= int(b) < n_frames]
     if bad:
         raise InputValueError(f"blank frame indices must be in [{-n_frames}, {n_frames}); got {bad}")
@@ -157,7 +169,7 @@ def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
         raise InputValueError(f"warp_scale must be positive; got {warp_scale!r}")
 
     model = load_face_model("mh-head") if model is None else model
-    profile = motion_profile(n_frames, apex)
+    profile = motion_profile(n_frames, apex, onset=onset)
     with torch.no_grad():
         if aus:
             peak = model.aus_to_expression(dict(aus))
@@ -186,11 +198,42 @@ def known_motion_clip(*, n_frames: int = 8, image_size: int = 256,
     texture = skin_texture(seed=seed)
     images = render_batch(verts_np, faces, cams, uv=model.uv, faces_uv=model.faces_uv,
                           texture=texture, supersample=3).image
-    frames = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+    images = images * 255.0
+    if noise > 0:
+        images = images + np.random.default_rng([seed, 1]).normal(0.0, float(noise), images.shape)
+    frames = np.clip(np.rint(images), 0, 255).astype(np.uint8)
     for b in blank:
         frames[int(b)] = 0
     landmarks_true = np.stack([cam.project(lm3[t]).pixels for t, cam in enumerate(cams)])
     meta = {"shift_px": shifts, "warp": warp, "profile": profile, "landmarks_true": landmarks_true,
             "aus": dict(aus or {})}
     return Clip(dataset="synthetic", subject=subject, clip_id=clip_id, frames=frames, fps=fps,
-                onset=0, apex=apex, offset=n_frames - 1, meta=meta)
+                onset=onset, apex=apex, offset=n_frames - 1, meta=meta)
+
+
+def expected_crop_flow(clip: Any, transform: Any, *, reference: int = 0) -> np.ndarray:
+    """True optical flow, in crop pixels, of a :func:`known_motion_clip` without ``aus``.
+
+    The image of frame ``t`` is that of frame ``reference`` moved by
+    ``W_lin @ (d_t - d_ref)``, and a crop made with the similarity ``transform`` (e.g.
+    ``Prepared.transform``) sees that motion through its linear part, the same at every
+    pixel of the face.
+
+    Parameters
+    ----------
+    clip : mxkit.data.Clip
+        From :func:`known_motion_clip` (its ``meta['shift_px']`` and ``meta['warp']``).
+    transform : mxkit.face.Similarity or array (2, 3)
+        Original frame -> crop.
+    reference : int, default 0
+        The flow's reference frame (the onset).
+
+    Returns
+    -------
+    numpy.ndarray, shape (T, 2), float64
+        ``(u, v)`` flow from the reference crop to each crop.
+    """
+    m = np.asarray(getattr(transform, "matrix", transform), dtype=np.float64)
+    d = clip.meta["shift_px"] - clip.meta["shift_px"][reference]
+    lin = m[:, :2] @ clip.meta["warp"][:, :2]
+    return d @ lin.T
