@@ -93,8 +93,10 @@ class PreparedBatch(Mapping):
                            error_type=None if exc is None else type(exc).__name__,
                            error=None if exc is None else str(exc))
             rows.append(row)
-        return pd.DataFrame(rows, columns=["dataset", "subject", "clip_id", "status", "n_frames",
-                                           "total_s", "error_type", "error"])
+        df = pd.DataFrame(rows, columns=["dataset", "subject", "clip_id", "status", "n_frames",
+                                         "total_s", "error_type", "error"])
+        df["n_frames"] = df["n_frames"].astype("Int64")
+        return df
 
     def summary(self) -> dict[str, Any]:
         """Counts (``n_clips, n_computed, n_cached, n_failed``), ``workers`` and ``wall_s``."""
