@@ -499,7 +499,10 @@ def flow_consistency_error(projected: Any, flow: Any, *, onset: int,
     frames : sequence of int, optional
         Frames compared (default: every frame but the onset).
     weights : array (V,), optional
-        Vertex weights (e.g. a visible-skin mask); default all.
+        Vertex weights (e.g. a visible-skin mask); default all. There is no occlusion test:
+        a vertex hidden behind the face is compared with the flow of whatever covers it, so
+        restrict the weights to visible vertices (:func:`evaluate_reconstruction` uses
+        :func:`face_mask`).
 
     Returns
     -------
