@@ -46,6 +46,7 @@ __all__ = ["VARIANTS", "TABLE_METRICS", "REPORTED", "REPORTED_SOURCE", "ablation
 VARIANTS = ("static", "smoothed", "encoder", "deformer", "full", "full_no_pretrain")
 #: Metric columns of the table, in order.
 TABLE_METRICS = ("L1", "L2", "micro_motion", "UF1", "UAR", "WF1", "ACC")
+#: Value of the ``source`` column on the paper's rows (mxkit's rows say ``'mxkit'``).
 REPORTED_SOURCE = "as reported"
 _RECON_METRIC = {"L1": "vertex_l1", "L2": "vertex_l2", "micro_motion": "micro_motion_l2"}
 

@@ -28,6 +28,7 @@ from .recognition import RecognitionResult, recognise
 
 __all__ = ["FLOW_FEATURE_KINDS", "flow_features", "flow_feature_matrix", "flow_baseline"]
 
+#: Flow feature kinds of :func:`flow_features`: mean u/v, mean strain, HOOF per grid cell.
 FLOW_FEATURE_KINDS = ("uv", "strain", "hoof")
 
 

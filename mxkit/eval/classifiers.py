@@ -38,6 +38,7 @@ __all__ = ["CLASSIFIERS", "DEFAULT_GRIDS", "Classifier", "TorchMLP", "make_class
 
 log = logging.getLogger(__name__)
 
+#: Classifier names accepted by :func:`make_classifier` and :func:`mxkit.eval.recognise`.
 CLASSIFIERS = ("linear_svm", "logreg", "random_forest", "mlp")
 
 #: Hyper-parameter grids searched on the inner (training-subject) validation split.

@@ -38,6 +38,7 @@ __all__ = [
     "feature_matrix",
 ]
 
+#: Feature groups of :func:`reconstruction_features` (see the module docstring).
 FEATURE_GROUPS = ("regions", "trajectory", "dynamic")
 
 

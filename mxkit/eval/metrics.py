@@ -49,6 +49,7 @@ __all__ = [
 
 #: The metrics reported for every recognition result, in this order.
 METRICS = ("UF1", "UAR", "WF1", "ACC")
+#: Policies for the F1 of a class absent from truth and predictions (module docstring).
 EMPTY_CLASS_POLICIES = ("exclude", "zero")
 
 

@@ -92,6 +92,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Rigid-alignment modes of :func:`rigid_align` (see the module docstring).
 ALIGN_MODES = ("frame", "clip", "onset", "none")
 #: Columns of :attr:`ReconstructionMetrics.table` (the clip-level tidy table).
 TABLE_COLUMNS = ("clip", "subject", "dataset", "variant", "mesh", "region", "metric", "value", "unit")
