@@ -9,6 +9,8 @@
 * :mod:`~mxkit.data.aus`: AU strings in every notation the coding files use.
 * :mod:`~mxkit.data.protocols`: class mappings with their exclusions and a card for results.
 * :mod:`~mxkit.data.writers`: the CASME II / SAMM / CK+ layouts, for synthetic data and tests.
+* :mod:`~mxkit.data.synth`: SynthME, the embedded synthetic dataset with 3D ground truth
+  (:func:`make_dataset`, :func:`load_synthme`, :class:`SynthTruth`, :data:`PRESETS`).
 
 Importing this package is light (OpenCV, pandas and openpyxl are imported when used).
 """
@@ -36,6 +38,7 @@ from .protocols import (
     Protocol,
     get_protocol,
 )
+from .synth import PRESETS, SynthTruth, load_synthme, make_dataset
 from .writers import ClipRecord, write_casme2, write_ckplus, write_samm
 
 __all__ = [
@@ -47,4 +50,5 @@ __all__ = [
     "Protocol", "PROTOCOLS", "get_protocol", "CASME2_5CLASS", "OBJECTIVE_5CLASS",
     "OBJECTIVE_7CLASS", "MEGC2019_3CLASS",
     "ClipRecord", "write_casme2", "write_samm", "write_ckplus",
+    "make_dataset", "load_synthme", "SynthTruth", "PRESETS",
 ]

@@ -1,0 +1,65 @@
+"""SynthME: mxkit's embedded synthetic micro-expression dataset, with 3D ground truth.
+
+Subjects are the embedded ``mh-head`` model with an identity drawn from its identity basis, a
+painted skin albedo (brows, lips, eyes with iris and pupil, hair, pores and freckles), their
+own lighting, camera and sensor noise. They perform AU-driven **micro**-expressions (peak AU
+intensity 0.12-0.32, onset -> apex -> offset in 0.2-0.5 s at 200 fps, with neutral baseline
+frames before and after) and **macro**-expressions (0.55-0.9, 0.6-1.2 s), with emotion <-> AU
+combinations following CASME II's coding (:data:`EMOTION_RECIPES`), small smooth head motion
+(< 2 degrees, a few mm) and a **fine-detail field**: small localised deformations inside the
+active AU regions that no combination of the 52 ARKit shapes can express (orthogonal to all
+of them), sub-mm to 1 mm, following the clip's profile. Frames are rendered with mxkit's
+rasterizer; the detail field moves the textured skin, so optical flow sees it.
+
+* In memory: :func:`generate_subject`, :func:`plan_clip` (ground truth only),
+  :func:`render_frames`, :func:`generate_clip` (a :class:`~mxkit.data.Clip`).
+* On disk: :func:`make_dataset` writes the CASME II layout with its coding sheet (or SAMM /
+  CK+) plus a ``gt/`` sidecar and ``synthme.json``; :func:`load_synthme` reads it back with
+  the real-data loaders and attaches a :class:`SynthTruth` to each clip.
+* :func:`detection_report`: dlib's detection and 68-point error on the frames.
+
+Everything is deterministic from the seed. ``SynthTruth.vertices(model)`` is the reference
+that reconstructions are compared to.
+
+Examples
+--------
+>>> from mxkit.data import make_dataset, load_synthme            # doctest: +SKIP
+>>> clips = make_dataset("/tmp/SynthME", preset="tiny")           # doctest: +SKIP
+>>> truth = clips[0].ground_truth                                 # doctest: +SKIP
+>>> truth.vertices(load_face_model("mh-head")).shape              # doctest: +SKIP
+(49, 4977, 3)
+"""
+
+from .appearance import Atlas, SynthSubject, build_atlas, generate_subject
+from .check import detection_report
+from .clips import KIND_DEFAULTS, KINDS, generate_clip, iter_frames, plan_clip, render_frames
+from .dataset import (
+    DATASET_KINDS,
+    LAYOUTS,
+    MANIFEST,
+    PRESETS,
+    dataset_plan,
+    layout_emotion,
+    load_synthme,
+    make_dataset,
+)
+from .motion import (
+    EMOTION_RECIPES,
+    EMOTION_WEIGHTS,
+    EMOTIONS,
+    detail_field,
+    detail_weights,
+    head_motion,
+    intensity_profile,
+    recipe_aus,
+)
+from .truth import SynthTruth
+
+__all__ = [
+    "SynthTruth", "SynthSubject", "Atlas", "PRESETS", "LAYOUTS", "DATASET_KINDS", "KINDS",
+    "KIND_DEFAULTS", "MANIFEST", "EMOTIONS", "EMOTION_RECIPES", "EMOTION_WEIGHTS",
+    "make_dataset", "load_synthme", "dataset_plan", "generate_subject", "generate_clip",
+    "plan_clip", "render_frames", "iter_frames", "build_atlas", "detail_field",
+    "detail_weights", "head_motion", "intensity_profile", "recipe_aus", "layout_emotion",
+    "detection_report",
+]

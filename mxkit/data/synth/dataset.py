@@ -1,0 +1,466 @@
+"""SynthME on disk: :func:`make_dataset` writes a whole dataset in a published layout with a
+ground-truth sidecar, :func:`load_synthme` reads it back with the real-data loaders.
+
+Layout of ``make_dataset(out, layout="casme2")``::
+
+    out/
+    ├── CASME2-coding-20140508.xlsx       the official coding sheet (Sheet1..Sheet3)
+    ├── CASME2_RAW_selected/sub01/EP01_01/img{N}.jpg
+    ├── gt/sub01/EP01_01.npz              SynthTruth of each clip (same frames as the folder)
+    ├── synthme.json                      preset, seed, mxkit version, counts, clip list
+    └── .mxkit-layout.json                marker of mxkit's writers
+
+``layout="samm"`` writes ``SAMM_Micro_FACS_Codes_v2.xlsx`` and ``001/001_1_1/001_{N:05d}.jpg``
+(gray, as SAMM); ``layout="ckplus"`` writes ``cohn-kanade-images/S001/001/...png`` at 30 fps
+with the frames from the first neutral frame to the apex, as CK+ sequences run, plus the
+``Landmarks/`` files. The whole folder is built next to ``out`` and renamed into place, and
+every byte follows from the seed: the workbooks' zip timestamps and document dates are
+fixed, the ``.npz`` sidecars are written with fixed timestamps, JPEG/PNG encoding is
+deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...errors import DatasetFormatError, InputValueError
+from .._util import check_option
+from .appearance import SynthSubject, check_model, generate_subject
+from .clips import iter_frames, plan_clip
+from .motion import EMOTION_WEIGHTS, EMOTIONS
+from .truth import SynthTruth
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...morph import FaceModel
+    from ..clip import ClipSet
+
+__all__ = ["PRESETS", "LAYOUTS", "DATASET_KINDS", "MANIFEST", "make_dataset", "load_synthme",
+           "dataset_plan", "layout_emotion"]
+
+#: File name of the dataset manifest (preset, seed, mxkit version, counts, clip list).
+MANIFEST = "synthme.json"
+#: Layouts :func:`make_dataset` writes.
+LAYOUTS = ("casme2", "samm", "ckplus")
+#: Values of ``make_dataset(kind=...)``.
+DATASET_KINDS = ("micro", "macro", "both")
+_LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0}
+_FIXED_DATE = "2014-05-08T00:00:00Z"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+#: Dataset presets. ``micro`` / ``macro``: clips per subject of each kind; ``image_size``
+#: (H, W); ``field_m``: metres across the smaller image side at the face; ``texture_size``:
+#: albedo texels; ``micro_s`` / ``macro_s``: onset->offset durations; ``baseline_s``:
+#: neutral frames before the onset and after the offset; ``emotions``: 'balanced' (cycle
+#: through CASME II's five classes, then sadness and fear) or 'casme2' (its frequencies).
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"n_subjects": 2, "micro": 1, "macro": 1, "image_size": (128, 128), "field_m": 0.25,
+             "texture_size": 512, "micro_s": (0.2, 0.22), "macro_s": (0.55, 0.6),
+             "baseline_s": (0.02, 0.03), "emotions": "balanced",
+             "description": "unit tests: 2 subjects, 1 micro + 1 macro clip each, 128 px"},
+    "small": {"n_subjects": 6, "micro": 2, "macro": 1, "image_size": (256, 256), "field_m": 0.25,
+              "texture_size": 1024, "micro_s": (0.2, 0.5), "macro_s": (0.6, 0.9),
+              "baseline_s": (0.03, 0.06), "emotions": "balanced",
+              "description": "notebooks and the main job: 6 subjects, 2 micro + 1 macro each, 256 px"},
+    "full": {"n_subjects": 26, "micro": 10, "macro": 4, "image_size": (480, 640), "field_m": 0.29,
+             "texture_size": 2048, "micro_s": (0.2, 0.5), "macro_s": (0.6, 1.5),
+             "baseline_s": (0.05, 0.15), "emotions": "casme2",
+             "description": "26 subjects, 10 micro + 4 macro each (364 clips), 640x480 like "
+                            "CASME II's raw frames"},
+}
+_OPTIONS = ("n_subjects", "micro", "macro", "image_size", "field_m", "texture_size", "micro_s",
+            "macro_s", "baseline_s", "emotions")
+_BALANCED = ("happiness", "disgust", "surprise", "repression", "others", "disgust", "others",
+             "happiness", "surprise", "repression", "sadness", "fear")
+
+#: Emotion labels per layout (CASME II spelling -> the layout's).
+_EMOTION_LABELS = {
+    "samm": {"happiness": "Happiness", "disgust": "Disgust", "surprise": "Surprise",
+             "sadness": "Sadness", "fear": "Fear", "repression": "Other", "others": "Other"},
+    "ckplus": {"happiness": "happy", "disgust": "disgust", "surprise": "surprise",
+               "sadness": "sadness", "fear": "fear", "repression": None, "others": None},
+}
+
+
+def layout_emotion(emotion: str, layout: str) -> str | None:
+    """An emotion in CASME II spelling as ``layout`` writes it (SAMM capitalises and has
+    ``Other``; CK+ has no repression / others: unlabelled, None)."""
+    check_option(layout, LAYOUTS, "layout")
+    return emotion if layout == "casme2" else _EMOTION_LABELS[layout][emotion]
+
+
+# ----------------------------------------------------------------------------- planning
+@dataclass(frozen=True)
+class _Item:
+    """One planned clip: where it goes and its ground truth."""
+
+    subject: int
+    clip_id: str          # as written (ClipRecord.clip_id)
+    folder_subject: str   # subject folder name the loader reports
+    loaded_id: str        # clip_id the loader reports
+    truth: SynthTruth
+    window: tuple[int, int]  # frames [a, b) of the planned clip that are written
+    first_frame: int
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def _options(preset: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    check_option(preset, tuple(PRESETS), "preset")
+    unknown = sorted(set(overrides) - set(_OPTIONS))
+    if unknown:
+        raise InputValueError(f"unknown SynthME option(s) {unknown}; known: {list(_OPTIONS)}")
+    opts = {k: PRESETS[preset][k] for k in _OPTIONS}
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    for name in ("n_subjects", "micro", "macro"):
+        v = opts[name]
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 or (name == "n_subjects" and v < 1):
+            raise InputValueError(f"{name} must be an int >= {1 if name == 'n_subjects' else 0}; got {v!r}")
+        opts[name] = int(v)
+    if opts["n_subjects"] > 99:
+        raise InputValueError(f"n_subjects must be <= 99 (CASME II's two-digit subject ids); got {opts['n_subjects']}")
+    check_option(opts["emotions"], ("balanced", "casme2"), "emotions")
+    return opts
+
+
+def _emotions(n: int, mode: str, rng: np.random.Generator) -> list[str]:
+    if mode == "balanced":
+        return [_BALANCED[i % len(_BALANCED)] for i in range(n)]
+    names = list(EMOTION_WEIGHTS)
+    p = np.array([EMOTION_WEIGHTS[e] for e in names], float)
+    return [names[int(i)] for i in rng.choice(len(names), size=n, p=p / p.sum())]
+
+
+def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int) -> tuple[str, str, str]:
+    """(clip_id written, subject folder, clip_id loaded)."""
+    e = EMOTIONS.index(emotion) + 1
+    if layout == "casme2":
+        cid = f"{'EP' if kind == 'micro' else 'MA'}{e:02d}_{k:02d}"
+        return cid, f"sub{subject:02d}", cid
+    if layout == "samm":
+        cid = f"{subject:03d}_{e}_{k}"
+        return cid, f"{subject:03d}", cid
+    return f"{k:03d}", f"S{subject:03d}", f"S{subject:03d}_{k:03d}"
+
+
+def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "casme2", seed: int = 0,
+                 model: FaceModel | None = None, **options: Any) -> tuple[list[SynthSubject], list[_Item]]:
+    """Subjects (unpainted) and every clip's ground truth of a dataset, without rendering.
+
+    Arguments as in :func:`make_dataset`. Returns ``(subjects, items)``; each item holds the
+    written clip id, the loader's subject folder and clip id, and the :class:`SynthTruth` of
+    the written frames.
+    """
+    check_option(kind, DATASET_KINDS, "kind")
+    check_option(layout, LAYOUTS, "layout")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise InputValueError(f"seed must be a non-negative int; got {seed!r}")
+    opts = _options(preset, options)
+    model = check_model(model)
+    fps = _LAYOUT_FPS[layout]
+    n_micro = opts["micro"] if kind in ("micro", "both") else 0
+    n_macro = opts["macro"] if kind in ("macro", "both") else 0
+    if n_micro + n_macro == 0:
+        raise InputValueError(f"preset {preset!r} with kind={kind!r} has no clips (micro={opts['micro']}, "
+                              f"macro={opts['macro']})")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7101]))
+    n_sub = opts["n_subjects"]
+    emotions = iter(_emotions(n_sub * (n_micro + n_macro), opts["emotions"], rng))
+    subjects: list[SynthSubject] = []
+    items: list[_Item] = []
+    for s in range(1, n_sub + 1):
+        subject = generate_subject(seed=_seed(seed, 1, s), index=s, model=model,
+                                   image_size=opts["image_size"], field_m=opts["field_m"],
+                                   texture_size=opts["texture_size"], paint=False)
+        subjects.append(subject)
+        kinds = ["micro"] * n_micro + ["macro"] * n_macro
+        for k, clip_kind in enumerate(kinds, start=1):
+            emotion = next(emotions)
+            truth = plan_clip(subject, kind=clip_kind, emotion=emotion, seed=_seed(seed, 2, s, k),
+                              fps=fps, model=model, baseline_s=opts["baseline_s"],
+                              duration_s=opts[f"{clip_kind}_s"])
+            window = (0, truth.n_frames)
+            if layout == "ckplus":  # neutral -> apex, as CK+ sequences run
+                window = (0, truth.meta["apex"] + 1)
+                truth = _crop(truth, *window)
+            first = 1 if layout == "ckplus" else int(rng.integers(1, 200))
+            cid, folder, loaded = _clip_names(layout, s, clip_kind, emotion, k)
+            items.append(_Item(s, cid, folder, loaded, truth, window, first))
+    return subjects, items
+
+
+def _crop(truth: SynthTruth, a: int, b: int) -> SynthTruth:
+    import dataclasses
+
+    per_frame = ("expression", "detail_profile", "rotation", "translation", "landmarks", "profile")
+    meta = dict(truth.meta, window=[a, b])
+    return dataclasses.replace(truth, meta=meta, **{k: getattr(truth, k)[a:b] for k in per_frame})
+
+
+# ----------------------------------------------------------------------------- writing
+def _freeze_xlsx(path: Path) -> None:
+    """Rewrite an openpyxl workbook with fixed zip timestamps and document dates."""
+    with zipfile.ZipFile(path) as zf:
+        members = [(info, zf.read(info.filename)) for info in zf.infolist()]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                              rb"\g<1>" + _FIXED_DATE.encode() + rb"\g<2>", data)
+            new = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
+            new.compress_type = zipfile.ZIP_DEFLATED
+            new.external_attr = 0o644 << 16
+            zf.writestr(new, data)
+    os.replace(tmp, path)
+
+
+def _frames(items: list[_Item], subjects: list[SynthSubject], model: FaceModel,
+            workers: int | None, bar: Any) -> Callable[[int], Iterator[np.ndarray]]:
+    """A factory of lazy frame streams, painting one subject at a time."""
+    cache: dict[int, SynthSubject] = {}
+
+    def stream(i: int) -> Iterator[np.ndarray]:
+        item = items[i]
+        if item.subject not in cache:
+            cache.clear()
+            cache[item.subject] = subjects[item.subject - 1].painted()
+        yield from iter_frames(cache[item.subject], item.truth, model=model, workers=workers,
+                               on_frame=None if bar is None else (lambda: bar.update(1)))
+
+    return stream
+
+
+def _manifest(*, preset: str, kind: str, layout: str, seed: int, opts: dict[str, Any],
+              subjects: list[SynthSubject], items: list[_Item]) -> dict[str, Any]:
+    from ..._version import __version__
+
+    n_micro = sum(it.truth.kind == "micro" for it in items)
+    return {
+        "name": "SynthME", "format": 1, "preset": preset, "kind": kind, "layout": layout,
+        "seed": int(seed), "mxkit_version": __version__, "model": "mh-head",
+        "fps": _LAYOUT_FPS[layout],
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()},
+        "counts": {"subjects": len(subjects), "clips": len(items), "micro": n_micro,
+                   "macro": len(items) - n_micro,
+                   "frames": int(sum(it.truth.n_frames for it in items))},
+        "subjects": [s.describe() for s in subjects],
+        "clips": [{"subject": it.folder_subject, "clip_id": it.loaded_id, "written_id": it.clip_id,
+                   "gt": f"gt/{it.folder_subject}/{it.loaded_id}.npz", "kind": it.truth.kind,
+                   "emotion": it.truth.meta["emotion"], "au_string": it.truth.meta["au_string"],
+                   "n_frames": it.truth.n_frames, "first_frame": it.first_frame}
+                  for it in items],
+    }
+
+
+def _check_out(out: Any, overwrite: bool) -> Path:
+    from ..writers import LAYOUT_MARKER
+
+    if out is None or (isinstance(out, str) and not out.strip()):
+        raise InputValueError(f"out must be a folder path; got {out!r}")
+    root = Path(out).expanduser()
+    if root.exists() and not root.is_dir():
+        raise InputValueError(f"out='{root}' exists and is not a folder")
+    if root.is_dir() and any(root.iterdir()):
+        if not (root / LAYOUT_MARKER).is_file():
+            raise InputValueError(f"out='{root}' is a non-empty folder not written by mxkit (it may "
+                                  "be a real dataset); SynthME writes only into a new or empty folder")
+        if not overwrite:
+            raise InputValueError(f"out='{root}' already holds a dataset written by mxkit; pass "
+                                  "overwrite=True to replace it")
+    return root
+
+
+def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "both",
+                 layout: str = "casme2", seed: int = 0, progress: bool = False,
+                 overwrite: bool = False, model: FaceModel | None = None,
+                 workers: int | None = None, quality: int = 95, **options: Any) -> ClipSet:
+    """Generate SynthME and write it in a published dataset layout; return it loaded.
+
+    Parameters
+    ----------
+    out : path-like
+        New or empty folder (or one written earlier by mxkit, with ``overwrite=True``).
+    preset : {'tiny', 'small', 'full'}
+        Size of the dataset (:data:`PRESETS`).
+    kind : {'micro', 'macro', 'both'}
+        Which clips: micro-expressions (low intensity, 0.2-0.5 s), macro-expressions (high
+        intensity, longer), or both.
+    layout : {'casme2', 'samm', 'ckplus'}
+        CASME II (coding sheet in the official format, 200 fps), SAMM (200 fps, gray) or CK+
+        (30 fps, neutral -> apex).
+    seed : int
+        Everything follows from it: the same seed writes the same bytes.
+    progress : bool
+        Show a progress bar over frames.
+    overwrite : bool
+        Replace an earlier mxkit-written dataset at ``out``.
+    model : FaceModel, optional
+        ``mh-head`` (default).
+    workers : int, optional
+        Rasterizer threads (default: all cores).
+    quality : int
+        JPEG quality (CASME II / SAMM frames).
+    **options
+        Override preset entries: ``n_subjects, micro, macro, image_size, field_m,
+        texture_size, micro_s, macro_s, baseline_s, emotions``.
+
+    Returns
+    -------
+    ClipSet
+        :func:`load_synthme` of ``out``: the loader's clips (all frames, baseline included)
+        with their :class:`SynthTruth` in ``clip.ground_truth``.
+
+    Raises
+    ------
+    OptionError
+        Unknown ``preset``, ``kind`` or ``layout`` (names the argument).
+    InputValueError
+        Bad options or seed, or an ``out`` folder that is not empty (a foreign folder is
+        never written into; an mxkit one only with ``overwrite=True``).
+
+    Examples
+    --------
+    >>> cs = make_dataset(tmp / "SynthME", preset="tiny")  # doctest: +SKIP
+    >>> cs.to_dataframe()[["subject", "clip_id", "emotion", "au_string"]]  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from .. import writers
+
+    root = _check_out(out, bool(overwrite))
+    check_option(kind, DATASET_KINDS, "kind")
+    check_option(layout, LAYOUTS, "layout")
+    opts = _options(preset, options)
+    model = check_model(model)
+    subjects, items = dataset_plan(preset=preset, kind=kind, layout=layout, seed=seed, model=model,
+                                   **options)
+    total = sum(it.truth.n_frames for it in items)
+    bar = tqdm(total=total, desc="SynthME frames", unit="frame") if progress else None
+    stream = _frames(items, subjects, model, workers, bar)
+    records = []
+    for i, it in enumerate(items):
+        t = it.truth
+        extra: dict[str, Any] = {}
+        au = t.meta["au_string"]
+        if layout == "ckplus":
+            au = "+".join(re.sub(r"^[LR]", "", a) for a in au.split("+"))
+            extra["landmarks"] = t.landmarks
+        else:
+            extra["notes"] = "SynthME " + t.kind
+        onset, apex, offset = (t.meta[k] for k in ("onset", "apex", "offset"))
+        if layout == "ckplus":
+            onset, apex, offset = 0, t.n_frames - 1, t.n_frames - 1
+        records.append(writers.ClipRecord(
+            subject=it.subject, clip_id=it.clip_id, frames=stream(i), onset=onset, apex=apex,
+            offset=offset, first_frame=it.first_frame, au_string=au,
+            emotion=layout_emotion(t.meta["emotion"], layout), fps=t.fps, extra=extra))
+    manifest = _manifest(preset=preset, kind=kind, layout=layout, seed=seed, opts=opts,
+                         subjects=subjects, items=items)
+
+    def sidecar(tmp: Path) -> None:
+        for it in items:
+            folder = tmp / "gt" / it.folder_subject
+            folder.mkdir(parents=True, exist_ok=True)
+            it.truth.save(folder / f"{it.loaded_id}.npz")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        for book in sorted(tmp.glob("*.xlsx")):
+            _freeze_xlsx(book)
+
+    try:
+        if layout == "casme2":
+            writers.write_casme2(records, root, frames="raw", quality=quality, overwrite=overwrite,
+                                 sidecar=sidecar)
+        elif layout == "samm":
+            writers.write_samm(records, root, quality=quality, overwrite=overwrite, sidecar=sidecar)
+        else:
+            writers.write_ckplus(records, root, overwrite=overwrite, sidecar=sidecar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return load_synthme(root)
+
+
+# ----------------------------------------------------------------------------- loading
+def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> ClipSet:
+    """Load a SynthME folder written by :func:`make_dataset`.
+
+    The frames and labels are read by the real-data loader of its layout
+    (:func:`~mxkit.data.load_casme2` / :func:`~mxkit.data.load_samm` with ``window='all'``,
+    :func:`~mxkit.data.load_ckplus`), then each clip gets its :class:`SynthTruth` from
+    ``gt/`` in ``clip.ground_truth`` and ``clip.meta['synthme']`` (kind, emotion in CASME II
+    spelling, AU string).
+
+    Parameters
+    ----------
+    root : path-like
+    dataset : str, optional
+        Rename the clips' ``dataset`` (default: the loader's, e.g. ``'casme2'``, so that the
+        CASME II protocols apply; pass ``'synthme'`` to keep it apart from real data).
+
+    Returns
+    -------
+    ClipSet
+
+    Raises
+    ------
+    DatasetFormatError
+        No ``synthme.json``, a missing or unreadable ground-truth file, or clips that do not
+        match their truth (names the file).
+    """
+    from ..clip import ClipSet
+    from ..loaders import load_casme2, load_ckplus, load_samm
+    from ..loaders._common import check_root
+
+    root = check_root(root, "SynthME")
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        raise DatasetFormatError(f"'{root}' is not a SynthME folder: no '{MANIFEST}' (write one "
+                                 "with mxkit.data.make_dataset)")
+    try:
+        manifest = json.loads(mpath.read_text())
+        layout = manifest["layout"]
+        entries = {(c["subject"], c["clip_id"]): c for c in manifest["clips"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetFormatError(f"'{mpath}' is not a valid SynthME manifest: {exc}") from None
+    if layout not in LAYOUTS:
+        raise DatasetFormatError(f"'{mpath}': unknown layout {layout!r}; expected one of {list(LAYOUTS)}")
+    if layout == "casme2":
+        loaded = load_casme2(root, frames="raw", window="all")
+    elif layout == "samm":
+        loaded = load_samm(root, window="all")
+    else:
+        loaded = load_ckplus(root)
+    clips = []
+    for clip in loaded:
+        entry = entries.pop((clip.subject, clip.clip_id), None)
+        if entry is None:
+            raise DatasetFormatError(f"'{root}': clip {clip.subject}/{clip.clip_id} is not listed in "
+                                     f"'{MANIFEST}'")
+        truth = SynthTruth.load(root / entry["gt"])
+        if truth.n_frames != clip.n_frames:
+            raise DatasetFormatError(f"'{root / entry['gt']}' has {truth.n_frames} frames but clip "
+                                     f"{clip.subject}/{clip.clip_id} has {clip.n_frames}")
+        info = {"kind": truth.kind, "emotion": truth.meta["emotion"],
+                "au_string": truth.meta["au_string"], "preset": manifest.get("preset"),
+                "seed": manifest.get("seed"), "gt": str(root / entry["gt"])}
+        changes: dict[str, Any] = {"ground_truth": truth, "meta": {**clip.meta, "synthme": info}}
+        if dataset is not None:
+            changes["dataset"] = dataset
+        clips.append(clip.replace(**changes))
+    if entries:
+        missing = [f"{s}/{c}" for s, c in list(entries)[:5]]
+        raise DatasetFormatError(f"'{root}': {len(entries)} clip(s) of '{MANIFEST}' were not found "
+                                 f"by the {layout} loader: {missing}")
+    return ClipSet(clips, problems=loaded.problems.to_dict("records"), name=f"synthme/{layout}")
