@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 OUT    ?= outputs/demo
 STAMP  := $(VENV)/.mxkit-installed
 
-.PHONY: install run test bench asset clean
+.PHONY: install run test bench asset docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)
 
 asset: $(STAMP)
 	$(PY) tools/build_mh_head.py
+
+docs: $(STAMP)
+	$(PY) tools/build_api_docs.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
