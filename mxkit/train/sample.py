@@ -1,0 +1,155 @@
+"""Training samples: a clip's network inputs and targets, built once so training never re-runs
+preprocessing (landmarks, flow, coarse fit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._checks import check_finite, check_option, check_shape
+from ..errors import InputValueError
+from ..nets.features import ClipFeatures, clip_features
+
+__all__ = ["TrainingSample", "make_training_sample", "training_sample_from_tensors"]
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSample:
+    """One clip ready for training.
+
+    Attributes
+    ----------
+    features : ClipFeatures
+        Network inputs (:func:`mxkit.nets.clip_features`).
+    target_vertices : Tensor, shape (T, V, 3), optional
+        Ground-truth unposed model-frame vertices, metres (``SynthTruth.vertices(model)``);
+        None for self-supervised clips.
+    frames : Tensor, shape (T, H, W, 3), uint8, optional
+        The frames the flow was computed on (only for the photometric loss).
+    key : tuple
+        Clip identifier, e.g. ``(dataset, subject, clip_id)``.
+    kind : {"micro", "macro"} or None
+    """
+
+    features: ClipFeatures
+    target_vertices: torch.Tensor | None = None
+    frames: torch.Tensor | None = None
+    key: tuple = ()
+    kind: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.features, ClipFeatures):
+            raise InputValueError("TrainingSample.features must be a ClipFeatures")
+        T, V = self.features.n_frames, self.features.n_vertices
+        if self.target_vertices is not None:
+            check_shape(self.target_vertices, (T, V, 3), "target_vertices")
+        if self.frames is not None:
+            check_shape(self.frames, (T, None, None, None), "frames")
+        if self.kind is not None:
+            check_option(self.kind, ("micro", "macro"), "kind")
+
+    @property
+    def n_frames(self) -> int:
+        return self.features.n_frames
+
+    @property
+    def supervised(self) -> bool:
+        """Whether the sample carries ground-truth vertices."""
+        return self.target_vertices is not None
+
+    def to(self, device: Any = None, dtype: torch.dtype | None = None) -> TrainingSample:
+        """A copy on ``device`` (floating tensors cast to ``dtype`` if given)."""
+        tv = self.target_vertices
+        return replace(self, features=self.features.to(device, dtype),
+                       target_vertices=None if tv is None else tv.to(device=device,
+                                                                      dtype=dtype or tv.dtype),
+                       frames=None if self.frames is None else self.frames.to(device))
+
+
+def _vertices(vertices: Any, model: Any, like: torch.Tensor) -> torch.Tensor | None:
+    if vertices is None:
+        return None
+    if hasattr(vertices, "vertices") and callable(vertices.vertices):   # e.g. a SynthTruth
+        vertices = vertices.vertices(model)
+    v = torch.as_tensor(np.asarray(vertices) if not torch.is_tensor(vertices) else vertices)
+    v = v.to(device=like.device, dtype=like.dtype)
+    check_finite(v, "target vertices")
+    return v
+
+
+def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: Any, model: Any,
+                                 *, onset: int, apex: int | None = None, vertices: Any = None,
+                                 frames: Any = None, key: tuple = (), kind: str | None = None,
+                                 kind_landmarks: str = "ibug68",
+                                 vertex_mask: Any = None) -> TrainingSample:
+    """Build a :class:`TrainingSample` from plain tensors.
+
+    Parameters
+    ----------
+    landmarks, flow, strain, fit, model, onset, apex
+        As in :func:`mxkit.nets.clip_features`.
+    vertices : Tensor (T, V, 3), or an object with ``.vertices(model)``, optional
+        Ground truth (e.g. a ``SynthTruth``).
+    frames : array or Tensor, shape (T, H, W, 3), uint8, optional
+        Kept for the photometric loss.
+    key : tuple
+    kind : {"micro", "macro"}, optional
+    kind_landmarks : str
+        Landmark embedding of ``model`` the landmarks follow.
+    vertex_mask : optional
+        See :func:`mxkit.nets.clip_features`.
+
+    Raises
+    ------
+    InputValueError
+        Missing landmarks/flow, NaNs in inputs or in the ground truth.
+    """
+    feats = clip_features(landmarks, flow, strain, fit, model, onset=onset, apex=apex,
+                          kind=kind_landmarks, vertex_mask=vertex_mask)
+    target = _vertices(vertices, model, feats.coarse_vertices)
+    fr = None
+    if frames is not None:
+        fr = torch.as_tensor(np.asarray(frames) if not torch.is_tensor(frames) else frames)
+        if fr.ndim == 3:
+            fr = fr[..., None]
+    return TrainingSample(features=feats, target_vertices=target, frames=fr,
+                          key=tuple(key), kind=kind)
+
+
+def make_training_sample(prepared: Any, fit: Any, model: Any, *, vertices: Any = None,
+                         kind: str | None = None, keep_frames: bool = False,
+                         vertex_mask: Any = None) -> TrainingSample:
+    """Build a :class:`TrainingSample` from a prepared clip (duck-typed ``Prepared``).
+
+    Parameters
+    ----------
+    prepared : Prepared-like
+        With ``.landmarks``, ``.flow``, ``.strain``, ``.onset``, ``.apex`` (and ``.frames``,
+        ``.clip_key`` when present).
+    fit : CoarseFit
+        Of ``model`` to ``prepared.landmarks``.
+    model : FaceModel
+    vertices : optional
+        Ground truth: a (T, V, 3) tensor or an object with ``.vertices(model)`` (SynthTruth).
+    kind : {"micro", "macro"}, optional
+    keep_frames : bool
+        Keep ``prepared.frames`` for the photometric loss.
+    vertex_mask : optional
+
+    Raises
+    ------
+    InputValueError
+        If the prepared clip has no landmarks or flow, or inputs hold NaNs.
+    """
+    for name in ("landmarks", "flow", "onset"):
+        if getattr(prepared, name, None) is None:
+            raise InputValueError(f"prepared clip has no {name!r}: a training sample needs "
+                                  "landmarks and optical flow")
+    return training_sample_from_tensors(
+        prepared.landmarks, prepared.flow, getattr(prepared, "strain", None), fit, model,
+        onset=int(prepared.onset), apex=getattr(prepared, "apex", None), vertices=vertices,
+        frames=getattr(prepared, "frames", None) if keep_frames else None,
+        key=tuple(getattr(prepared, "clip_key", ()) or ()), kind=kind, vertex_mask=vertex_mask)
