@@ -110,7 +110,8 @@ class TorchMLP:
 
     def fit_staged(self, X: np.ndarray, y: np.ndarray, X_eval: np.ndarray | None = None,
                    stages: Sequence[int] = ()) -> list[np.ndarray]:
-        """Train for ``max(n_epochs, *stages)`` steps; return predictions of ``X_eval`` after each stage.
+        """Train for ``max(stages)`` steps (``n_epochs`` without stages); return the predictions
+        of ``X_eval`` after each stage.
 
         This is how early stopping is selected without touching test data: the stages are
         scored on an inner validation split of the training subjects.
@@ -124,7 +125,7 @@ class TorchMLP:
         loss_fn = torch.nn.CrossEntropyLoss(weight=w)
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         stages = sorted({int(s) for s in stages})
-        total = max([self.n_epochs, *stages]) if stages else self.n_epochs
+        total = max(stages) if stages else self.n_epochs
         out = []
         for epoch in range(1, total + 1):
             opt.zero_grad()
