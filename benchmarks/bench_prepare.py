@@ -10,7 +10,10 @@ wide as in CASME II's raw frames, 128 px crops):
   the face interior against the exact answer;
 * the same clip with a small smile (AU6 + AU12) for the step times with real facial motion
   (DIS) and with EVM magnification;
-* several clips through ``prepare_many`` with 1 worker and with 2 worker processes (TV-L1).
+* several clips through ``prepare_many`` with 1 worker and with 2 worker processes (TV-L1);
+* SynthME micro-expression clips (:func:`mxkit.data.synth.generate_clip`, 256 px frames,
+  200 fps): the landmarks' normalised mean error (NME, by the inter-ocular distance of the
+  ground truth, outer eye corners) against ``clip.ground_truth.landmarks`` mapped into the crop.
 
 Run ``python -m benchmarks.bench_prepare [--quick]``; it prints Markdown tables.
 """
@@ -50,6 +53,29 @@ def _row(label: str, prep: Any, clip: Any | None = None) -> dict[str, Any]:
     return row
 
 
+def _synthme_nme(n_subjects: int, n_clips: int) -> dict[str, Any]:
+    """NME of prepare's landmarks on SynthME micro clips (all 68 points and the inner 51)."""
+    from mxkit.data.synth import generate_clip, generate_subject
+    from mxkit.face import inter_ocular_distance
+    from mxkit.pipeline import prepare
+
+    nme, inner, frames = [], [], 0
+    for s in range(n_subjects):
+        subject = generate_subject(seed=s, index=s + 1)
+        for c in range(n_clips):
+            clip = generate_clip(subject, kind="micro", seed=10 * s + c)
+            p = prepare(clip, size=CROP)
+            truth = p.transform.apply(clip.ground_truth.landmarks.astype(np.float64))
+            err = np.linalg.norm(p.landmarks - truth, axis=-1)              # (T, 68) crop px
+            iod = inter_ocular_distance(truth)                              # (T,)
+            nme.append(err.mean(axis=1) / iod)
+            inner.append(err[:, 17:].mean(axis=1) / iod)
+            frames += p.n_frames
+    all_ = np.concatenate(nme)
+    return {"n_clips": n_subjects * n_clips, "n_frames": frames, "nme_mean": float(all_.mean()),
+            "nme_p95": float(np.percentile(all_, 95)), "nme_inner_mean": float(np.concatenate(inner).mean())}
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """Per-step prepare time per frame, flow EPE per method, and prepare_many scaling.
 
@@ -69,6 +95,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         ``serial_s``, ``parallel_s`` (2 workers, spawned processes included), ``speedup``,
         ``startup_s`` (2 workers on two 2-frame clips: the cost of starting the pool, whose
         workers import torch, OpenCV and dlib) and ``cpu_count``; all with TV-L1 flow.
+        ``synthme`` has ``n_clips``, ``n_frames``, ``nme_mean``, ``nme_p95`` (68 points) and
+        ``nme_inner_mean`` (points 17-67, without the jaw line).
     """
     from mxkit.pipeline import prepare, prepare_many
     from mxkit.pipeline.synthetic import known_motion_clip
@@ -106,6 +134,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "quick": quick,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "rows": rows,
+        "synthme": _synthme_nme(1 if quick else 2, 1 if quick else 2),
         "many": {"n_clips": n_clips, "frames_per_clip": clip_frames, "serial_s": timings["serial"],
                  "parallel_s": timings["parallel"], "speedup": timings["serial"] / timings["parallel"],
                  "startup_s": timings["startup"], "cpu_count": os.cpu_count()},
@@ -130,6 +159,13 @@ def to_markdown(result: dict[str, Any]) -> str:
             f"{r['strain_ms_per_frame']:.2f} | {r['magnify_ms_per_frame']:.1f} | "
             f"{r['total_ms_per_frame']:.1f} | {epe} |"
         )
+    sy = result["synthme"]
+    lines += [
+        "",
+        f"Landmarks on SynthME: {sy['n_clips']} micro clips, {sy['n_frames']} frames, NME by the "
+        f"ground truth's inter-ocular distance: 68 points mean {sy['nme_mean']:.4f} "
+        f"(p95 {sy['nme_p95']:.4f}), inner 51 points mean {sy['nme_inner_mean']:.4f}",
+    ]
     m = result["many"]
     lines += [
         "",

@@ -23,7 +23,13 @@ import mxkit
 import mxkit.pipeline.prepared as prep_mod
 from mxkit.data import Clip
 from mxkit.errors import FrameReadError, InputValueError, NoFaceError, OptionError
-from mxkit.face import DlibBackend, Similarity, landmark_noise_floor, smooth_landmarks
+from mxkit.face import (
+    DlibBackend,
+    Similarity,
+    inter_ocular_distance,
+    landmark_noise_floor,
+    smooth_landmarks,
+)
 from mxkit.flow import magnify
 from mxkit.pipeline import PHASES, Prepared, PreparedBatch, _cache, prepare, prepare_many
 from mxkit.pipeline.synthetic import expected_crop_flow, known_motion_clip, motion_profile
@@ -216,6 +222,19 @@ class TestKnownAnswers:
         # and the flow in the warped clip's crop is the known motion seen through both transforms
         epe = interior_epe(pw, warped)
         assert epe[1:].mean() < 0.08 and np.percentile(epe[1:], 95) < 0.15
+
+    def test_landmarks_on_synthme_within_the_stated_nme(self):
+        from mxkit.data.synth import generate_clip, generate_subject
+
+        subject = generate_subject(seed=1, texture_size=512)
+        synth = generate_clip(subject, kind="micro", seed=0, fps=50.0)        # 25 frames
+        p = prepare(synth, size=SIZE)
+        truth = p.transform.apply(synth.ground_truth.landmarks.astype(np.float64))   # into the crop
+        nme = np.linalg.norm(p.landmarks - truth, axis=-1).mean(axis=1) / inter_ocular_distance(truth)
+        # NME (68 points, by the outer-eye-corner distance): measured 0.045 mean, 0.048 max.
+        # Most of it is definition, not noise: dlib's jaw contour and brows sit differently
+        # from the model's own iBUG-68 embedding (inner 51 points alone: ~0.031).
+        assert nme.mean() < 0.06 and nme.max() < 0.08
 
     def test_landmarks_follow_the_known_shift(self, prep_dis, clip):
         moved = prep_dis.landmarks_raw[2] - prep_dis.landmarks_raw[0]
