@@ -61,6 +61,10 @@ class PreparedBatch(Mapping):
     workers: int = 1
     wall_s: float = math.nan
 
+    def __post_init__(self) -> None:
+        if not self.order:
+            object.__setattr__(self, "order", tuple(self.prepared) + tuple(self.failures))
+
     def __getitem__(self, key: ClipKey) -> Prepared:
         return self.prepared[tuple(key)]
 
