@@ -326,3 +326,32 @@ def test_importing_eval_is_light():
             "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------------------- SynthME oracle
+def test_oracle_reconstruction_of_a_synthme_clip(mh_head):
+    from mxkit.data import Clip
+    from mxkit.data.synth import generate_subject, plan_clip
+    from mxkit.eval import oracle_reconstruction, reconstruction_features
+
+    truth = plan_clip(generate_subject(seed=0, paint=False, model=mh_head), kind="micro",
+                      emotion="happiness", seed=0, model=mh_head)
+    on, ap, off = (truth.meta[k] for k in ("onset", "apex", "offset"))
+    clip = Clip(dataset="casme2", subject="sub01", clip_id="EP01", frames=np.zeros((truth.n_frames, 2, 2, 3), np.uint8),
+                fps=200, onset=on, apex=ap, offset=off, ground_truth=truth)
+    oracle = oracle_reconstruction(clip, mh_head)
+    assert oracle.variant == "oracle" and oracle.clip_key == clip.key
+    res = evaluate_reconstruction(oracle, truth, mh_head)
+    assert res.value("vertex_l2") == pytest.approx(0.0, abs=1e-6)
+    assert res.value("micro_motion_l2") == pytest.approx(0.0, abs=1e-6)
+    # the coarse mesh lacks exactly the fine-detail field: its micro-motion error is that field's
+    # apex - onset change, |profile[apex] - profile[onset]| * |detail_v|, averaged over the face
+    mask = face_mask(mh_head)
+    step = abs(float(truth.detail_profile[ap] - truth.detail_profile[on]))
+    expected = step * np.linalg.norm(truth.detail.astype(np.float64), axis=1)[mask].mean() * 1000
+    assert res.value("micro_motion_l2", mesh="coarse") == pytest.approx(expected, rel=1e-3)
+    assert expected > 0 and {"AU6", "AU12"} <= set(res.table["region"])
+    values, names = reconstruction_features(oracle, mh_head)
+    assert len(values) == len(names) and np.isfinite(values).all()
+    with pytest.raises(InputValueError, match="ground truth"):
+        oracle_reconstruction(clip.replace(ground_truth=None), mh_head)

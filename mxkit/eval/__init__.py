@@ -16,6 +16,8 @@ Every number mxkit reports is defined in the docstring of the module that comput
 * :mod:`mxkit.eval.features` -- features from a reconstruction (region displacements,
   expression trajectories, dynamic code);
 * :mod:`mxkit.eval.baselines` -- the 2D optical-flow baseline (grid u/v, strain, HOOF + SVM);
+* :mod:`mxkit.eval.oracle` -- a SynthME clip's ground truth as a Reconstruction-like object
+  (the upper bound of every metric and feature);
 * :mod:`mxkit.eval.ablation` -- the comparison table with the paper's figures as separate
   'as reported' rows.
 
@@ -58,6 +60,7 @@ from .metrics import (
     confusion_matrix,
     encode_labels,
 )
+from .oracle import OracleReconstruction, oracle_reconstruction
 from .recognition import (
     Fold,
     RecognitionResult,
@@ -133,6 +136,8 @@ __all__ = [
     "micro_motion_table",
     "noise_floor",
     "noise_table",
+    "oracle_reconstruction",
+    "OracleReconstruction",
     "recognise",
     "recognise_clips",
     "RecognitionResult",

@@ -241,7 +241,7 @@ def feature_matrix(items: Iterable[Any], extract: Callable[[Any], tuple[np.ndarr
         E.g. ``lambda r: reconstruction_features(r, model)`` or
         :func:`mxkit.eval.flow_features`.
     keys : sequence of (dataset, subject, clip_id), optional
-        Default ``item.clip_key``.
+        Default ``item.clip_key`` (or ``item.key`` for a :class:`~mxkit.data.Clip`).
     name : str
         Feature-set name for the protocol card.
     progress : bool
@@ -270,9 +270,9 @@ def feature_matrix(items: Iterable[Any], extract: Callable[[Any], tuple[np.ndarr
         rows.append(np.asarray(v, dtype=np.float64))
     if keys is None:
         try:
-            keys = [tuple(str(x) for x in it.clip_key) for it in items]
+            keys = [tuple(str(x) for x in getattr(it, "clip_key", None) or it.key) for it in items]
         except AttributeError as exc:
-            raise InputValueError("items have no .clip_key; pass keys=") from exc
+            raise InputValueError("items have no .clip_key (or Clip .key); pass keys=") from exc
     if len(keys) != len(rows):
         raise ShapeError(f"{len(keys)} keys for {len(rows)} items")
     return FeatureSet(np.stack(rows), tuple(first or ()), tuple(tuple(k) for k in keys), name)
