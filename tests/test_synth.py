@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mxkit.data import PRESETS, SynthTruth, load_synthme, make_dataset
+from mxkit.data import PRESETS, SynthTruth, load_synthme, make_dataset, parse_aus
 from mxkit.data.synth import (
     EMOTION_RECIPES,
     dataset_plan,
@@ -54,6 +54,7 @@ def test_round_trip_labels_and_truth(tiny, mh_head):
         assert (clip.onset, clip.apex, clip.offset) == (m["onset"], m["apex"], m["offset"])
         assert clip.onset_frame == item.first_frame + m["onset"]
         assert clip.au_string == m["au_string"] and clip.emotion == m["emotion"]
+        assert clip.aus == parse_aus(m["au_string"]) and len(clip.aus) == len(t.aus)
         assert m["au_string"] in EMOTION_RECIPES[m["emotion"]]
         assert clip.fps == 200.0 and clip.n_frames == t.n_frames
         gt = clip.ground_truth
@@ -281,6 +282,9 @@ def test_refuses_existing_folders(tmp_path, tiny):
     root, _ = tiny
     with pytest.raises(InputValueError, match="overwrite=True"):
         make_dataset(root, preset="tiny")
+    with pytest.raises(InputValueError, match="inside the dataset folder"):
+        make_dataset(root / "gt" / "more", preset="tiny")
+    assert not (root / "gt" / "more").exists()
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputValueError, match="not a folder"):
         make_dataset(tmp_path / "file", preset="tiny")
@@ -291,6 +295,7 @@ def test_refuses_existing_folders(tmp_path, tiny):
 def test_overwrite_replaces_an_earlier_synthme(tmp_path):
     out = tmp_path / "s"
     make_dataset(out, preset="tiny", n_subjects=1, macro=0, seed=0)
-    cs = make_dataset(out, preset="tiny", n_subjects=1, macro=0, seed=3, overwrite=True)
+    cs = make_dataset(out, preset="tiny", n_subjects=1, macro=0, seed=3, overwrite=True,
+                      progress=True)
     assert len(cs) == 1 and json.loads((out / "synthme.json").read_text())["seed"] == 3
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

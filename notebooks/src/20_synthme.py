@@ -35,7 +35,9 @@ from mxkit.data.synth import (
     generate_subject,
     render_frames,
 )
+from mxkit.face import detect_landmarks
 from mxkit.morph import load_face_model
+from mxkit.viz import plot_displacement
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
 
@@ -101,10 +103,10 @@ for emotion, recipes in EMOTION_RECIPES.items():
 micro = next(c for c in clips if c.ground_truth.kind == "micro")
 macro = next(c for c in clips if c.ground_truth.kind == "macro")
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
-for row, clip in zip(axes, (micro, macro)):
+for row, clip in zip(axes, (micro, macro), strict=True):
     imgs = clip.load_frames([clip.onset, clip.apex, clip.offset])
     diff = np.abs(imgs[1].astype(int) - imgs[0].astype(int)).mean(-1)
-    for ax, img, title in zip(row, imgs, ("onset", "apex", "offset")):
+    for ax, img, title in zip(row, imgs, ("onset", "apex", "offset"), strict=False):
         ax.imshow(img)
         ax.set_title(f"{clip.clip_id} {title}")
     row[3].imshow(diff, cmap="magma", vmin=0, vmax=12)
@@ -121,7 +123,7 @@ plt.tight_layout()
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
-for ax, clip in zip(axes, (micro, macro)):
+for ax, clip in zip(axes, (micro, macro), strict=True):
     gt = clip.ground_truth
     t = np.arange(clip.n_frames) / clip.fps * 1000
     per_frame = gt.to_dataframe()
@@ -181,8 +183,6 @@ print(f"apex blendshape motion {blend.max() * 1000:.1f} mm vs detail {gt.detail_
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from mxkit.viz import plot_displacement
-
 apex = verts[micro.apex]
 plot_displacement(model.faces, apex - gt.detail, apex, magnify=5.0, camera="three_quarter",
                   title=f"{micro.clip_id}: detail field at the apex ({'+'.join(gt.aus)})")
@@ -221,8 +221,6 @@ print(f"{len(report)} frames, detection rate {report.detected.mean():.0%}, "
 print(report[[c for c in report if c.startswith("nme_")]].mean().round(2).to_string())
 
 # %%
-from mxkit.face import detect_landmarks
-
 img = micro.frame(micro.apex)
 found = detect_landmarks(img).points
 plt.figure(figsize=(4, 4))

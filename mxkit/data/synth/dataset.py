@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..clip import ClipSet
 
 __all__ = ["PRESETS", "LAYOUTS", "DATASET_KINDS", "MANIFEST", "make_dataset", "load_synthme",
-           "dataset_plan", "layout_emotion"]
+           "dataset_plan", "PlannedClip", "layout_emotion"]
 
 #: File name of the dataset manifest (preset, seed, mxkit version, counts, clip list).
 MANIFEST = "synthme.json"
@@ -55,6 +55,9 @@ LAYOUTS = ("casme2", "samm", "ckplus")
 DATASET_KINDS = ("micro", "macro", "both")
 _LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0}
 _FIXED_DATE = "2014-05-08T00:00:00Z"
+# files that mark a dataset folder (SynthME refuses to write anywhere below one)
+_DATASET_MARKERS = (MANIFEST, "CASME2-coding-20140508.xlsx", "SAMM_Micro_FACS_Codes_v2.xlsx",
+                    "cohn-kanade-images", "CASME2_RAW_selected")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 #: Dataset presets. ``micro`` / ``macro``: clips per subject of each kind; ``image_size``
@@ -100,15 +103,31 @@ def layout_emotion(emotion: str, layout: str) -> str | None:
 
 # ----------------------------------------------------------------------------- planning
 @dataclass(frozen=True)
-class _Item:
-    """One planned clip: where it goes and its ground truth."""
+class PlannedClip:
+    """One clip of :func:`dataset_plan`: where it goes and its ground truth.
+
+    Attributes
+    ----------
+    subject : int
+        Subject number (1-based).
+    clip_id : str
+        Sample name as written (CASME II ``Filename``, SAMM ``Filename``, CK+ sequence).
+    folder_subject, loaded_id : str
+        Subject folder and clip id as the layout's loader reports them.
+    truth : SynthTruth
+        Ground truth of the written frames.
+    window : tuple of int
+        Frames ``[a, b)`` of the planned clip that are written (CK+ stops at the apex).
+    first_frame : int
+        Dataset frame number of the first written frame.
+    """
 
     subject: int
-    clip_id: str          # as written (ClipRecord.clip_id)
-    folder_subject: str   # subject folder name the loader reports
-    loaded_id: str        # clip_id the loader reports
+    clip_id: str
+    folder_subject: str
+    loaded_id: str
     truth: SynthTruth
-    window: tuple[int, int]  # frames [a, b) of the planned clip that are written
+    window: tuple[int, int]
     first_frame: int
 
 
@@ -155,7 +174,8 @@ def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int) -> t
 
 
 def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "casme2", seed: int = 0,
-                 model: FaceModel | None = None, **options: Any) -> tuple[list[SynthSubject], list[_Item]]:
+                 model: FaceModel | None = None, **options: Any
+                 ) -> tuple[list[SynthSubject], list[PlannedClip]]:
     """Subjects (unpainted) and every clip's ground truth of a dataset, without rendering.
 
     Arguments as in :func:`make_dataset`. Returns ``(subjects, items)``; each item holds the
@@ -178,7 +198,7 @@ def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "ca
     n_sub = opts["n_subjects"]
     emotions = iter(_emotions(n_sub * (n_micro + n_macro), opts["emotions"], rng))
     subjects: list[SynthSubject] = []
-    items: list[_Item] = []
+    items: list[PlannedClip] = []
     for s in range(1, n_sub + 1):
         subject = generate_subject(seed=_seed(seed, 1, s), index=s, model=model,
                                    image_size=opts["image_size"], field_m=opts["field_m"],
@@ -196,7 +216,7 @@ def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "ca
                 truth = _crop(truth, *window)
             first = 1 if layout == "ckplus" else int(rng.integers(1, 200))
             cid, folder, loaded = _clip_names(layout, s, clip_kind, emotion, k)
-            items.append(_Item(s, cid, folder, loaded, truth, window, first))
+            items.append(PlannedClip(s, cid, folder, loaded, truth, window, first))
     return subjects, items
 
 
@@ -226,7 +246,7 @@ def _freeze_xlsx(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _frames(items: list[_Item], subjects: list[SynthSubject], model: FaceModel,
+def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceModel,
             workers: int | None, bar: Any) -> Callable[[int], Iterator[np.ndarray]]:
     """A factory of lazy frame streams, painting one subject at a time."""
     cache: dict[int, SynthSubject] = {}
@@ -243,7 +263,7 @@ def _frames(items: list[_Item], subjects: list[SynthSubject], model: FaceModel,
 
 
 def _manifest(*, preset: str, kind: str, layout: str, seed: int, opts: dict[str, Any],
-              subjects: list[SynthSubject], items: list[_Item]) -> dict[str, Any]:
+              subjects: list[SynthSubject], items: list[PlannedClip]) -> dict[str, Any]:
     from ..._version import __version__
 
     n_micro = sum(it.truth.kind == "micro" for it in items)
@@ -272,6 +292,12 @@ def _check_out(out: Any, overwrite: bool) -> Path:
     root = Path(out).expanduser()
     if root.exists() and not root.is_dir():
         raise InputValueError(f"out='{root}' exists and is not a folder")
+    for parent in root.resolve().parents:
+        hit = next((n for n in _DATASET_MARKERS + (LAYOUT_MARKER,) if (parent / n).exists()), None)
+        if hit is not None:
+            raise InputValueError(f"out='{root}' is inside the dataset folder '{parent}' (it holds "
+                                  f"'{hit}'); SynthME never writes inside a dataset, choose a "
+                                  "folder outside it")
     if root.is_dir() and any(root.iterdir()):
         if not (root / LAYOUT_MARKER).is_file():
             raise InputValueError(f"out='{root}' is a non-empty folder not written by mxkit (it may "
