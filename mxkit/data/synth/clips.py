@@ -96,8 +96,8 @@ def plan_clip(subject: SynthSubject, *, kind: str = "micro", emotion: str | None
     subject : SynthSubject
         From :func:`generate_subject` (identity and camera are used; the texture is not).
     kind : {'micro', 'macro'}
-        Micro: low intensity (peak AU 0.12-0.32), 0.2-0.5 s onset->offset. Macro: high
-        intensity (0.55-0.9), 0.6-1.2 s. See :data:`KIND_DEFAULTS`.
+        Micro: low intensity (base peak AU intensity 0.12-0.32, +-15 % per AU), 0.2-0.5 s
+        onset->offset. Macro: high intensity (0.55-0.9), 0.6-1.2 s. See :data:`KIND_DEFAULTS`.
     emotion : str, optional
         One of :data:`~mxkit.data.synth.motion.EMOTIONS` (CASME II spelling); drawn with
         CASME II's frequencies when omitted (or deduced from ``au_string``).
