@@ -45,3 +45,13 @@ def test_confusion_and_metric_bars():
     assert isinstance(bars, Figure) and len(bars.axes[0].patches) >= 8
     with pytest.raises(InputValueError):
         viz.plot_confusion(pd.DataFrame(np.zeros((2, 3))))
+
+
+def test_figures_render_as_png_without_pyplot():
+    cm = confusion_matrix(["a", "b"], ["a", "b"], classes=["a", "b"])
+    png = viz.plot_confusion(cm)._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    import pickle
+
+    again = pickle.loads(pickle.dumps(viz.plot_confusion(cm)))
+    assert again._repr_png_()[:4] == b"\x89PNG"

@@ -2,12 +2,15 @@
 bars (seaborn / matplotlib).
 
 The matplotlib figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot,
-so no global figure state); Jupyter shows them inline, ``fig.savefig(path)`` writes them.
+so no global figure state); they carry a ``_repr_png_``, so Jupyter shows them inline without
+pyplot, and ``fig.savefig(path)`` writes them.
 All back-ends are imported when a function runs.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -123,11 +126,33 @@ def plot_region_errors(values: Any, model: Any, *, metric: str | None = "micro_m
                      title=title if title is not None else f"{label} per region", camera=camera, height=height)
 
 
+@functools.cache
+def _notebook_figure_class() -> type:
+    """``NotebookFigure``: a :class:`matplotlib.figure.Figure` with ``_repr_png_``, so that
+    Jupyter shows it inline without pyplot (built on first use; picklable by name)."""
+    mfig = require("matplotlib.figure", "mxkit.viz figures")
+
+    def _repr_png_(self: Any) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png")
+        return buf.getvalue()
+
+    cls = type("NotebookFigure", (mfig.Figure,), {"_repr_png_": _repr_png_, "__module__": __name__,
+                                                  "__doc__": _notebook_figure_class.__doc__})
+    globals()["NotebookFigure"] = cls
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotebookFigure":
+        return _notebook_figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _figure(ax: Any, size: tuple[float, float]) -> tuple[Any, Any]:
     if ax is not None:
         return ax.figure, ax
-    mfig = require("matplotlib.figure", "mxkit.viz figures")
-    fig = mfig.Figure(figsize=size, layout="constrained")
+    fig = _notebook_figure_class()(figsize=size, layout="constrained")
     return fig, fig.subplots()
 
 
@@ -211,11 +236,12 @@ def plot_metric_bars(results: Any, *, metrics: Sequence[str] = _METRICS, ax: Any
     if df.empty:
         raise InputValueError(f"no values for the metrics {list(metrics)}")
     n_models = df["model"].nunique()
-    fig, ax = _figure(ax, (1.4 * len(metrics) + 0.6 * n_models + 2.0, 3.6))
+    fig, ax = _figure(ax, (1.4 * len(metrics) + 0.6 * n_models + 2.0, 4.0))
     sns.barplot(data=df, x="metric", y="value", hue="model", order=list(metrics), errorbar=None, ax=ax)
     for container in ax.containers:
         ax.bar_label(container, fmt="%.2f", fontsize=8, padding=2)
     ax.set_ylim(0, 1.05)
+    ax.legend(title=None, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=min(n_models, 4), frameon=False)
     ax.set_xlabel("")
     ax.set_ylabel("score")
     if chance is not None:
