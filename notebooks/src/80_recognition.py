@@ -97,7 +97,8 @@ flow_result.summary()
 # %% [markdown]
 # With 26 samples of sub-pixel micro-motion at 128 px and the fast DIS flow, this baseline is
 # close to chance (0.2 for five classes). TV-L1 flow (`FLOW = "tvl1"`, the MER standard) is
-# more accurate here (pooled UF1 about 0.3-0.4 instead of 0.2 in a trial run), but some 40 times
+# more accurate here (pooled UF1 0.27-0.42 in a trial run, depending on the grid and feature
+# kinds, against 0.19-0.24 with DIS), but some 40 times
 # slower to prepare (it computes the flow of every frame).
 #
 # Per fold (the held-out subject, the C picked on the training subjects, the fold's metrics:
