@@ -110,7 +110,22 @@ def _cmd_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    return _cmd_model(args)
+    from .demo import run_demo
+
+    result = run_demo(args.out, preset=args.preset, seed=args.seed, variants=args.variants,
+                      max_clips=args.max_clips, weights=args.weights, workers=args.workers,
+                      progress=not args.quiet)
+    summary = result.summary
+    print(f"mxkit demo: {len(result.clips)} SynthME micro clips ({args.preset} preset, seed "
+          f"{args.seed}), variants {', '.join(args.variants)}")
+    cols = ["variant", "micro-motion L1 (mm)", "vertex L1 (mm)", "landmark NME", "SNR"]
+    if "ratio to static" in summary:
+        cols.append("ratio to static")
+    print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timing.items()))
+    for name, path in result.files.items():
+        print(f"{name:>10s}: {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,10 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         return p
 
-    p = add("demo", _cmd_demo, "the main job on the embedded default (writes OUT/)")
+    from .demo import DEMO_SEED, DEMO_VARIANTS
+
+    p = add("demo", _cmd_demo, "the main job on the embedded default: SynthME -> prepare -> "
+            "reconstruct -> evaluate -> OUT/report.html")
     p.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
-    p.add_argument("--model", default="mh-head", help="face model (default: %(default)s)")
-    p.add_argument("--size", type=int, default=256, help="render size in pixels")
+    p.add_argument("--preset", default="small", help="SynthME preset: tiny, small or full "
+                   "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=DEMO_SEED, help="SynthME seed (default: "
+                   "%(default)s; the shipped weights were trained on seed 0)")
+    p.add_argument("--variants", nargs="+", default=list(DEMO_VARIANTS), metavar="VARIANT",
+                   help="reconstruction variants (default: %(default)s)")
+    p.add_argument("--max-clips", type=int, default=None, help="evaluate at most N micro clips")
+    p.add_argument("--weights", default=None, help="network weights file (default: packaged)")
+    p.add_argument("--workers", type=int, default=None, help="processes for the prepare step")
 
     p = add("model", _cmd_model, "render and export the face model in a few expressions")
     p.add_argument("--out", default="outputs/model", help="output folder (default: %(default)s)")
