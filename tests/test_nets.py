@@ -33,12 +33,15 @@ from mxkit.nets import (
     deformer_inputs,
     dynamic_encoder,
     encoder_in_features,
+    estimate_distance,
     features_from_prepared,
     gru,
     mesh_deformer,
     mesh_edges,
     normalized_laplacian,
     plane_projection,
+    project_points,
+    register_rigid,
     temporal_conv,
     uniform_laplacian,
     vertex_normals,
@@ -115,7 +118,7 @@ def toy():
 @pytest.fixture
 def toy_features(toy):
     lmk, flow, fit, truth = toy_clip(toy)
-    return clip_features(lmk, flow, None, fit, toy, onset=0, k=2), truth
+    return clip_features(lmk, flow, None, fit, toy, onset=0, k=2, register=False), truth
 
 
 def _randomise(module: torch.nn.Module, seed: int = 1, scale: float = 0.3) -> None:
@@ -283,9 +286,69 @@ class TestFeatures:
         assert torch.allclose(backproject(px, R, s, c), plane_projection(X, R), atol=1e-15)
         assert torch.allclose(_project(plane_projection(X, R), R, s, c), px)
 
+    def test_register_rigid_known_pose(self):
+        from mxkit.geometry import axis_angle_to_matrix
+        from mxkit.nets.features import _project
+
+        X = torch.randn(60, 3, generator=_gen(), dtype=F64) * 0.05
+        om = torch.tensor([[0.0, 0.0, 0.0], [0.03, -0.02, 0.01], [-0.01, 0.04, -0.02]],
+                          dtype=F64)
+        R = axis_angle_to_matrix(om)
+        s = torch.tensor([1000.0, 1010.0, 990.0], dtype=F64)
+        c = torch.tensor([[100.0, 90.0], [101.5, 89.0], [99.0, 92.0]], dtype=F64)
+        q = _project(X[None].expand(3, -1, -1), R, s, c)
+        q[1, :8] += 5.0                                        # outliers: a moving region
+        init = dict(rotation=torch.eye(3, dtype=F64).expand(3, 3, 3), scale=s.new_full((3,), 1e3),
+                    t2d=c[:1].expand(3, 2))
+        R2, s2, c2 = register_rigid(X, q, torch.ones(60, dtype=F64), n_iters=20, **init)
+        for t in (0, 2):
+            assert torch.allclose(R2[t], R[t], atol=1e-9) and torch.allclose(s2[t], s[t])
+            assert torch.allclose(c2[t], c[t])
+        assert torch.allclose(R2[1], R[1], atol=2e-3)          # robust to 13 % outliers
+        assert abs(float(s2[1] / s[1]) - 1) < 3e-3
+
+    def test_perspective_distance_and_pose(self):
+        from mxkit.geometry import axis_angle_to_matrix
+
+        X = torch.randn(400, 3, generator=_gen(), dtype=F64) * 0.05
+        T = 5
+        om = torch.zeros(T, 3, dtype=F64)
+        om[:, 1] = torch.linspace(0, 0.05, T)                 # up to 3 degrees of yaw
+        om[:, 0] = torch.linspace(0, -0.03, T)
+        R = axis_angle_to_matrix(om)
+        s = torch.full((T,), 800.0, dtype=F64)
+        c = torch.tensor([96.0, 80.0], dtype=F64).expand(T, 2)
+        q = project_points(X[None].expand(T, -1, -1), R, s, c, 0.8)
+        w = torch.ones(400, dtype=F64)
+        init = dict(rotation=torch.eye(3, dtype=F64).expand(T, 3, 3), scale=s, t2d=c)
+        d = estimate_distance(X, q, w, **init)
+        assert d == pytest.approx(0.8, rel=0.05)
+        R2, s2, c2 = register_rigid(X, q, w, distance=0.8, n_iters=10, **init)
+        assert torch.allclose(R2, R, atol=1e-9) and torch.allclose(s2, s)
+        Rw, sw, cw = register_rigid(X, q, w, n_iters=10, **init)     # weak perspective
+        res_w = (project_points(X[None].expand(T, -1, -1), Rw, sw, cw) - q).norm(dim=-1)
+        assert res_w[-1].median() > 0.05                        # it cannot explain parallax
+
+    def test_registration_removes_head_motion(self, toy):
+        """A rigid shift of the whole head is no motion once registered."""
+        dt = toy.v_template.dtype
+        fit = zero_fit(toy, 4)
+        shift = torch.tensor([0.0, 2e-3, 3e-3, 1e-3], dtype=dt)
+        moved = fit.vertices + torch.stack([shift, -shift, 0 * shift], 1)[:, None, :]
+        px = fit.project(moved)
+        flow = torch.zeros(4, SIZE, SIZE, 2, dtype=dt)
+        p0 = px[0].round().long()
+        flow[:, p0[:, 1], p0[:, 0]] = px - px[0]
+        lmk = fit.project(toy.landmarks(moved))
+        raw = clip_features(lmk, flow, None, fit, toy, onset=0, register=False)
+        reg = clip_features(lmk, flow, None, fit, toy, onset=0)
+        assert raw.amplitude > 1e-3
+        assert reg.amplitude <= 1.0001e-5                       # the floor: nothing moves
+        assert torch.allclose(reg.t2d[:, 0] - 16.0, shift * SCALE, atol=1e-6)
+
     def test_known_motion(self, toy, toy_features):
         f, truth = toy_features
-        motion = f.flow_target - f.flow_target[f.onset]
+        motion = f.flow_motion
         want = truth - truth[0]
         assert torch.allclose(motion[..., :2], want[..., :2], atol=1e-12)
         assert f.apex == 3 and f.onset == 0
@@ -294,7 +357,7 @@ class TestFeatures:
 
     def test_zero_at_onset(self, toy):
         lmk, flow, fit, _ = toy_clip(toy, onset=2)
-        f = clip_features(lmk, flow, None, fit, toy, onset=2, k=2)
+        f = clip_features(lmk, flow, None, fit, toy, onset=2, k=2, register=False)
         assert torch.equal(f.encoder_input[2, :-1], torch.zeros_like(f.encoder_input[2, :-1]))
         x = deformer_inputs(f, f.coarse_vertices, torch.arange(f.n_frames))
         assert x.shape == (6, toy.n_vertices, DEFORMER_IN_FEATURES)
@@ -315,7 +378,7 @@ class TestFeatures:
         feats = []
         for gain in (1.0, 0.1):
             lmk, flow, fit, _ = toy_clip(toy, detail=gain * det)
-            feats.append(clip_features(lmk, flow, None, fit, toy, onset=0, k=2))
+            feats.append(clip_features(lmk, flow, None, fit, toy, onset=0, k=2, register=False))
         big, small = feats
         assert torch.allclose(small.amplitude, 0.1 * big.amplitude)
         assert torch.allclose(small.encoder_input[:, :-1], big.encoder_input[:, :-1], atol=1e-9)

@@ -24,8 +24,12 @@ from .features import (
     clip_features,
     deformer_inputs,
     encoder_in_features,
+    estimate_distance,
     features_from_prepared,
     plane_projection,
+    project_points,
+    register_rigid,
+    to_metric,
 )
 from .graph import (
     MeshGraph,
@@ -46,7 +50,8 @@ __all__ = [
     "MeshDeformer", "mesh_deformer",
     "DynamicRefiner", "RefinerOutput", "refine",
     "ClipFeatures", "clip_features", "features_from_prepared", "deformer_inputs",
-    "encoder_in_features", "backproject", "plane_projection",
+    "encoder_in_features", "backproject", "plane_projection", "project_points", "to_metric",
+    "register_rigid", "estimate_distance",
     "DEFORMER_CHANNELS", "DEFORMER_IN_FEATURES",
     "MeshGraph", "mesh_edges", "adjacency_matrix", "uniform_laplacian",
     "normalized_laplacian", "chebyshev_operator", "cotangent_laplacian", "vertex_normals",

@@ -7,31 +7,37 @@ those landmarks -- into a :class:`ClipFeatures`. :func:`features_from_prepared` 
 adapter for a prepared clip (anything with ``.landmarks``, ``.flow``, ``.strain``,
 ``.onset``, ``.apex``). No network runs here, so training builds these once per clip.
 
-Metric motion (the one conversion used everywhere)
---------------------------------------------------
-A pixel ``p`` of frame ``t`` is back-projected into the head's model frame with the fitted
-weak-perspective camera (scale ``s_t`` px/m, head rotation ``R_t``, image translation
-``c_t``; see :mod:`mxkit.fit.result`)::
+Rigid head motion, removed from the flow
+----------------------------------------
+Let ``X_0`` be the coarse onset mesh and ``p_0 = P_0(X_0)`` its projection with the coarse
+fit's onset camera. Every frame's camera ``P_t`` (head rotation ``R_t``, scale ``s_t`` px/m
+at the head origin, image translation ``c_t``, and one camera distance ``d`` per clip) is
+re-estimated from the flow ``q_t = p_0 + f_t(p_0)`` of the whole visible onset mesh
+(:func:`register_rigid`, robust Gauss-Newton on thousands of flow vectors, region prior
+:data:`RIGID_REGION_WEIGHTS`; ``d`` given, or estimated by :func:`estimate_distance`)::
 
-    b_t(p) = R_t^T Pi^T (p - c_t) / s_t,        Pi^T (du, dv) = (du, -dv, 0)
+    P_t(X) = c_t + s_t k (Y_x, -Y_y),   Y = R_t X,   k = d / (d - Y_z)
 
-i.e. the model-frame point on the plane through the origin orthogonal to the viewing ray.
-It removes the fitted head rotation, scale and translation, so motions ``b_t(p_t) -
-b_0(p_0)`` are in metres in the model frame (their component along the viewing ray is 0).
-With ``Pperp_t X = R_t^T Pi^T Pi R_t X`` (``X`` minus its component along the ray):
-``b_t(P_t(X)) = Pperp_t X`` exactly.
+(``d = inf``, the default, is the weak perspective of :mod:`mxkit.fit.result`). This is far
+less noisy than a pose from 68 landmarks, whose errors would otherwise swamp
+micro-expression motion (a 0.5 % scale error moves the face edge by ~0.3 mm).
 
-Per-vertex measurements (vertex ``v``, its coarse onset position ``X_0v``, projected to
-``p_0v = P_0(X_0v)``):
+Metric motion
+-------------
+A pixel residual ``n`` at a point ``Y`` is converted to metres in the model frame by the
+local inverse of the camera, ``to_metric(n) = R_t^T (n_u, -n_v, 0) / (s_t k)`` (the
+minimal-norm 3D displacement with that image motion; its component along the viewing ray
+is 0). With ``Pperp_t X = R_t^T diag(1, 1, 0) R_t X`` (``X`` without its component along the
+ray), the per-vertex measurements are (all 0 at the onset):
 
-* flow motion ``m_tv = b_t(p_0v + f_t(p_0v)) - b_0(p_0v)`` (the flow sampled at the
-  vertex's projected onset position, in metres), strain ``e_tv`` sampled there;
-* flow residual ``r_tv = b_t(p_0v + f_t(p_0v)) - Pperp_t X_tv``: the part of the measured
-  motion the (refined) coarse mesh ``X_t`` does not explain (0 at the onset);
-* landmark motion ``b_t(l_t) - b_0(l_0)`` and landmark residual (observed minus the coarse
-  mesh's landmarks, since onset), spread to vertices over their ``k`` nearest template
-  landmarks with inverse-distance weights;
-* coarse displacement since onset ``X_tv - X_0v``.
+* **flow motion** ``m_tv = to_metric(q_tv - P_t(X_0v)) - (same at the onset)``: the
+  non-rigid motion the flow sees at vertex ``v``; strain ``e_tv`` sampled at ``p_0v``;
+* **flow residual** ``r_tv = m_tv - Pperp_t (X_tv - X_0v)``: what the (refined) coarse mesh
+  ``X_t`` does not explain;
+* **landmark motion** ``to_metric(l_t - P_t(L_0))`` (since the onset) and **landmark
+  residual** (minus ``Pperp_t (L_t - L_0)`` of the coarse mesh's landmarks ``L``), spread to
+  the vertices over their ``k`` nearest template landmarks with inverse-distance weights;
+* **coarse displacement** ``X_tv - X_0v``.
 
 Intensity normalisation
 -----------------------
@@ -47,6 +53,7 @@ neighbourhood by about 1 cm), so inputs are O(1) for a macro- and a micro-expres
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -64,6 +71,11 @@ __all__ = [
     "features_from_prepared",
     "backproject",
     "plane_projection",
+    "project_points",
+    "to_metric",
+    "register_rigid",
+    "estimate_distance",
+    "RIGID_REGION_WEIGHTS",
     "deformer_inputs",
     "encoder_in_features",
     "DEFORMER_IN_FEATURES",
@@ -92,7 +104,16 @@ DEFORMER_CHANNELS: tuple[str, ...] = (
     "template_x", "template_y", "template_z", "normal_x", "normal_y", "normal_z",
     "landmark_distance", "log_amplitude",
 )
+#: number of per-vertex input channels of the MeshDeformer (before the dynamic code)
 DEFORMER_IN_FEATURES = len(DEFORMER_CHANNELS)
+
+#: prior weights of facial regions in the flow-based rigid registration (others: 1)
+RIGID_REGION_WEIGHTS: dict[str, float] = {
+    "forehead": 1.0, "nose": 1.0, "other": 1.0, "jaw_left": 0.5, "jaw_right": 0.5,
+    "cheek_left": 0.5, "cheek_right": 0.5, "chin": 0.2, "brow_left": 0.2, "brow_right": 0.2,
+    "eye_left": 0.0, "eye_right": 0.0, "mouth": 0.0,
+}
+_DISTANCES = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, math.inf)   # metres, search grid
 
 
 def encoder_in_features(n_landmarks: int, n_regions: int, n_expressions: int) -> int:
@@ -103,7 +124,7 @@ def encoder_in_features(n_landmarks: int, n_regions: int, n_expressions: int) ->
 # ----------------------------------------------------------------------------- geometry
 def backproject(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
                 t2d: torch.Tensor) -> torch.Tensor:
-    """Back-project pixels to the model frame with weak-perspective cameras (``b_t(p)``).
+    """Back-project pixels to the model frame with weak-perspective cameras.
 
     Parameters
     ----------
@@ -119,7 +140,8 @@ def backproject(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tenso
     Returns
     -------
     Tensor, shape (T, N, 3)
-        ``R_t^T (du, -dv, 0) / s_t`` with ``(du, dv) = p - t2d_t``, metres.
+        ``R_t^T (du, -dv, 0) / s_t`` with ``(du, dv) = p - t2d_t``, metres: the point of the
+        plane through the origin orthogonal to the viewing ray that projects to ``p``.
 
     Examples
     --------
@@ -128,7 +150,30 @@ def backproject(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tenso
     ...             torch.tensor([[10.0, 10.0]])).tolist()
     [[[0.019999999552965164, 0.019999999552965164, 0.0]]]
     """
-    d = (points - t2d[:, None, :]) / scale[:, None, None]
+    return to_metric(points - t2d[:, None, :], rotation, scale)
+
+
+def to_metric(residual: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
+              factor: torch.Tensor | None = None) -> torch.Tensor:
+    """Pixel displacements to the minimal-norm model-frame displacements, metres.
+
+    Parameters
+    ----------
+    residual : Tensor, shape (T, N, 2)
+        Image displacements (u right, v down), pixels.
+    rotation : Tensor, shape (T, 3, 3)
+    scale : Tensor, shape (T,)
+        px/m at the head origin.
+    factor : Tensor, shape (T, N), optional
+        Perspective magnification ``k`` of each point (default 1: weak perspective).
+
+    Returns
+    -------
+    Tensor, shape (T, N, 3)
+        ``R_t^T (n_u, -n_v, 0) / (s_t k)``.
+    """
+    div = scale[:, None] if factor is None else scale[:, None] * factor
+    d = residual / div[..., None]
     cam = torch.stack([d[..., 0], -d[..., 1], torch.zeros_like(d[..., 0])], -1)
     return cam @ rotation                                 # row vectors: (R^T x)^T = x^T R
 
@@ -150,12 +195,173 @@ def plane_projection(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tens
     return points - (points * ray[:, None, :]).sum(-1, keepdim=True) * ray[:, None, :]
 
 
+def _factor(Y: torch.Tensor, distance: Any) -> torch.Tensor:
+    d = float(distance)
+    if math.isinf(d):
+        return torch.ones_like(Y[..., 2])
+    return d / (d - Y[..., 2])
+
+
+def project_points(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
+                   t2d: torch.Tensor, distance: Any = math.inf) -> torch.Tensor:
+    """Pixels ``c_t + s_t k (Y_x, -Y_y)``, ``Y = R_t X``, ``k = d / (d - Y_z)``.
+
+    Parameters
+    ----------
+    points : Tensor, shape (T, N, 3)
+        Model-frame points, metres.
+    rotation, scale, t2d : Tensor, shapes (T, 3, 3), (T,), (T, 2)
+        Head rotation, px/m at the head origin, image of the head origin.
+    distance : float
+        Camera distance ``d`` from the head origin, metres (``inf``: weak perspective,
+        :meth:`mxkit.fit.CoarseFit.project`).
+
+    Returns
+    -------
+    Tensor, shape (T, N, 2)
+        Differentiable w.r.t. every tensor input.
+    """
+    Y = points @ rotation.transpose(-1, -2)
+    k = _factor(Y, distance)
+    uv = torch.stack([Y[..., 0], -Y[..., 1]], -1) * k[..., None]
+    return scale[:, None, None] * uv + t2d[:, None, :]
+
+
 def _project(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
              t2d: torch.Tensor) -> torch.Tensor:
     """Weak-perspective pixels ``s Pi R X + c`` of (T, N, 3) model-frame points."""
-    cam = points @ rotation.transpose(-1, -2)
-    uv = torch.stack([cam[..., 0], -cam[..., 1]], -1)
-    return scale[:, None, None] * uv + t2d[:, None, :]
+    return project_points(points, rotation, scale, t2d)
+
+
+def _huber_weights(dist: torch.Tensor, huber_px: float) -> torch.Tensor:
+    return torch.where(dist > huber_px, huber_px / dist.clamp_min(1e-12), torch.ones_like(dist))
+
+
+def register_rigid(points: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, *,
+                   rotation: torch.Tensor, scale: torch.Tensor, t2d: torch.Tensor,
+                   distance: Any = math.inf, n_iters: int = 6,
+                   huber_px: float = 0.5) -> tuple[torch.Tensor, ...]:
+    """Pose of a rigid point set in every frame from its 2D positions (robust Gauss-Newton).
+
+    Minimises ``sum_v w_v rho(|P_t(X_v) - q_tv|)`` (``rho`` Huber, IRLS) over the camera
+    ``(R_t, s_t, c_t)`` of :func:`project_points` with a fixed distance ``d``, from the given
+    initial pose (rotation increments ``R <- exp([dw]x) R``).
+
+    Parameters
+    ----------
+    points : Tensor, shape (V, 3)
+        Model-frame points (the coarse onset mesh).
+    targets : Tensor, shape (T, V, 2)
+        Their pixels in each frame (e.g. onset pixels moved by the flow).
+    weights : Tensor, shape (V,)
+        Prior weights (0 = ignore).
+    rotation, scale, t2d : Tensor, shapes (T, 3, 3), (T,), (T, 2)
+        Initial pose (e.g. the coarse fit's).
+    distance : float
+        Camera distance, metres (``inf``: weak perspective).
+    n_iters : int
+    huber_px : float
+        Huber threshold of the residuals, pixels.
+
+    Returns
+    -------
+    rotation : Tensor, shape (T, 3, 3)
+    scale : Tensor, shape (T,)
+    t2d : Tensor, shape (T, 2)
+    """
+    R, s, c = rotation.clone(), scale.clone(), t2d.clone()
+    T = targets.shape[0]
+    w0 = weights[None].expand(T, -1)
+    eye = torch.eye(6, dtype=points.dtype, device=points.device)
+    d = float(distance)
+    for _ in range(int(n_iters)):
+        Y = points[None] @ R.transpose(-1, -2)                            # (T, V, 3)
+        k = _factor(Y, d)
+        kk = torch.zeros_like(k) if math.isinf(d) else k * k / d          # dk / dY_z
+        res = project_points(points[None].expand(T, -1, -1), R, s, c, d) - targets
+        w = w0 * _huber_weights(torch.linalg.norm(res, dim=-1), huber_px)
+        sv = s[:, None]
+        Yx, Yy, Yz = Y.unbind(-1)
+        zero, one = torch.zeros_like(Yx), torch.ones_like(Yx)
+        # dY/dw = w x Y  ->  dY_x = (0, Yz, -Yy), dY_y = (-Yz, 0, Yx), dY_z = (Yy, -Yx, 0)
+        dYz = torch.stack([Yy, -Yx, zero], -1)
+        du_w = sv[..., None] * (k[..., None] * torch.stack([zero, Yz, -Yy], -1)
+                                + (Yx * kk)[..., None] * dYz)
+        dv_w = -sv[..., None] * (k[..., None] * torch.stack([-Yz, zero, Yx], -1)
+                                 + (Yy * kk)[..., None] * dYz)
+        Ju = torch.cat([du_w, torch.stack([sv * Yx * k, one, zero], -1)], -1)
+        Jv = torch.cat([dv_w, torch.stack([-sv * Yy * k, zero, one], -1)], -1)
+        J = torch.stack([Ju, Jv], -2)                                     # (T, V, 2, 6)
+        Jw = J * w[..., None, None]
+        H = torch.einsum("tvki,tvkj->tij", Jw, J) + 1e-9 * eye
+        g = torch.einsum("tvki,tvk->ti", Jw, res)
+        step = -torch.linalg.solve(H, g)
+        R = axis_angle_to_matrix(step[:, :3]) @ R
+        s = s * torch.exp(step[:, 3])
+        c = c + step[:, 4:]
+    return R, s, c
+
+
+def _robust_cost(points, targets, weights, R, s, c, d, huber_px) -> float:
+    res = torch.linalg.norm(project_points(points[None].expand(targets.shape[0], -1, -1),
+                                           R, s, c, d) - targets, dim=-1)
+    rho = torch.where(res > huber_px, huber_px * (2 * res - huber_px), res * res)
+    return float((rho * weights[None]).sum())
+
+
+def estimate_distance(points: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, *,
+                      rotation: torch.Tensor, scale: torch.Tensor, t2d: torch.Tensor,
+                      candidates: tuple[float, ...] = _DISTANCES, max_frames: int = 12,
+                      max_points: int = 1500, huber_px: float = 0.5) -> float:
+    """The camera distance (one per clip) that best explains the rigid image motion.
+
+    Registers a subset of frames (evenly spaced) and points (strided, positive weight) at
+    each candidate distance with :func:`register_rigid` and returns the candidate of least
+    robust cost, refined by a golden-section search in ``log d`` between its neighbours.
+    Without head rotation every distance fits alike and the weak perspective (``inf``) or
+    any candidate may come out; it then does not matter.
+
+    Returns
+    -------
+    float
+        Metres (``inf`` for weak perspective).
+    """
+    T = targets.shape[0]
+    fr = torch.linspace(0, T - 1, min(max_frames, T)).round().long().unique()
+    keep = torch.nonzero(weights > 0).flatten()
+    if keep.numel() < 6:
+        return math.inf
+    keep = keep[:: max(1, keep.numel() // max_points)]
+    X, q, w = points[keep], targets[fr][:, keep], weights[keep]
+    init = dict(rotation=rotation[fr], scale=scale[fr], t2d=t2d[fr])
+
+    def cost(d: float) -> float:
+        R, s, c = register_rigid(X, q, w, distance=d, huber_px=huber_px, **init)
+        return _robust_cost(X, q, w, R, s, c, d, huber_px)
+
+    costs = [cost(d) for d in candidates]
+    i = int(np.argmin(costs))
+    lo = candidates[max(i - 1, 0)]
+    hi = candidates[min(i + 1, len(candidates) - 1)]
+    if math.isinf(hi):
+        hi = 2 * candidates[-2]
+    if math.isinf(candidates[i]):
+        return math.inf
+    a, b = math.log(lo), math.log(hi)
+    g = (math.sqrt(5) - 1) / 2
+    x1, x2 = b - g * (b - a), a + g * (b - a)
+    f1, f2 = cost(math.exp(x1)), cost(math.exp(x2))
+    for _ in range(6):
+        if f1 < f2:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - g * (b - a)
+            f1 = cost(math.exp(x1))
+        else:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + g * (b - a)
+            f2 = cost(math.exp(x2))
+    best = math.exp(x1 if f1 < f2 else x2)
+    return best if min(f1, f2) <= costs[i] else float(candidates[i])
 
 
 # ----------------------------------------------------------------------------- container
@@ -181,17 +387,23 @@ class ClipFeatures:
     coarse_vertices : Tensor, shape (T, V, 3)
         Coarse-fit vertices (identity + expression, unposed).
     rotation : Tensor, shape (T, 3, 3)
-        Fitted head rotations.
+        Head rotations ``R_t`` of the cameras ``P_t``: registered on the flow
+        (:func:`register_rigid`) or, with ``register=False``, the coarse fit's.
     scale : Tensor, shape (T,)
-        Fitted weak-perspective scales, px/m.
+        Their scales ``s_t``, px/m at the head origin.
     t2d : Tensor, shape (T, 2)
-        Fitted image translations, px.
+        Their image translations ``c_t``, px.
+    distance : float
+        Camera distance ``d`` of the cameras, metres (``inf``: weak perspective).
     onset_px : Tensor, shape (V, 2)
         Coarse onset vertices projected to the onset frame, px.
     flow_px : Tensor, shape (T, V, 2)
         Flow sampled at ``onset_px``, px (0 at the onset).
-    flow_target : Tensor, shape (T, V, 3)
-        ``b_t(onset_px + flow_px[t])``.
+    nonrigid_px : Tensor, shape (T, V, 2)
+        ``onset_px + flow_px - P_t(X_0)`` since the onset: the image motion that the rigid
+        head motion does not explain, px.
+    flow_motion : Tensor, shape (T, V, 3)
+        ``nonrigid_px`` in metres (:func:`to_metric`): the flow motion ``m_t``.
     strain : Tensor, shape (T, V)
         Strain sampled at ``onset_px`` (dimensionless).
     visibility : Tensor, shape (V,)
@@ -200,8 +412,8 @@ class ClipFeatures:
         1 on vertices that may be deformed (skin by default), else 0.
     landmarks_px : Tensor, shape (T, L, 2)
         Observed landmarks, px.
-    landmark_target : Tensor, shape (T, L, 3)
-        ``b_t(landmarks_px[t])``.
+    landmark_motion : Tensor, shape (T, L, 3)
+        Non-rigid landmark motion since the onset, metres (like ``flow_motion``).
     landmark_faces : Tensor, shape (L, 3), int64
         Vertex indices of each landmark's triangle (for the coarse mesh's landmarks).
     landmark_bary : Tensor, shape (L, 3)
@@ -227,17 +439,19 @@ class ClipFeatures:
     t2d: torch.Tensor
     onset_px: torch.Tensor
     flow_px: torch.Tensor
-    flow_target: torch.Tensor
+    nonrigid_px: torch.Tensor
+    flow_motion: torch.Tensor
     strain: torch.Tensor
     visibility: torch.Tensor
     vertex_mask: torch.Tensor
     landmarks_px: torch.Tensor
-    landmark_target: torch.Tensor
+    landmark_motion: torch.Tensor
     landmark_faces: torch.Tensor
     landmark_bary: torch.Tensor
     knn_index: torch.Tensor
     knn_weight: torch.Tensor
     geometry: torch.Tensor
+    distance: float = math.inf
     model_name: str = ""
 
     def __post_init__(self) -> None:
@@ -246,9 +460,10 @@ class ClipFeatures:
         check_shape(self.encoder_input, (T, None), "encoder_input")
         for name, spec in (("rotation", (T, 3, 3)), ("scale", (T,)), ("t2d", (T, 2)),
                            ("onset_px", (V, 2)), ("flow_px", (T, V, 2)),
-                           ("flow_target", (T, V, 3)), ("strain", (T, V)),
+                           ("nonrigid_px", (T, V, 2)), ("flow_motion", (T, V, 3)),
+                           ("strain", (T, V)),
                            ("visibility", (V,)), ("vertex_mask", (V,)),
-                           ("landmark_target", (T, L, 3)), ("landmark_faces", (L, 3)),
+                           ("landmark_motion", (T, L, 3)), ("landmark_faces", (L, 3)),
                            ("landmark_bary", (L, 3)), ("knn_index", (V, "k")),
                            ("knn_weight", (V, "k")), ("geometry", (V, 7))):
             check_shape(getattr(self, name), spec, name)
@@ -283,11 +498,30 @@ class ClipFeatures:
         return type(self)(**{**{f.name: getattr(self, f.name) for f in fields(self)},
                              **changes})
 
+    def project(self, points: torch.Tensor, frames: Any = None) -> torch.Tensor:
+        """Project model-frame points of some frames with the features' cameras ``P_t``.
+
+        Parameters
+        ----------
+        points : Tensor, shape (N, V', 3)
+        frames : Tensor, shape (N,), int64, optional
+            Default all frames (then ``N = T``).
+
+        Returns
+        -------
+        Tensor, shape (N, V', 2)
+            Pixels.
+        """
+        fr = slice(None) if frames is None else frames
+        return project_points(points, self.rotation[fr], self.scale[fr], self.t2d[fr],
+                              self.distance)
+
     def summary(self) -> dict[str, Any]:
-        """Plain numbers: frames, vertices, amplitude (mm), IOD (mm), visible fraction."""
+        """Plain numbers: frames, vertices, amplitude (mm), IOD (mm), camera distance (m),
+        visible fraction."""
         return {"frames": self.n_frames, "vertices": self.n_vertices, "onset": self.onset,
                 "apex": self.apex, "amplitude_mm": float(self.amplitude) * 1e3,
-                "iod_mm": float(self.iod) * 1e3,
+                "iod_mm": float(self.iod) * 1e3, "camera_distance_m": float(self.distance),
                 "visible_fraction": float((self.visibility > 0).float().mean())}
 
 
@@ -330,6 +564,8 @@ def clip_features(
     kind: str = "ibug68",
     vertex_mask: Any = None,
     k: int = 4,
+    register: bool = True,
+    distance: float | str = math.inf,
 ) -> ClipFeatures:
     """Compute the network inputs of one clip (see the module docstring for definitions).
 
@@ -356,6 +592,16 @@ def clip_features(
         one, else all).
     k : int
         Nearest landmarks per vertex (at most ``L``).
+    register : bool
+        Re-estimate each frame's camera from the flow of the onset mesh
+        (:func:`register_rigid`); ``False`` keeps the coarse fit's weak-perspective cameras
+        (see the module docstring).
+    distance : float or "estimate"
+        Camera distance ``d`` of the registered cameras, metres: ``inf`` (default, weak
+        perspective, the model the coarse fit used), a known value, or ``"estimate"``
+        (:func:`estimate_distance`). On SynthME (camera at 0.8 m) the coarse mesh, fitted
+        under weak perspective, already absorbs the perspective distortion: the estimate
+        is ``inf`` and a true ``d`` fits the flow worse.
 
     Returns
     -------
@@ -400,8 +646,6 @@ def clip_features(
         fpx, valid = _sample(fl, p0[None].expand(T, V, 2))
         spx, _ = _sample(torch.stack([st, st], -1), p0[None].expand(T, V, 2))
         spx = spx[..., 0]
-        target = backproject(p0[None] + fpx, R, s, c)                    # (T, V, 3)
-        motion = target - target[onset]
 
         # masks and visibility
         if vertex_mask is None:
@@ -416,23 +660,53 @@ def clip_features(
         facing = (normals @ R[onset].T)[:, 2]                            # toward the camera
         vis = (facing / _FACING).clamp(0.0, 1.0) * valid.all(0).to(dtype) * mask
 
-        # amplitude and inter-ocular distance
-        w = vis / vis.sum().clamp_min(1e-12)
-        rms = ((motion.pow(2).sum(-1) * w).sum(-1)).sqrt()               # (T,)
-        A = rms.max().clamp_min(MIN_AMPLITUDE)
+        # head pose of every frame from the flow of the rigid onset mesh
+        q = p0[None] + fpx                                               # (T, V, 2)
+        if not register:
+            distance = math.inf
+        elif not (distance == "estimate" or (isinstance(distance, (int, float))
+                                             and float(distance) > 0)):
+            raise InputValueError(f"distance must be a positive number, inf or 'estimate'; "
+                                  f"got {distance!r}")
         tri = model.faces[getattr(model, f"_lmk_{kind}_faces")]         # (L, 3)
         bary = getattr(model, f"_lmk_{kind}_bary").to(like)
         if tri.shape[0] != L:
             raise ShapeError(f"landmarks have {L} points; the model's {kind!r} embedding has "
                              f"{tri.shape[0]}")
+        if register:
+            prior = torch.ones(V, dtype=dtype, device=dev)
+            for name in model.region_names:
+                if name in RIGID_REGION_WEIGHTS:
+                    prior[torch.as_tensor(model.region_mask(name), device=dev)] = \
+                        RIGID_REGION_WEIGHTS[name]
+            wr = vis * prior
+            if distance == "estimate":
+                distance = estimate_distance(X[onset], q, wr, rotation=R, scale=s, t2d=c)
+            R, s, c = register_rigid(X[onset], q, wr, rotation=R, scale=s, t2d=c,
+                                     distance=float(distance))
+
+        def nonrigid(points3d: torch.Tensor, observed: torch.Tensor):
+            """Observed pixels minus the rigid prediction, since the onset: (px, metres)."""
+            pred = project_points(points3d[None].expand(T, -1, -1), R, s, c, distance)
+            Y = points3d[None] @ R.transpose(-1, -2)
+            n = observed - pred
+            n = n - n[onset]
+            return n, to_metric(n, R, s, _factor(Y, distance))
+
+        n_px, motion = nonrigid(X[onset], q)                            # (T, V, 2), (T, V, 3)
+        n_px, motion = n_px * vis[None, :, None], motion * vis[None, :, None]
+
+        # amplitude and inter-ocular distance
+        w = vis / vis.sum().clamp_min(1e-12)
+        rms = ((motion.pow(2).sum(-1) * w).sum(-1)).sqrt()               # (T,)
+        A = rms.max().clamp_min(MIN_AMPLITUDE)
         lmk3d_onset = (X[onset][tri] * bary[..., None]).sum(-2)
         iod = _iod(lmk3d_onset).clamp_min(1e-6)
         a = A / iod
         log_a = torch.log(a / 0.01)
 
         # landmarks
-        lt = backproject(lmk, R, s, c)                                    # (T, L, 3)
-        lm = lt - lt[onset]
+        _, lm = nonrigid(lmk3d_onset, lmk)                               # (T, L, 3)
         template = model.v_template.to(like)
         tl = (template[tri] * bary[..., None]).sum(-2)                    # (L, 3)
         d = torch.cdist(template, tl)                                     # (V, L)
@@ -462,10 +736,11 @@ def clip_features(
         onset=onset, apex=int(motion.pow(2).sum(-1).mul(w).sum(-1).argmax()) if apex is None
         else int(apex),
         amplitude=A, iod=iod, encoder_input=enc.contiguous(), coarse_vertices=X.contiguous(),
-        rotation=R, scale=s, t2d=c, onset_px=p0, flow_px=fpx.contiguous(),
-        flow_target=target.contiguous(), strain=spx.contiguous(), visibility=vis,
-        vertex_mask=mask, landmarks_px=lmk, landmark_target=lt, landmark_faces=tri,
-        landmark_bary=bary, knn_index=idx, knn_weight=iw, geometry=geometry,
+        rotation=R.contiguous(), scale=s.contiguous(), t2d=c.contiguous(), onset_px=p0,
+        flow_px=fpx.contiguous(), nonrigid_px=n_px.contiguous(), flow_motion=motion.contiguous(),
+        strain=spx.contiguous(), visibility=vis, vertex_mask=mask, landmarks_px=lmk,
+        landmark_motion=lm.contiguous(), landmark_faces=tri, landmark_bary=bary,
+        knn_index=idx, knn_weight=iw, geometry=geometry, distance=float(distance),
         model_name=str(getattr(model, "name", "")),
     )
 
@@ -481,7 +756,8 @@ def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) 
         Of ``model`` to ``prepared.landmarks``.
     model : FaceModel
     **options
-        ``kind``, ``vertex_mask``, ``k`` of :func:`clip_features`.
+        ``kind``, ``vertex_mask``, ``k``, ``register``, ``distance`` of
+        :func:`clip_features`.
 
     Raises
     ------
@@ -492,7 +768,7 @@ def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) 
         if getattr(prepared, name, None) is None:
             raise InputValueError(f"prepared clip has no {name!r}; run mxkit.prepare with "
                                   f"landmarks and flow first")
-    unknown = set(options) - {"kind", "vertex_mask", "k"}
+    unknown = set(options) - {"kind", "vertex_mask", "k", "register", "distance"}
     if unknown:
         raise InputValueError(f"unknown options {sorted(unknown)}")
     return clip_features(prepared.landmarks, prepared.flow, getattr(prepared, "strain", None),
@@ -526,20 +802,16 @@ def deformer_inputs(features: ClipFeatures, vertices: torch.Tensor,
     A = f.amplitude
     R, on = f.rotation[frames], f.onset
     vis = f.visibility[None, :, None]
-    tgt = f.flow_target[frames]
-    motion = (tgt - f.flow_target[on]) * vis
+    motion = f.flow_motion[frames]
     X0 = f.coarse_vertices[on]
-    res0 = f.flow_target[on] - plane_projection(X0[None], f.rotation[on:on + 1])[0]
-    residual = (tgt - plane_projection(vertices, R) - res0) * vis
     coarse = vertices - X0
+    residual = motion - plane_projection(coarse, R) * vis
 
     def lmk3d(X: torch.Tensor) -> torch.Tensor:                         # (N, L, 3)
         return (X[:, f.landmark_faces] * f.landmark_bary[..., None]).sum(-2)
 
-    lt = f.landmark_target[frames]
-    lres = lt - plane_projection(lmk3d(vertices), R)
-    lres0 = f.landmark_target[on] - plane_projection(lmk3d(X0[None]), f.rotation[on:on + 1])[0]
-    lmot = lt - f.landmark_target[on]
+    lmot = f.landmark_motion[frames]
+    lres = lmot - plane_projection(lmk3d(vertices) - lmk3d(X0[None]), R)
 
     def spread(x: torch.Tensor) -> torch.Tensor:                        # (N, L, 3) -> (N, V, 3)
         return (x[:, f.knn_index] * f.knn_weight[None, :, :, None]).sum(-2)
@@ -547,9 +819,8 @@ def deformer_inputs(features: ClipFeatures, vertices: torch.Tensor,
     strain = (f.strain[frames] - f.strain[on]) * f.visibility * (LENGTH_SCALE / A)
     log_a = torch.log(A / f.iod / 0.01)
     const = torch.cat([f.visibility[:, None], f.geometry], 1)            # (V, 8)
-    out = torch.cat([
-        motion / A, residual / A, coarse / A, spread(lmot) / A, spread(lres - lres0) / A,
+    return torch.cat([
+        motion / A, residual / A, coarse / A, spread(lmot) / A, spread(lres) / A,
         strain[..., None], const[None].expand(N, -1, -1),
         log_a.expand(N, f.n_vertices, 1),
     ], -1)
-    return out
