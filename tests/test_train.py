@@ -44,7 +44,8 @@ def _samples(model, n=2, *, kind=None, gain=1.0, seed=1, **kw):
     for i in range(n):
         lmk, flow, fit, truth = toy_clip(model, detail=det * gain * (1 + 0.5 * i), **kw)
         out.append(training_sample_from_tensors(lmk, flow, None, fit, model, onset=0,
-                                                vertices=truth, kind=kind, key=("toy", str(i))))
+                                                vertices=truth, kind=kind, key=("toy", str(i)),
+                                                register=False))
     return out
 
 
@@ -417,7 +418,6 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 class TestDistributed:
-    @pytest.mark.slow                      # two interpreters importing torch: ~5 s on 2 cores
     def test_two_process_gloo_equals_single_process(self, toy, tmp_path):
         import torch.multiprocessing as mp
 

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, InputValueError
+from ..eval.reconstruction import face_mask
 from ..nets.graph import MeshGraph
 from ..nets.refiner import DynamicRefiner
 from .checkpoint import (
@@ -84,12 +85,16 @@ class TrainHistory:
             return wide
         return wide.melt(id_vars=["step", "phase"], var_name="term", value_name="value")
 
-    def summary(self) -> dict[str, Any]:
-        """Steps and the first / last total loss (plain numbers)."""
+    def summary(self, window: int = 20) -> dict[str, Any]:
+        """Steps, the first / last total loss and their means over ``window`` steps."""
         if not self.rows:
             return {"steps": 0}
+        n = max(1, min(int(window), len(self.rows)))
+        head = [float(r["loss"]) for r in self.rows[:n]]
+        tail = [float(r["loss"]) for r in self.rows[-n:]]
         return {"steps": len(self.rows), "first_loss": float(self.rows[0]["loss"]),
                 "last_loss": float(self.rows[-1]["loss"]),
+                "first_mean_loss": sum(head) / n, "last_mean_loss": sum(tail) / n,
                 "phase": self.rows[-1].get("phase", "")}
 
 
@@ -300,7 +305,8 @@ def train(
         if refiner.deformer is not None else None,
         laplacian=graph.operator("uniform", dtype=dtype, device=dev),
         region_labels=torch.as_tensor(model.region_labels, device=dev),
-        faces=graph.faces.to(dev), config=config)
+        faces=graph.faces.to(dev), config=config,
+        vertex_weights=torch.as_tensor(face_mask(model, "face"), dtype=dtype, device=dev))
     runner: Any = objective
     if world > 1:
         import torch.distributed as dist

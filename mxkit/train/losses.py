@@ -30,6 +30,7 @@ computes and :mod:`mxkit.eval.reconstruction` reports as ``vertex_l1``; distance
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -337,7 +338,8 @@ def _ndc(points: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def photometric_loss(vertices: torch.Tensor, faces: torch.Tensor, frames: torch.Tensor, *,
                      onset: int, rotation: torch.Tensor, scale: torch.Tensor,
-                     t2d: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+                     t2d: torch.Tensor, distance: float = math.inf,
+                     eps: float = 1e-3) -> torch.Tensor:
     """Frame ``t`` against the onset frame warped through the mesh (differentiable).
 
     For every pixel that the mesh of frame ``t`` covers, the rasterizer gives the triangle
@@ -364,6 +366,9 @@ def photometric_loss(vertices: torch.Tensor, faces: torch.Tensor, frames: torch.
         px/m.
     t2d : Tensor, shape (T, 2)
         px.
+    distance : float
+        Camera distance, metres (``inf``: weak perspective; see
+        :func:`mxkit.nets.project_points`).
     eps : float
         Charbonnier constant (intensity units).
 
@@ -379,7 +384,7 @@ def photometric_loss(vertices: torch.Tensor, faces: torch.Tensor, frames: torch.
     import torch.nn.functional as F
 
     from ..flow.sampling import pixel_to_normalized
-    from ..nets.features import _project
+    from ..nets.features import project_points
     from ..render.diff import _pytorch3d
 
     T, V = check_shape(vertices, ("T", "V", 3), "vertices").values()
@@ -392,7 +397,8 @@ def photometric_loss(vertices: torch.Tensor, faces: torch.Tensor, frames: torch.
     renderer, structures = _pytorch3d()
     from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
 
-    px = _project(vertices, rotation.to(vertices), scale.to(vertices), t2d.to(vertices))
+    px = project_points(vertices, rotation.to(vertices), scale.to(vertices), t2d.to(vertices),
+                        distance)
     cam_z = -(vertices @ rotation.to(vertices).transpose(-1, -2))[..., 2] + 1.0  # > 0, near<far
     p0 = px[onset]
     f = faces.to(device=vertices.device, dtype=torch.int64)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..nets.features import _project
 from ..nets.refiner import DynamicRefiner
 from . import losses
 from .config import TrainConfig
@@ -39,7 +38,8 @@ def draw_frames(sample: TrainingSample, n: int, generator: torch.Generator) -> t
 def clip_loss(refiner: DynamicRefiner, sample: TrainingSample, frames: torch.Tensor, *,
               expression_basis: torch.Tensor, operator: torch.Tensor | None,
               laplacian: torch.Tensor, region_labels: torch.Tensor, faces: torch.Tensor,
-              config: TrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+              config: TrainConfig, vertex_weights: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted loss of one clip on some frames, and its terms (before weighting).
 
     Parameters
@@ -57,6 +57,10 @@ def clip_loss(refiner: DynamicRefiner, sample: TrainingSample, frames: torch.Ten
     faces : Tensor, shape (F, 3), int64
         Mesh triangles (photometric term).
     config : TrainConfig
+    vertex_weights : Tensor, shape (V,), optional
+        Weights of the supervised vertex terms (default: the sample's deformable mask);
+        :func:`mxkit.train.train` passes the evaluation's ``'face'`` mask
+        (:func:`mxkit.eval.reconstruction.face_mask`).
 
     Terms (see :class:`TrainConfig` for units): ``motion``, ``vertex`` (with ground
     truth), ``flow``, ``landmark``, ``photometric``, ``laplacian``, ``magnitude``,
@@ -69,6 +73,7 @@ def clip_loss(refiner: DynamicRefiner, sample: TrainingSample, frames: torch.Ten
     A_mm = f.amplitude * _MM
     unit = A_mm if c.relative else A_mm.new_ones(())
     mask = f.vertex_mask
+    vw = mask if vertex_weights is None else vertex_weights
     terms: dict[str, torch.Tensor] = {}
     X0 = f.coarse_vertices[f.onset]
     if sample.target_vertices is not None:
@@ -76,21 +81,24 @@ def clip_loss(refiner: DynamicRefiner, sample: TrainingSample, frames: torch.Ten
         if c.w_motion:
             terms["motion"] = losses.motion_l1(
                 out.vertices * _MM, tgt[frames] * _MM, pred_onset=X0 * _MM,
-                target_onset=tgt[f.onset] * _MM, weights=mask) / unit
+                target_onset=tgt[f.onset] * _MM, weights=vw) / unit
         if c.w_vertex:
             terms["vertex"] = losses.vertex_l1(out.vertices * _MM, tgt[frames] * _MM,
-                                               weights=mask)
+                                               weights=vw)
     if c.w_flow or c.w_landmark:
-        R, s, t2d = f.rotation[frames], f.scale[frames], f.t2d[frames]
+        s = f.scale[frames]
         if c.w_flow:
-            motion = _project(out.vertices, R, s, t2d) - f.onset_px
-            fl = losses.flow_consistency(motion, f.flow_px[frames], weights=f.visibility)
+            # predicted non-rigid image motion against the measured one (rigid head motion
+            # is removed from both by the features' cameras)
+            motion = f.project(out.vertices, frames) - f.project(X0[None].expand_as(
+                out.vertices), frames)
+            fl = losses.flow_consistency(motion, f.nonrigid_px[frames], weights=f.visibility)
             terms["flow"] = fl / (f.amplitude * f.scale.mean()) if c.relative else fl
         if c.w_landmark:
             l3 = (out.vertices[:, f.landmark_faces] * f.landmark_bary[..., None]).sum(-2)
             iod_px = f.iod * s
             terms["landmark"] = losses.landmark_reprojection(
-                _project(l3, R, s, t2d), f.landmarks_px[frames], normalizer=iod_px)
+                f.project(l3, frames), f.landmarks_px[frames], normalizer=iod_px)
     if c.w_photometric and sample.frames is not None:
         allf = torch.cat([frames.new_tensor([f.onset]), frames])
         verts = torch.cat([X0[None], out.vertices])
@@ -126,11 +134,13 @@ class BatchObjective(nn.Module):
 
     def __init__(self, refiner: DynamicRefiner, *, expression_basis: torch.Tensor,
                  operator: torch.Tensor | None, laplacian: torch.Tensor,
-                 region_labels: torch.Tensor, faces: torch.Tensor, config: TrainConfig) -> None:
+                 region_labels: torch.Tensor, faces: torch.Tensor, config: TrainConfig,
+                 vertex_weights: torch.Tensor | None = None) -> None:
         super().__init__()
         self.refiner = refiner
         self._basis, self._operator, self._laplacian = expression_basis, operator, laplacian
         self._labels, self._faces, self._config = region_labels, faces, config
+        self._weights = vertex_weights
 
     def forward(self, batch: Sequence[TrainingSample], frames: Sequence[torch.Tensor]
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -139,7 +149,8 @@ class BatchObjective(nn.Module):
             loss, terms = clip_loss(self.refiner, sample, fr,
                                     expression_basis=self._basis, operator=self._operator,
                                     laplacian=self._laplacian, region_labels=self._labels,
-                                    faces=self._faces, config=self._config)
+                                    faces=self._faces, config=self._config,
+                                    vertex_weights=self._weights)
             totals.append(loss)
             for k, v in terms.items():
                 parts.setdefault(k, []).append(v.detach())

@@ -84,7 +84,8 @@ def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: An
                                  *, onset: int, apex: int | None = None, vertices: Any = None,
                                  frames: Any = None, key: tuple = (), kind: str | None = None,
                                  kind_landmarks: str = "ibug68",
-                                 vertex_mask: Any = None) -> TrainingSample:
+                                 vertex_mask: Any = None, register: bool = True
+                                 ) -> TrainingSample:
     """Build a :class:`TrainingSample` from plain tensors.
 
     Parameters
@@ -99,7 +100,7 @@ def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: An
     kind : {"micro", "macro"}, optional
     kind_landmarks : str
         Landmark embedding of ``model`` the landmarks follow.
-    vertex_mask : optional
+    vertex_mask, register : optional
         See :func:`mxkit.nets.clip_features`.
 
     Raises
@@ -108,7 +109,7 @@ def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: An
         Missing landmarks/flow, NaNs in inputs or in the ground truth.
     """
     feats = clip_features(landmarks, flow, strain, fit, model, onset=onset, apex=apex,
-                          kind=kind_landmarks, vertex_mask=vertex_mask)
+                          kind=kind_landmarks, vertex_mask=vertex_mask, register=register)
     target = _vertices(vertices, model, feats.coarse_vertices)
     fr = None
     if frames is not None:
