@@ -8,7 +8,8 @@ effects (no downloads, no global state, no heavy optional imports).
 from ._version import __version__
 from .errors import MxkitError
 
-__all__ = ["__version__", "MxkitError", "prepare", "Prepared", "prepare_many"]
+__all__ = ["__version__", "MxkitError", "prepare", "Prepared", "prepare_many", "reconstruct",
+           "Reconstruction"]
 
 # Stage functions exposed at the top level, imported on first access (keeps ``import mxkit``
 # light): name -> module that defines it.
@@ -16,6 +17,8 @@ _LAZY = {
     "prepare": "mxkit.pipeline",
     "Prepared": "mxkit.pipeline",
     "prepare_many": "mxkit.pipeline",
+    "reconstruct": "mxkit.reconstruct",
+    "Reconstruction": "mxkit.reconstruct",
 }
 
 

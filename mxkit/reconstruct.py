@@ -1,0 +1,488 @@
+"""End-to-end fine-grained reconstruction of a clip, and its ablation variants.
+
+:func:`reconstruct` composes the stages of ``DESIGN.md`` §2 -- :func:`mxkit.prepare` (when
+given a raw clip), a coarse fit of the face model to the landmarks, then optionally the
+global :class:`~mxkit.nets.DynamicEncoder` (expression residuals) and the local
+:class:`~mxkit.nets.MeshDeformer` (per-vertex offsets) -- and returns a
+:class:`Reconstruction`. The variants are the baselines and ablations of ``DESIGN.md`` §4:
+
+====================  ======================================================================
+variant               what runs
+====================  ======================================================================
+``static``            :func:`mxkit.fit.fit_frames_independently` (every frame alone)
+``smoothed``          :func:`mxkit.fit.fit_landmarks`: one identity per clip and its temporal
+                      smoothness prior (``smooth``); the base of the variants below
+``encoder``           ``smoothed`` + DynamicEncoder
+``deformer``          ``smoothed`` + MeshDeformer
+``full``              ``smoothed`` + DynamicEncoder + MeshDeformer (pretrained on macro clips,
+                      fine-tuned on micro clips)
+``full_no_pretrain``  like ``full``, with networks trained on micro clips only
+====================  ======================================================================
+
+The network variants need trained weights: by default the packaged
+``mxkit/assets/reconstruct_v1.pt`` (one network set per variant, trained on SynthME by
+``tools/train_default_weights.py``; see ``mxkit/assets/PROVENANCE.md``). A missing or
+corrupt weights file raises a typed error; networks are never silently left random.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import types
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._checks import check_option
+from .errors import AssetNotFoundError, CheckpointError, InputValueError
+
+__all__ = [
+    "reconstruct",
+    "Reconstruction",
+    "VARIANTS",
+    "NETWORK_VARIANTS",
+    "DEFAULT_WEIGHTS",
+    "DEFAULT_FIT",
+    "DEFAULT_PREPARE",
+    "BUNDLE_FORMAT",
+    "load_weights",
+    "default_weights_path",
+    "coarse_fit",
+    "weights_bundle",
+]
+
+#: The reconstruction variants, in ablation order (``DESIGN.md`` §4).
+VARIANTS = ("static", "smoothed", "encoder", "deformer", "full", "full_no_pretrain")
+#: Variants that run networks, and which modules they have: (encoder, deformer).
+NETWORK_VARIANTS = {"encoder": (True, False), "deformer": (False, True), "full": (True, True),
+                    "full_no_pretrain": (True, True)}
+#: File name of the packaged default weights (in ``mxkit/assets``).
+DEFAULT_WEIGHTS = "reconstruct_v1.pt"
+#: Format tag of a weights bundle (one refiner payload per network variant).
+BUNDLE_FORMAT = "mxkit-reconstruct-weights"
+#: Coarse-fit options of the ``smoothed`` base (the default weights were trained on it).
+DEFAULT_FIT: dict[str, Any] = {"smooth": 1000.0}
+#: :func:`mxkit.prepare` options used when a raw clip is given.
+DEFAULT_PREPARE: dict[str, Any] = {"size": 192}
+
+
+# ----------------------------------------------------------------------------- the result
+@dataclass(frozen=True, eq=False)
+class Reconstruction:
+    """A fine-grained 3D reconstruction of one clip (from :func:`reconstruct`).
+
+    All vertices are unposed, in the model frame, in metres: directly comparable to
+    ``SynthTruth.vertices(model)``.
+
+    Attributes
+    ----------
+    clip_key : tuple of str
+        ``(dataset, subject, clip_id)``.
+    model_name : str
+    variant : str
+        One of :data:`VARIANTS`.
+    onset, apex, offset : int
+        0-based frame indices.
+    coarse : CoarseFit
+        The coarse fit the refinement started from (static or smoothed).
+    expression : Tensor, shape (T, E)
+        ``coarse.expression + delta_expression``.
+    delta_expression : Tensor, shape (T, E)
+        DynamicEncoder residuals (zeros without it; 0 at the onset).
+    offsets : Tensor, shape (T, V, 3)
+        MeshDeformer offsets, metres (zeros without it; 0 at the onset).
+    dynamic_code : Tensor, shape (D,) or None
+        The clip's global dynamic code (None without an encoder).
+    vertices_coarse : Tensor, shape (T, V, 3)
+        Identity + ``expression`` (no offsets).
+    vertices : Tensor, shape (T, V, 3)
+        ``vertices_coarse + offsets``.
+    timing : dict of str to float
+        Seconds per step (``prepare``, ``fit``, ``features``, ``networks``, ``total``).
+    fps : float
+        Frame rate (NaN when unknown).
+    """
+
+    clip_key: tuple
+    model_name: str
+    variant: str
+    onset: int
+    apex: int
+    offset: int
+    coarse: Any
+    expression: torch.Tensor
+    delta_expression: torch.Tensor
+    offsets: torch.Tensor
+    dynamic_code: torch.Tensor | None
+    vertices_coarse: torch.Tensor
+    vertices: torch.Tensor
+    timing: dict = field(default_factory=dict)
+    fps: float = math.nan
+
+    def __post_init__(self) -> None:
+        from ._checks import check_shape
+
+        check_option(self.variant, VARIANTS, "variant")
+        T, E = check_shape(self.expression, ("T", "E"), "expression").values()
+        check_shape(self.delta_expression, (T, E), "delta_expression")
+        V = check_shape(self.vertices, (T, "V", 3), "vertices")["V"]
+        check_shape(self.vertices_coarse, (T, V, 3), "vertices_coarse")
+        check_shape(self.offsets, (T, V, 3), "offsets")
+        if not 0 <= self.onset <= self.apex < T or not self.onset <= self.offset < T:
+            raise InputValueError(f"onset {self.onset}, apex {self.apex}, offset {self.offset} "
+                                  f"do not fit {T} frames")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.vertices.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.vertices.device
+
+    def to(self, device: Any) -> Reconstruction:
+        """A copy with every tensor (and the coarse fit) on ``device``."""
+        changes = {f.name: getattr(self, f.name).to(device) for f in fields(self)
+                   if torch.is_tensor(getattr(self, f.name))}
+        return replace(self, coarse=self.coarse.to(device), **changes)
+
+    def motion(self) -> torch.Tensor:
+        """Displacement since the onset, ``vertices - vertices[onset]``, shape (T, V, 3), m."""
+        return self.vertices - self.vertices[self.onset]
+
+    def to_dataframe(self) -> Any:
+        """One row per frame.
+
+        Columns: ``frame``, ``time_s``, ``phase`` (``'neutral'`` before the onset,
+        ``'onset-apex'``, ``'apex-offset'``, ``'after'``), ``motion_rms_mm`` (RMS over
+        vertices of the displacement since the onset), ``motion_max_mm``,
+        ``offset_rms_mm``, ``offset_max_mm`` (deformer offsets), ``delta_expression_abs``
+        (mean absolute residual weight), ``coarse_error_px`` (landmark reprojection error
+        of the coarse fit).
+        """
+        import pandas as pd
+
+        T = self.n_frames
+        mot = torch.linalg.norm(self.motion().detach().double(), dim=-1).cpu()
+        off = torch.linalg.norm(self.offsets.detach().double(), dim=-1).cpu()
+        frames = np.arange(T)
+        phase = np.where(frames < self.onset, "neutral",
+                         np.where(frames <= self.apex, "onset-apex",
+                                  np.where(frames <= self.offset, "apex-offset", "after")))
+        fps = self.fps if self.fps and not math.isnan(self.fps) else np.nan
+        return pd.DataFrame({
+            "frame": frames, "time_s": frames / fps, "phase": phase,
+            "motion_rms_mm": mot.pow(2).mean(1).sqrt().numpy() * 1e3,
+            "motion_max_mm": mot.amax(1).numpy() * 1e3,
+            "offset_rms_mm": off.pow(2).mean(1).sqrt().numpy() * 1e3,
+            "offset_max_mm": off.amax(1).numpy() * 1e3,
+            "delta_expression_abs": self.delta_expression.detach().abs().mean(1).cpu().double()
+            .numpy(),
+            "coarse_error_px": self.coarse.error_px.detach().cpu().double().numpy(),
+        })
+
+    def summary(self) -> dict[str, Any]:
+        """Plain numbers: variant, frames, key frames, apex motion and offsets (mm), time (s)."""
+        mot = torch.linalg.norm(self.motion()[self.apex].detach().double(), dim=-1)
+        off = torch.linalg.norm(self.offsets[self.apex].detach().double(), dim=-1)
+        return {"variant": self.variant, "model": self.model_name, "frames": self.n_frames,
+                "onset": self.onset, "apex": self.apex, "offset": self.offset,
+                "apex_motion_rms_mm": round(float(mot.pow(2).mean().sqrt()) * 1e3, 4),
+                "apex_offset_rms_mm": round(float(off.pow(2).mean().sqrt()) * 1e3, 4),
+                "apex_delta_expression_max": round(
+                    float(self.delta_expression[self.apex].abs().max()), 4),
+                "coarse_error_px": round(float(self.coarse.error_px.mean()), 4),
+                "seconds": round(float(self.timing.get("total", math.nan)), 3)}
+
+
+# ----------------------------------------------------------------------------- weights
+def default_weights_path() -> Path:
+    """Path of the packaged default weights (it may not exist in a source checkout)."""
+    return Path(str(resources.files("mxkit") / "assets" / DEFAULT_WEIGHTS))
+
+
+def weights_bundle(variants: dict[str, Any], *, model_name: str, fit: dict[str, Any] | None = None,
+                   prepare: dict[str, Any] | None = None,
+                   provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Assemble a weights bundle: one refiner payload per network variant.
+
+    Parameters
+    ----------
+    variants : dict
+        ``{variant: TrainResult | DynamicRefiner | refiner payload}`` for keys of
+        :data:`NETWORK_VARIANTS`.
+    model_name : str
+    fit, prepare : dict, optional
+        The coarse-fit and prepare options the networks were trained with
+        (:func:`reconstruct` uses them by default).
+    provenance : dict, optional
+        Seed, command, data version, metrics... (JSON-compatible).
+
+    Returns
+    -------
+    dict
+        Save it with :func:`mxkit.train.save_atomic`.
+    """
+    from .train.checkpoint import weights_payload
+
+    out = {}
+    for name, src in variants.items():
+        check_option(name, tuple(NETWORK_VARIANTS), "variant")
+        if hasattr(src, "weights") and callable(src.weights):
+            out[name] = src.weights()
+        elif isinstance(src, dict):
+            out[name] = src
+        else:
+            out[name] = weights_payload(src)
+    import json
+
+    # plain JSON values only, so that the bundle loads with torch.load(weights_only=True)
+    prov = json.loads(json.dumps(dict(provenance or {}), default=str))
+    return {"format": BUNDLE_FORMAT, "version": 1, "model_name": str(model_name),
+            "variants": out, "fit": dict(fit or DEFAULT_FIT),
+            "prepare": dict(prepare or DEFAULT_PREPARE), "provenance": prov}
+
+
+def _load_bundle_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise AssetNotFoundError(
+            f"reconstruction weights {str(path)!r} not found. The default weights ship as "
+            f"mxkit/assets/{DEFAULT_WEIGHTS}; rebuild them with "
+            "`.venv/bin/python tools/train_default_weights.py`, or pass weights=<your file>")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means a corrupt file
+        raise CheckpointError(f"weights file {str(path)!r} is corrupt or unreadable: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"weights file {str(path)!r} does not hold an mxkit payload")
+    return payload
+
+
+def load_weights(weights: Any = None, *, variant: str, model: Any) -> tuple[Any, dict[str, Any]]:
+    """The trained :class:`~mxkit.nets.DynamicRefiner` of a network variant.
+
+    Parameters
+    ----------
+    weights : None, path, dict, DynamicRefiner or TrainResult
+        None: the packaged default bundle. A bundle (``format =
+        "mxkit-reconstruct-weights"``, file or dict) gives its entry for ``variant``; a
+        single refiner payload, a training checkpoint, a refiner or a training result is
+        used as the weights of ``variant``.
+    variant : str
+        One of :data:`NETWORK_VARIANTS`.
+    model : FaceModel
+        Checked against the weights' topology.
+
+    Returns
+    -------
+    refiner : DynamicRefiner
+        On the CPU, eval mode.
+    settings : dict
+        ``{"fit": ..., "prepare": ...}`` recorded in a bundle (empty otherwise).
+
+    Raises
+    ------
+    AssetNotFoundError
+        The weights file does not exist.
+    CheckpointError
+        Corrupt file, missing variant, wrong model topology or modules for the variant.
+    """
+    from .train.checkpoint import load_refiner
+
+    check_option(variant, tuple(NETWORK_VARIANTS), "variant")
+    where = "default weights" if weights is None else None
+    if weights is None:
+        weights = default_weights_path()
+        where = str(weights)
+    if isinstance(weights, (str, os.PathLike)):
+        where = where or str(weights)
+        weights = _load_bundle_file(Path(weights))
+    settings: dict[str, Any] = {}
+    if isinstance(weights, dict) and weights.get("format") == BUNDLE_FORMAT:
+        where = where or "weights bundle"
+        if weights.get("version") != 1:
+            raise CheckpointError(f"{where}: bundle version {weights.get('version')!r} is not 1")
+        entries = weights.get("variants") or {}
+        if variant not in entries:
+            raise CheckpointError(f"{where} has no weights for variant {variant!r}; it has "
+                                  f"{sorted(entries)}")
+        settings = {k: dict(weights[k]) for k in ("fit", "prepare") if isinstance(
+            weights.get(k), dict)}
+        weights = entries[variant]
+    refiner = load_refiner(weights, model=model, where=f"{where or 'weights'} [{variant}]")
+    enc, dfm = NETWORK_VARIANTS[variant]
+    if (refiner.encoder is not None) != enc or (refiner.deformer is not None) != dfm:
+        raise CheckpointError(
+            f"weights for variant {variant!r} must have encoder={enc}, deformer={dfm}; these "
+            f"have encoder={refiner.encoder is not None}, deformer={refiner.deformer is not None}")
+    return refiner.eval(), settings
+
+
+# ----------------------------------------------------------------------------- stages
+def coarse_fit(landmarks: Any, model: Any, *, variant: str = "smoothed",
+               fit_options: dict[str, Any] | None = None) -> Any:
+    """The coarse fit a variant starts from.
+
+    ``"static"``: :func:`~mxkit.fit.fit_frames_independently`; every other variant:
+    :func:`~mxkit.fit.fit_landmarks` with one identity per clip and the temporal prior
+    ``smooth`` (default :data:`DEFAULT_FIT`). ``fit_options`` are passed on (``smooth`` is
+    ignored by the static fit).
+    """
+    from .fit import fit_frames_independently, fit_landmarks
+
+    check_option(variant, VARIANTS, "variant")
+    opts = {**DEFAULT_FIT, **(fit_options or {})}
+    if variant == "static":
+        opts.pop("smooth", None)
+        return fit_frames_independently(model, landmarks, **opts)
+    return fit_landmarks(model, landmarks, **opts)
+
+
+def _is_prepared(x: Any) -> bool:
+    return all(hasattr(x, a) for a in ("landmarks", "flow", "onset"))
+
+
+def reconstruct(
+    clip_or_prepared: Any,
+    *,
+    model: Any = None,
+    variant: str = "full",
+    weights: Any = None,
+    prepare_options: dict[str, Any] | None = None,
+    fit_options: dict[str, Any] | None = None,
+    device: Any = None,
+    chunk_size: int = 16,
+    progress: bool = False,
+) -> Reconstruction:
+    """Reconstruct the fine 3D face of every frame of a clip.
+
+    Parameters
+    ----------
+    clip_or_prepared : mxkit.data.Clip or Prepared
+        A raw clip (prepared first with :func:`mxkit.prepare`) or a prepared one (anything
+        with ``.landmarks``, ``.flow``, ``.strain``, ``.onset``, ``.apex``, ``.offset``).
+    model : FaceModel, optional
+        Default ``load_face_model("mh-head")``.
+    variant : str
+        One of :data:`VARIANTS` (see the module docstring).
+    weights : optional
+        For the network variants: None (packaged default bundle), a bundle or refiner
+        weights file / payload, a :class:`~mxkit.nets.DynamicRefiner` or a
+        :class:`~mxkit.train.TrainResult` (see :func:`load_weights`). Ignored by
+        ``"static"`` and ``"smoothed"``.
+    prepare_options : dict, optional
+        :func:`mxkit.prepare` options for a raw clip (default: those recorded in the
+        weights bundle, else :data:`DEFAULT_PREPARE`).
+    fit_options : dict, optional
+        Coarse-fit options (default: those recorded in the bundle, else :data:`DEFAULT_FIT`).
+    device : torch.device or str, optional
+        Where the networks run (default: the model's device).
+    chunk_size : int
+        Frames per MeshDeformer call (memory).
+    progress : bool
+        Progress bars of the prepare stage.
+
+    Returns
+    -------
+    Reconstruction
+
+    Raises
+    ------
+    OptionError
+        Unknown variant.
+    InputValueError
+        The input is neither a clip nor a prepared clip, or lacks landmarks/flow.
+    AssetNotFoundError, CheckpointError
+        Missing, corrupt or mismatched weights for a network variant.
+
+    Examples
+    --------
+    >>> rec = reconstruct(prepared, variant="smoothed")         # doctest: +SKIP
+    >>> rec.vertices.shape                                      # doctest: +SKIP
+    torch.Size([60, 4977, 3])
+    """
+    from .nets import MeshGraph, clip_features
+
+    t_start = time.perf_counter()
+    check_option(variant, VARIANTS, "variant")
+    if model is None:
+        from .morph import load_face_model
+
+        model = load_face_model("mh-head")
+    timing: dict[str, float] = {}
+    refiner, settings = None, {}
+    if variant in NETWORK_VARIANTS:                # weights first: fail before any heavy work
+        refiner, settings = load_weights(weights, variant=variant, model=model)
+
+    prepared = clip_or_prepared
+    if not _is_prepared(prepared):
+        if not hasattr(prepared, "frames"):
+            raise InputValueError(f"reconstruct needs a Clip or a Prepared clip; got "
+                                  f"{type(prepared).__name__}")
+        from .pipeline import prepare
+
+        t0 = time.perf_counter()
+        opts = {**DEFAULT_PREPARE, **settings.get("prepare", {}), **(prepare_options or {})}
+        prepared = prepare(prepared, progress=progress, **opts)
+        timing["prepare"] = time.perf_counter() - t0
+    for name in ("landmarks", "flow"):
+        if getattr(prepared, name, None) is None:
+            raise InputValueError(f"the prepared clip has no {name}")
+    onset = int(prepared.onset)
+    apex = int(getattr(prepared, "apex", onset))
+    offset = int(getattr(prepared, "offset", prepared.landmarks.shape[0] - 1))
+
+    t0 = time.perf_counter()
+    fit_opts = {**settings.get("fit", {}), **(fit_options or {})}
+    fit = coarse_fit(prepared.landmarks, model, variant="static" if variant == "static"
+                     else "smoothed", fit_options=fit_opts)
+    timing["fit"] = time.perf_counter() - t0
+
+    T, E = fit.expression.shape
+    dpsi = torch.zeros_like(fit.expression)
+    code = None
+    verts_coarse = fit.vertices
+    offsets = torch.zeros_like(verts_coarse)
+    if refiner is not None:
+        t0 = time.perf_counter()
+        dev = torch.device(device) if device is not None else model.v_template.device
+        feats = clip_features(prepared.landmarks, prepared.flow, getattr(prepared, "strain", None),
+                              fit, model, onset=onset, apex=apex).to(dev)
+        timing["features"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        net = refiner.to(device=dev, dtype=model.v_template.dtype)
+        op = (MeshGraph.from_model(model).operator("chebyshev", dtype=model.v_template.dtype,
+                                                   device=dev)
+              if net.deformer is not None else None)
+        with torch.no_grad():
+            out = net(feats, model.expr_basis.to(dev), op, chunk_size=chunk_size)
+        like = fit.expression
+        dpsi = out.delta_expression.to(like)
+        code = None if out.code is None else out.code.to(like)
+        verts_coarse = out.coarse.to(like)
+        offsets = out.offsets.to(like)
+        timing["networks"] = time.perf_counter() - t0
+    timing["total"] = time.perf_counter() - t_start
+    return Reconstruction(
+        clip_key=tuple(getattr(prepared, "clip_key", ()) or ("", "", "")),
+        model_name=str(model.name), variant=variant, onset=onset, apex=apex, offset=offset,
+        coarse=fit, expression=fit.expression + dpsi, delta_expression=dpsi, offsets=offsets,
+        dynamic_code=code, vertices_coarse=verts_coarse, vertices=verts_coarse + offsets,
+        timing=timing, fps=float(getattr(prepared, "fps", math.nan)))
+
+
+class _CallableModule(types.ModuleType):
+    """``mxkit.reconstruct`` is both this module and, called, :func:`reconstruct`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Reconstruction:
+        return reconstruct(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

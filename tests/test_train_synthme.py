@@ -1,0 +1,50 @@
+"""End to end on real rendered data: SynthME -> prepare -> samples -> train -> reconstruct.
+
+One subject of the tiny preset (one micro and one macro clip); checks plumbing, not accuracy
+(accuracy is measured by benchmarks/bench_accuracy.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mxkit.eval import evaluate_reconstruction
+from mxkit.reconstruct import NETWORK_VARIANTS, reconstruct, weights_bundle
+from mxkit.train import TrainConfig, finetune_micro, pretrain_macro
+from mxkit.train.synthme import clip_kind, prepare_clips, synthme_dataset, synthme_samples
+
+TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2, steps=2,
+            batch_size=1)
+
+
+@pytest.mark.slow                     # renders, detects landmarks and fits: ~20-40 s
+def test_synthme_end_to_end(tmp_path, mh_head):
+    data = dict(preset="tiny", seed=3, kind="both", n_subjects=1)
+    clips = list(synthme_dataset(tmp_path / "synthme", **data))
+    assert sorted(clip_kind(c) for c in clips) == ["macro", "micro"]
+    again = synthme_dataset(tmp_path / "synthme", **data)              # reused, not rebuilt
+    assert [c.key for c in again] == [c.key for c in clips]
+    prepared = prepare_clips(clips, workers=1, size=96)
+    samples = synthme_samples(clips, prepared, mh_head)
+    assert all(s.supervised and s.kind == clip_kind(c) for s, c in zip(samples, clips,
+                                                                          strict=True))
+    macro = [s for s in samples if s.kind == "macro"]
+    micro = [s for s in samples if s.kind == "micro"]
+    results = {}
+    for name, (enc, dfm) in NETWORK_VARIANTS.items():
+        cfg = TrainConfig(use_encoder=enc, use_deformer=dfm, **TINY)
+        init = None if name == "full_no_pretrain" else pretrain_macro(macro, model=mh_head,
+                                                                      config=cfg)
+        results[name] = finetune_micro(micro, model=mh_head, init=init, config=cfg)
+    bundle = weights_bundle(results, model_name=mh_head.name, prepare={"size": 96})
+    clip = next(c for c in clips if clip_kind(c) == "micro")
+    prep = prepared[clips.index(clip)]
+    for variant in ("smoothed", "full"):
+        rec = reconstruct(prep, model=mh_head, variant=variant, weights=bundle)
+        assert rec.vertices.shape == (prep.n_frames, mh_head.n_vertices, 3)
+        met = evaluate_reconstruction(rec, clip.ground_truth, mh_head, regions=False, aus=None)
+        assert 0 <= met.value("micro_motion_l1") < 2.0                 # mm
+    # a raw clip goes through mxkit.prepare with the bundle's settings
+    rec = reconstruct(clip, model=mh_head, variant="deformer", weights=bundle)
+    assert rec.timing["prepare"] > 0 and torch.isfinite(rec.vertices).all()
