@@ -11,7 +11,7 @@ from mxkit.errors import OptionError
 
 from ._browser import render
 
-VARIANTS = ["static", "smoothed"]  # + "full" once the weights ship
+VARIANTS = ["static", "smoothed", "full"]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,8 @@ def test_writes_tables_and_report(demo):
     assert all(0 < v < 1.0 for v in mm.values()), mm
     # the clip fit's temporal prior removes landmark jitter the per-frame fit keeps
     assert mm["smoothed"] < mm["static"]
+    # the shipped networks (flow-guided refinement) improve on the clip fit
+    assert mm["full"] < mm["smoothed"]
     metrics = pd.read_csv(demo / "metrics.csv")
     assert {"clip", "subject", "variant", "region", "metric", "value", "unit"} <= set(metrics)
     assert set(metrics["variant"]) == set(VARIANTS)
