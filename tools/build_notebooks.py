@@ -6,7 +6,7 @@ Sources live in ``notebooks/src/NN_name.py`` (cells start with ``# %%``; markdow
 executes it in place so the committed notebook carries its outputs (nbval's reference values).
 
     .venv/bin/python tools/build_notebooks.py            # all notebooks
-    .venv/bin/python tools/build_notebooks.py 00_tour    # one
+    .venv/bin/python tools/build_notebooks.py 10_face_model    # one
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@
 #   express (what a mesh-deformation network must recover);
 # - to check that the frames look like faces to a real detector (dlib).
 #
-# **Runtime:** about 30 s on a laptop CPU. **Prerequisites:** `00_tour` (the face model).
+# **Runtime:** about 30 s on a laptop CPU. **Prerequisites:** `10_face_model` (the face model).
 
 # %%
 import shutil

@@ -17,7 +17,7 @@
 # - to measure the landmark noise floor, smooth landmark tracks and magnify motion;
 # - to let the per-clip disk cache and `prepare_many` do the work for many clips.
 #
-# **Runtime:** about 30 s on a laptop CPU. **Prerequisites:** `00_tour` (the face model).
+# **Runtime:** about 30 s on a laptop CPU. **Prerequisites:** `10_face_model` (the face model).
 
 # %%
 import shutil

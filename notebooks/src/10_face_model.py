@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 00 · A tour of the embedded face model
+# # 10 · The embedded face model
 #
 # mxkit ships its own 3D morphable face model, **`mh-head`**, built from CC0 MakeHuman data:
 # a head mesh with the 52 ARKit expression shapes, an identity basis, two landmark
@@ -111,4 +111,4 @@ for ax, frame, title in zip(axes, frames, ("neutral", "smile")):
 # %% [markdown]
 # ## Summary
 # The model turns AUs into millimetre-accurate vertex motion, carries landmarks and regions,
-# and renders fast. Next: **10_synthme** generates micro-expression clips with it.
+# and renders fast. Next: **20_synthme** generates micro-expression clips with it.
