@@ -226,6 +226,37 @@ class Table:
             )
         return n
 
+    def letter(self, name: str) -> str:
+        """Spreadsheet column letter of the column ``name``."""
+        return col_letter(self.columns[name].index)
+
+    def window(self, row: int, values: tuple[Any, ...], *, dataset: str, subject: str,
+               clip_id: str, problems: list[dict]) -> tuple[int, int | None, int, dict[str, Any]]:
+        """The ``onset``, ``apex`` and ``offset`` frames of a row, and its source location.
+
+        Raises :class:`DatasetFormatError` naming both cells when the onset is after the
+        offset; an apex cell holding a missing marker (``/``, ``-``, empty) gives ``None`` and
+        an ``apex_missing`` entry appended to ``problems``.
+        """
+        from ._common import apex_missing_problem
+
+        onset = self.frame(row, values, "onset")
+        offset = self.frame(row, values, "offset")
+        apex = self.frame(row, values, "apex", allow_missing=True)
+        if onset > offset:
+            hdr = self.columns["offset"].header
+            hdr = f" ({str(hdr)!r})" if hdr is not None else ""
+            raise DatasetFormatError(
+                f"{self.loc(row, 'onset')} and column {self.letter('offset')}{hdr}: onset frame "
+                f"{onset} is after offset frame {offset}"
+            )
+        src = self.source(row)
+        if apex is None:
+            problems.append(apex_missing_problem(
+                {"dataset": dataset, "subject": subject, "clip_id": clip_id, **src},
+                self.get(values, "apex"), self.letter("apex")))
+        return onset, apex, offset, src
+
     def int_or_none(self, row: int, values: tuple[Any, ...], name: str, *, what: str) -> int | None:
         v = self.get(values, name)
         if v is None or (isinstance(v, str) and v.strip().casefold() in MISSING_TOKENS):

@@ -11,7 +11,6 @@ from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
     ClipSpec,
-    apex_missing_problem,
     assemble,
     check_root,
     find_child,
@@ -19,7 +18,7 @@ from ._common import (
     resolve_frames_root,
     scan_frames,
 )
-from ._tables import cell_text, col_letter, is_blank, locate_header, open_workbook
+from ._tables import cell_text, is_blank, locate_header, open_workbook
 
 __all__ = ["load_casme", "CASME_FPS", "CASME_CODING_FILE"]
 
@@ -102,20 +101,8 @@ def load_casme(root: str | os.PathLike, *, frames: Literal["auto", "cropped", "r
         n = table.number_id(row, values, "subject", prefixes=("sub",))
         subject = f"sub{n:02d}"
         filename = table.text(row, values, "filename")
-        onset = table.frame(row, values, "onset")
-        offset = table.frame(row, values, "offset")
-        apex = table.frame(row, values, "apex", allow_missing=True)
-        if onset > offset:
-            raise DatasetFormatError(
-                f"{table.loc(row, 'onset')} and column {col_letter(table.columns['offset'].index)} "
-                f"('OffsetF'): onset frame {onset} is after offset frame {offset}"
-            )
-        src = table.source(row)
-        apex_col = col_letter(table.columns["apex"].index)
-        if apex is None:
-            problems.append(apex_missing_problem(
-                {"dataset": "casme", "subject": subject, "clip_id": filename, **src},
-                table.get(values, "apex"), apex_col))
+        onset, apex, offset, src = table.window(row, values, dataset="casme", subject=subject,
+                                                 clip_id=filename, problems=problems)
         meta: dict = {"subject_label": cell_text(table.get(values, "subject")).strip(),
                       "frame_variant": variant}
         if table.has("apex2"):
@@ -145,7 +132,7 @@ def load_casme(root: str | os.PathLike, *, frames: Literal["auto", "cropped", "r
             onset_frame=onset, offset_frame=offset, apex_frame=apex, frame_pattern=pattern,
             frame_name=name, au_string=None if raw_au is None else cell_text(raw_au),
             emotion=table.text(row, values, "emotion", required=False), meta=meta, source=src,
-            apex_column=apex_col, index=index,
+            apex_column=table.letter("apex"), index=index,
         ))
     if not specs:
         raise DatasetFormatError(f"{table.loc(None)}: the coding sheet has no data rows")

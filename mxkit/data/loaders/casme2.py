@@ -13,7 +13,6 @@ from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
     ClipSpec,
-    apex_missing_problem,
     assemble,
     check_root,
     find_child,
@@ -208,20 +207,8 @@ def _specs_from_table(table: Table, frames_root: Path, pattern: re.Pattern[str],
         n = table.number_id(row, values, "subject", prefixes=("sub",))
         subject = f"sub{n:02d}"
         filename = table.text(row, values, "filename")
-        onset = table.frame(row, values, "onset")
-        offset = table.frame(row, values, "offset")
-        apex = table.frame(row, values, "apex", allow_missing=True)
-        if onset > offset:
-            raise DatasetFormatError(
-                f"{table.loc(row, 'onset')} and column "
-                f"{_letter(table, 'offset')} ('OffsetFrame'): onset frame {onset} is after "
-                f"offset frame {offset}"
-            )
-        src = table.source(row)
-        if apex is None:
-            problems.append(apex_missing_problem(
-                {"dataset": "casme2", "subject": subject, "clip_id": filename, **src},
-                table.get(values, "apex"), _letter(table, "apex")))
+        onset, apex, offset, src = table.window(row, values, dataset="casme2", subject=subject,
+                                                 clip_id=filename, problems=problems)
         raw_au = table.get(values, "aus")
         au_string = None if raw_au is None else cell_text(raw_au)
         oc = _objective(table, row, values) if table.has("objective") else objective.get((n, filename))
@@ -235,12 +222,8 @@ def _specs_from_table(table: Table, frames_root: Path, pattern: re.Pattern[str],
             folder=subject_dirs[subject] / filename, onset_frame=onset, offset_frame=offset,
             apex_frame=apex, frame_pattern=pattern, frame_name=lambda k, p=prefix: f"{p}{k}.jpg",
             au_string=au_string, emotion=table.text(row, values, "emotion", required=False),
-            objective_class=oc, meta=meta, source=src, apex_column=_letter(table, "apex"),
+            objective_class=oc, meta=meta, source=src, apex_column=table.letter("apex"),
         ))
     return specs, problems
 
 
-def _letter(table: Table, name: str) -> str:
-    from ._tables import col_letter
-
-    return col_letter(table.columns[name].index)

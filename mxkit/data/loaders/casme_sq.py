@@ -18,7 +18,6 @@ from ._common import (
     IMAGE_EXT,
     ClipSpec,
     _listdir,
-    apex_missing_problem,
     assemble,
     check_root,
     find_child,
@@ -29,7 +28,6 @@ from ._tables import (
     Workbook,
     _as_int,
     cell_text,
-    col_letter,
     headerless_table,
     is_blank,
     open_workbook,
@@ -150,19 +148,8 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
             )
         if kind != "all" and etype != kind:
             continue
-        onset = table.frame(row, values, "onset")
-        offset = table.frame(row, values, "offset")
-        apex = table.frame(row, values, "apex", allow_missing=True)
-        if onset > offset:
-            raise DatasetFormatError(
-                f"{table.loc(row, 'onset')} and column E: onset frame {onset} is after offset "
-                f"frame {offset}"
-            )
-        src = table.source(row)
-        if apex is None:
-            problems.append(apex_missing_problem(
-                {"dataset": "casme_sq", "subject": subject, "clip_id": clip, **src},
-                table.get(values, "apex"), col_letter(3)))
+        onset, apex, offset, src = table.window(row, values, dataset="casme_sq", subject=subject,
+                                                 clip_id=clip, problems=problems)
         stimulus = clip.rsplit("_", 1)[0] if "_" in clip else clip
         code = stim_map.get(stimulus.casefold())
         sdir = find_child(frames_root, (subject,)) or frames_root / subject
@@ -188,7 +175,7 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
             onset_frame=onset, offset_frame=offset, apex_frame=apex, frame_pattern=_FRAME,
             frame_name=lambda k: f"img{k}.jpg", au_string=None if raw_au is None else cell_text(raw_au),
             emotion=table.text(row, values, "emotion", required=False), meta=meta, source=src,
-            apex_column=col_letter(3),
+            apex_column=table.letter("apex"),
         ))
     if not specs:
         raise DatasetFormatError(f"{table.loc(None)}: no {kind}-expression rows")

@@ -13,12 +13,11 @@ from ._common import (
     IMAGE_EXT,
     ClipSpec,
     _listdir,
-    apex_missing_problem,
     assemble,
     check_root,
     find_label_file,
 )
-from ._tables import cell_text, col_letter, is_blank, locate_header, open_workbook
+from ._tables import cell_text, is_blank, locate_header, open_workbook
 
 __all__ = ["load_mmew", "MMEW_FPS", "MMEW_CODING_FILE"]
 
@@ -101,20 +100,8 @@ def load_mmew(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         n = table.number_id(row, values, "subject", prefixes=("S",))
         subject = f"S{n:02d}"
         filename = table.text(row, values, "filename")
-        onset = table.frame(row, values, "onset")
-        offset = table.frame(row, values, "offset")
-        apex = table.frame(row, values, "apex", allow_missing=True)
-        if onset > offset:
-            raise DatasetFormatError(
-                f"{table.loc(row, 'onset')} and column {col_letter(table.columns['offset'].index)} "
-                f"('OffsetFrame'): onset frame {onset} is after offset frame {offset}"
-            )
-        src = table.source(row)
-        apex_col = col_letter(table.columns["apex"].index)
-        if apex is None:
-            problems.append(apex_missing_problem(
-                {"dataset": "mmew", "subject": subject, "clip_id": filename, **src},
-                table.get(values, "apex"), apex_col))
+        onset, apex, offset, src = table.window(row, values, dataset="mmew", subject=subject,
+                                                 clip_id=filename, problems=problems)
         emotion = table.text(row, values, "emotion", required=False)
         meta: dict = {"subject_label": cell_text(table.get(values, "subject")).strip()}
         remarks = table.text(row, values, "remarks", required=False) if table.has("remarks") else None
@@ -133,7 +120,7 @@ def load_mmew(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
             dataset="mmew", subject=subject, clip_id=filename, fps=MMEW_FPS, folder=folder,
             onset_frame=onset, offset_frame=offset, apex_frame=apex, frame_pattern=_FRAME,
             frame_name=lambda k: f"{k}.jpg", au_string=None if raw_au is None else cell_text(raw_au),
-            emotion=emotion, meta=meta, source=src, apex_column=apex_col,
+            emotion=emotion, meta=meta, source=src, apex_column=table.letter("apex"),
         ))
     if not specs:
         raise DatasetFormatError(f"{table.loc(None)}: the label sheet has no data rows")

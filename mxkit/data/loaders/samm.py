@@ -11,14 +11,13 @@ from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
     ClipSpec,
-    apex_missing_problem,
     assemble,
     check_root,
     find_child,
     find_label_file,
     resolve_frames_root,
 )
-from ._tables import cell_text, col_letter, is_blank, locate_header, open_workbook
+from ._tables import cell_text, is_blank, locate_header, open_workbook
 from .casme2 import parse_objective_class
 
 __all__ = ["load_samm", "SAMM_FPS", "SAMM_CODING_FILE"]
@@ -112,20 +111,8 @@ def load_samm(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         n = table.number_id(row, values, "subject")
         subject = f"{n:03d}"
         filename = table.text(row, values, "filename")
-        onset = table.frame(row, values, "onset")
-        offset = table.frame(row, values, "offset")
-        apex = table.frame(row, values, "apex", allow_missing=True)
-        if onset > offset:
-            raise DatasetFormatError(
-                f"{table.loc(row, 'onset')} and column {col_letter(table.columns['offset'].index)} "
-                f"('Offset Frame'): onset frame {onset} is after offset frame {offset}"
-            )
-        src = table.source(row)
-        apex_col = col_letter(table.columns["apex"].index)
-        if apex is None:
-            problems.append(apex_missing_problem(
-                {"dataset": "samm", "subject": subject, "clip_id": filename, **src},
-                table.get(values, "apex"), apex_col))
+        onset, apex, offset, src = table.window(row, values, dataset="samm", subject=subject,
+                                                 clip_id=filename, problems=problems)
         meta = {"subject_label": cell_text(table.get(values, "subject")).strip()}
         if table.has("inducement"):
             meta["inducement_code"] = table.int_or_none(row, values, "inducement",
@@ -154,7 +141,7 @@ def load_samm(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
             frame_name=lambda k, s=subject: f"{s}_{k:05d}.jpg",
             au_string=None if raw_au is None else cell_text(raw_au),
             emotion=table.text(row, values, "emotion", required=False), objective_class=oc,
-            meta=meta, source=src, apex_column=apex_col,
+            meta=meta, source=src, apex_column=table.letter("apex"),
         ))
     if not specs:
         raise DatasetFormatError(f"{table.loc(None)}: the coding sheet has no data rows")
