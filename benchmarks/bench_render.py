@@ -8,12 +8,16 @@ Lambert + Phong) plus depth, face ids, barycentrics and vertex visibility per fr
 pytorch3d is timed on the same mesh and camera (hard rasterization with one face per pixel,
 and the same plus its ``HardPhongShader``). Both use all the cores they see.
 
+Differentiable rendering (:class:`mxkit.render.DifferentiableRenderer`, pytorch3d's soft
+rasterizer + Phong shading, 8 faces per pixel) is timed on ``device`` -- forward only and
+forward + backward to the vertices -- on a batch of frames (1 on the CPU, where it takes
+seconds per frame; 8 on a GPU). This is the part that GPU mode (``--device cuda``) measures.
+
 Run ``python -m benchmarks.bench_render [--quick]``; it prints a Markdown table.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks import _common
 
 SIZE = 256
 
@@ -64,13 +70,51 @@ def _time(fn, repeats: int, *, warm: bool = True) -> float:
     return float(best)
 
 
-def run(quick: bool = False) -> dict[str, Any]:
+def _diff_rows(v: np.ndarray, f: np.ndarray, device: Any, *, quick: bool) -> list[dict[str, Any]]:
+    """Frames/s of the differentiable renderer on ``device``: forward, forward + backward."""
+    import torch
+
+    from mxkit.render import DifferentiableRenderer
+
+    dev = torch.device(device)
+    size = 64 if quick else SIZE
+    batch = 1 if dev.type == "cpu" else 8
+    repeats = 1 if quick or dev.type == "cpu" else 5
+    renderer = DifferentiableRenderer(size)
+    verts = torch.tensor(_frames(v, batch), dtype=torch.float32, device=dev)
+    faces = torch.tensor(f, device=dev)
+
+    def forward() -> None:
+        with torch.no_grad():
+            renderer(verts, faces).image.sum().item()
+
+    def backward() -> None:
+        x = verts.clone().requires_grad_(True)
+        out = renderer(x, faces)
+        (out.image.mean() + out.silhouette.mean()).backward()
+        _common.synchronize(dev)
+
+    rows = []
+    for name, fn, what in (("forward", forward, "image+silhouette+depth+face_id"),
+                           ("forward + backward", backward, "+ d(image, silhouette)/d(vertices)")):
+        sec = _time(fn, repeats, warm=dev.type != "cpu") / batch  # CUDA: start-up, kernels
+        rows.append({"method": f"pytorch3d DifferentiableRenderer {name} ({dev.type}, "
+                               f"{size}x{size}, batch {batch})",
+                     "frames_per_s": 1.0 / sec, "ms_per_frame": 1e3 * sec, "outputs": what,
+                     "device": str(dev)})
+    return rows
+
+
+def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Frames/s of mxkit's rasterizer and of pytorch3d's CPU rasterizer on a head mesh.
 
     Parameters
     ----------
     quick : bool, default False
-        Fewer frames and repeats (a smoke run of a few seconds).
+        Fewer frames and repeats (a smoke run of a few seconds; the differentiable renderer
+        at 64x64).
+    device : str, default "cpu"
+        Device of the differentiable-rendering rows (the other rows always run on the CPU).
 
     Returns
     -------
@@ -79,7 +123,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         ``cpu_count``, ``torch_threads``, ``rows`` (one per method: ``method``,
         ``frames_per_s``, ``ms_per_frame``, ``outputs``) and ``ratio`` (mxkit ``render``
         frames/s divided by pytorch3d raster + HardPhongShader frames/s) and
-        ``ratio_batch`` (the same for ``render_batch``).
+        ``ratio_batch`` (the same for ``render_batch``); ``diff_rows`` are the differentiable
+        renderer's rows (also ``device``).
     """
     import torch
 
@@ -174,8 +219,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         n_cpu = len(os.sched_getaffinity(0))
     except AttributeError:
         n_cpu = os.cpu_count() or 1
+    diff_rows = _diff_rows(v, f, device, quick=quick)
     return {
         "benchmark": "render",
+        "device": diff_rows[0]["device"],
         "image_size": SIZE,
         "mesh": mesh,
         "n_frames": n_frames,
@@ -188,7 +235,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         "ratio_batch": fps["mxkit render_batch (threads)"] / p3d,
         "face_id_agreement": float((ours.face_id == ref.face_id)[both].mean()),
         "mask_agreement": float((ours.mask == ref.mask).mean()),
+        "diff_rows": diff_rows,
     }
+
+
+def headline(result: dict[str, Any]) -> str:
+    """One line for the runner's summary table."""
+    fps = {r["method"]: r["frames_per_s"] for r in result["rows"]}
+    return (f"mxkit {fps['mxkit render (1 frame per call)']:.0f} frames/s at "
+            f"{result['image_size']} px, {result['ratio']:.0f}x pytorch3d CPU")
 
 
 def to_markdown(result: dict[str, Any]) -> str:
@@ -201,8 +256,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         "| method | frames/s | ms/frame | outputs |",
         "|---|---:|---:|---|",
     ]
-    for r in result["rows"]:
-        lines.append(f"| {r['method']} | {r['frames_per_s']:.1f} | {r['ms_per_frame']:.1f} | "
+    for r in result["rows"] + result.get("diff_rows", []):
+        lines.append(f"| {r['method']} | {r['frames_per_s']:.2f} | {r['ms_per_frame']:.1f} | "
                      f"{r['outputs']} |")
     lines += [
         "",
@@ -215,10 +270,8 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer frames and repeats")
-    args = parser.parse_args(argv)
-    print(to_markdown(run(quick=args.quick)))
+    _common.cli(__doc__, run, to_markdown, argv, quick_help="fewer frames and repeats",
+                device=True)
 
 
 if __name__ == "__main__":
