@@ -18,6 +18,10 @@ plot_meshes_side_by_side    several meshes in linked 3D panels
 mesh_animation              a mesh sequence with play/pause and a frame slider
 camera_link_script          the JavaScript that keeps linked panels' cameras in step
 model_explorer              sliders + live 3D view of a FaceModel (ipywidgets)
+magnify_motion              onset + alpha * (frame - onset): 3D magnification of a motion
+plot_magnified_motion       one frame of a reconstruction, magnified, coloured in mm
+reconstruction_animation    a few magnified frames onset -> apex -> offset (static HTML)
+reconstruction_explorer     frame / magnification sliders, colour maps, AU toggles, flow
 plot_region_errors          a mesh with each facial region coloured by its error (evaluation)
 region_scalars              those per-region values as per-vertex scalars
 plot_confusion              confusion-matrix heat map (seaborn / matplotlib)
@@ -45,6 +49,13 @@ if TYPE_CHECKING:  # pragma: no cover
         plot_meshes_side_by_side,
         plot_model,
     )
+    from .sequence import (
+        ReconstructionExplorer,
+        magnify_motion,
+        plot_magnified_motion,
+        reconstruction_animation,
+        reconstruction_explorer,
+    )
 
 _WHERE = {
     "plot_mesh": "mesh",
@@ -64,6 +75,11 @@ _WHERE = {
     "region_scalars": "figures",
     "plot_confusion": "figures",
     "plot_metric_bars": "figures",
+    "magnify_motion": "sequence",
+    "plot_magnified_motion": "sequence",
+    "reconstruction_animation": "sequence",
+    "reconstruction_explorer": "sequence",
+    "ReconstructionExplorer": "sequence",
 }
 
 __all__ = [
@@ -84,6 +100,11 @@ __all__ = [
     "region_scalars",
     "plot_confusion",
     "plot_metric_bars",
+    "magnify_motion",
+    "plot_magnified_motion",
+    "reconstruction_animation",
+    "reconstruction_explorer",
+    "ReconstructionExplorer",
 ]
 
 
