@@ -1,0 +1,302 @@
+"""The training recipe of mxkit's default reconstruction weights, importable.
+
+``tools/train_default_weights.py`` (which builds ``mxkit/assets/reconstruct_v1.pt``) and
+``mxkit train`` (:mod:`mxkit.cli`) both call :func:`train_weights`. The recipe (all seeded;
+rerunning with the same arguments rebuilds the same data and, on the same machine and thread
+count, the same weights):
+
+1. generate the SynthME training set (:data:`DATA`: ``preset="small"`` at 256 px, seed
+   ``seed``, ``subjects`` subjects with 2 micro + 3 macro clips each; training subjects only
+   -- ``benchmarks/bench_accuracy.py`` and ``mxkit evaluate`` evaluate on other subjects, drawn
+   with another seed);
+2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.reconstruct.DEFAULT_PREPARE`:
+   dlib landmarks, DIS flow, 192 px crops) and fit the ``smoothed`` coarse base
+   (:data:`mxkit.reconstruct.DEFAULT_FIT`); the training samples are cached in ``work``;
+3. for each network variant: ``encoder``, ``deformer`` and ``full`` are pretrained on the
+   macro clips (:func:`mxkit.train.pretrain_macro`, :data:`PRETRAIN`) and fine-tuned on the
+   micro clips (:func:`mxkit.train.finetune_micro`, :data:`FINETUNE`); ``full_no_pretrain`` is
+   trained on the micro clips alone for as many steps as pretraining and fine-tuning together;
+   network sizes :data:`NETWORK`;
+4. write the weights bundle atomically (one network set per variant, the fit / prepare
+   settings and a provenance record).
+
+``validate=K`` keeps the last ``K`` training subjects out of training and reports their
+micro-motion error per variant (to choose settings without touching any held-out set).
+``quick=True`` is a smoke run, not a model to use: tiny data (:data:`QUICK_DATA`: 1 subject,
+1 short micro + 1 short macro clip), :data:`QUICK` steps and a 2-iteration coarse fit
+(:data:`QUICK_FIT`, recorded in the bundle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputValueError
+
+__all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "DEFAULT_WORK",
+           "TrainedWeights", "recipe_samples", "recipe_configs", "validation_errors", "train_weights"]
+
+log = logging.getLogger(__name__)
+
+#: The training data: SynthME "small" (256 px), 2 micro + 3 macro clips per subject.
+DATA: dict[str, Any] = {"preset": "small", "kind": "both", "micro": 2, "macro": 3}
+#: Network sizes (see :class:`mxkit.train.TrainConfig`).
+NETWORK: dict[str, Any] = {"hidden": 32, "code_dim": 16, "gru_hidden": 16, "n_blocks": 2, "n_layers": 3,
+                           "order": 3}
+#: Optimisation of the macro pretraining phase.
+PRETRAIN: dict[str, Any] = {"steps": 300, "batch_size": 2, "frames_per_clip": 4, "lr": 3e-3,
+                            "warmup_steps": 20}
+#: Optimisation of the micro fine-tuning phase.
+FINETUNE: dict[str, Any] = {"steps": 200, "batch_size": 2, "frames_per_clip": 4, "lr": 1e-3,
+                            "warmup_steps": 0}
+#: Overrides of both phases in a quick (smoke) run.
+QUICK: dict[str, Any] = {"steps": 3}
+#: Overrides of :data:`DATA` in a quick run: 1 tiny subject, 1 micro + 1 macro clip,
+#: shortened to 0.1 s / 0.15 s (about 30 frames at 200 fps).
+QUICK_DATA: dict[str, Any] = {"preset": "tiny", "n_subjects": 1, "micro": 1, "macro": 1,
+                              "micro_s": (0.1, 0.1), "macro_s": (0.15, 0.15)}
+#: Coarse-fit overrides in a quick run (2 Gauss-Newton iterations: a smoke test, not a fit).
+QUICK_FIT: dict[str, Any] = {"n_iters": 2}
+#: Default data and sample cache (``$MXKIT_CACHE_DIR`` or ``~/.cache/mxkit``, then
+#: ``train_default_weights``).
+DEFAULT_WORK = Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) / "train_default_weights"
+
+
+@dataclass(frozen=True)
+class TrainedWeights:
+    """What :func:`train_weights` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The weights bundle.
+    sha256 : str
+    bytes : int
+    provenance : dict
+        The record stored in the bundle (command, seed, data, configs, training history,
+        validation errors, seconds).
+    """
+
+    path: Path
+    sha256: str
+    bytes: int
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """``path``, ``sha256``, ``bytes``, ``seconds`` and the validation errors (if any)."""
+        return {"path": str(self.path), "sha256": self.sha256, "bytes": self.bytes,
+                "seconds": self.provenance.get("seconds"),
+                "validation_micro_motion_l1_mm": self.provenance.get("validation_micro_motion_l1_mm", {})}
+
+
+def _say(log_fn: Callable[[str], None] | None, msg: str) -> None:
+    (log_fn or log.info)(msg)
+
+
+def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
+                   quick: bool = False,
+                   work: str | os.PathLike = DEFAULT_WORK, workers: int | None = 2, progress: bool = False,
+                   log_fn: Callable[[str], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """SynthME clips -> prepared -> coarse fits -> TrainingSamples, cached under ``work``.
+
+    Returns
+    -------
+    samples : list of TrainingSample
+    info : dict
+        ``synthme`` (the data options and truth format), ``prepare``, ``fit``.
+    """
+    import torch
+
+    from ..data.synth.truth import TRUTH_FORMAT
+    from ..reconstruct import DEFAULT_FIT, DEFAULT_PREPARE
+    from .checkpoint import save_atomic
+    from .synthme import prepare_clips, synthme_dataset, synthme_samples
+
+    data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
+    fit = dict(DEFAULT_FIT)
+    if quick:
+        data.update(QUICK_DATA)
+        fit.update(QUICK_FIT)
+    key_parts: list[Any] = [data, DEFAULT_PREPARE, DEFAULT_FIT] + ([QUICK_FIT] if quick else [])
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:12]
+    root = Path(work) / key
+    cache = root / "samples.pt"
+    info = {"synthme": {**data, "truth_format": TRUTH_FORMAT}, "prepare": dict(DEFAULT_PREPARE), "fit": fit}
+    if cache.is_file():
+        _say(log_fn, f"samples from {cache}")
+        return torch.load(cache, weights_only=False), info
+    t0 = time.perf_counter()
+    clips = list(synthme_dataset(root / "synthme", progress=progress, **data))
+    _say(log_fn, f"SynthME: {len(clips)} clips in {time.perf_counter() - t0:.0f} s")
+    prepared = prepare_clips(clips, cache_dir=root / "prepared", workers=workers, progress=progress,
+                             **DEFAULT_PREPARE)
+    _say(log_fn, f"prepared in {time.perf_counter() - t0:.0f} s")
+    samples = synthme_samples(clips, prepared, model, fit_options=fit, progress=progress)
+    _say(log_fn, f"samples in {time.perf_counter() - t0:.0f} s")
+    save_atomic(samples, cache)
+    return samples, info
+
+
+def recipe_configs(*, seed: int = 0, encoder: bool = True, deformer: bool = True,
+                   quick: bool = False) -> tuple[Any, Any, Any]:
+    """The :class:`~mxkit.train.TrainConfig` of pretraining, fine-tuning and training from scratch."""
+    from .config import TrainConfig
+
+    pre = dict(PRETRAIN, **NETWORK, seed=seed, use_encoder=encoder, use_deformer=deformer)
+    fine = dict(FINETUNE, **NETWORK, seed=seed, use_encoder=encoder, use_deformer=deformer)
+    if quick:
+        pre.update(QUICK)
+        fine.update(QUICK)
+    scratch = dict(pre, steps=pre["steps"] + fine["steps"])
+    return TrainConfig(**pre), TrainConfig(**fine), TrainConfig(**scratch)
+
+
+def validation_errors(results: dict[str, Any], samples: Sequence[Any], model: Any, *,
+                      fit_options: dict[str, Any] | None = None) -> dict[str, float]:
+    """Mean micro-motion L1 (mm) of every variant on validation samples (from their features).
+
+    Keys: ``zero`` (predicting no motion), ``static``, ``smoothed`` and each trained variant.
+    """
+    import numpy as np
+    import torch
+
+    from ..eval.reconstruction import face_mask, micro_motion_error
+    from ..nets import MeshGraph
+    from ..reconstruct import coarse_fit
+
+    mask = face_mask(model, "face")
+    op = MeshGraph.from_model(model).operator("chebyshev")
+    out: dict[str, list[float]] = {}
+    for s in samples:
+        f, gt = s.features, s.target_vertices.numpy()
+        kw = dict(onset=f.onset, apex=f.apex, kind="l1", mask=mask)
+        still = np.repeat(gt[f.onset][None], len(gt), 0)
+        out.setdefault("zero", []).append(micro_motion_error(still, gt, **kw))
+        static = coarse_fit(f.landmarks_px, model, variant="static", fit_options=fit_options).vertices
+        out.setdefault("static", []).append(micro_motion_error(static.numpy(), gt, **kw))
+        out.setdefault("smoothed", []).append(micro_motion_error(f.coarse_vertices.numpy(), gt, **kw))
+        for name, res in results.items():
+            with torch.no_grad():
+                v = res.refiner(f, model.expr_basis, op).vertices
+            out.setdefault(name, []).append(micro_motion_error(v.numpy(), gt, **kw))
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
+                  workers: int | None = 2,
+                  validate: int = 0, variants: Sequence[str] | None = None, quick: bool = False,
+                  work: str | os.PathLike = DEFAULT_WORK, progress: bool = False, command: str | None = None,
+                  log_fn: Callable[[str], None] | None = None) -> TrainedWeights:
+    """Train the reconstruction networks on SynthME with the recipe of the module docstring.
+
+    Parameters
+    ----------
+    out : path-like
+        The weights bundle to write (atomically; parent folders created).
+    seed : int, default 0
+        SynthME seed and training seed.
+    subjects : int, default 8
+        SynthME subjects (ignored by ``quick``).
+    preset : str, default 'small'
+        SynthME preset of the training data (ignored by ``quick``).
+    workers : int, optional
+        Prepare worker processes.
+    validate : int, default 0
+        Keep the last ``validate`` subjects out of training and report their micro-motion error.
+    variants : sequence of str, optional
+        Network variants to train (default all of :data:`mxkit.reconstruct.NETWORK_VARIANTS`).
+    quick : bool
+        Smoke run (see the module docstring).
+    work : path-like
+        Data and sample cache, reused when the settings match.
+    progress : bool
+    command : str, optional
+        The command line recorded in the provenance (default ``'mxkit.train.recipe.train_weights'``).
+    log_fn : callable str -> None, optional
+        Where progress messages go (default: this module's logger, level INFO).
+
+    Returns
+    -------
+    TrainedWeights
+
+    Raises
+    ------
+    InputValueError
+        Bad ``subjects`` / ``validate`` (every subject held out, or none left to train on).
+    OptionError
+        An unknown variant.
+    """
+    import torch
+
+    from .. import __version__
+    from .._checks import check_option
+    from ..morph import load_face_model
+    from ..reconstruct import NETWORK_VARIANTS, weights_bundle
+    from .checkpoint import save_atomic
+    from .loop import finetune_micro, pretrain_macro
+
+    names = list(variants) if variants else list(NETWORK_VARIANTS)
+    for name in names:
+        check_option(name, tuple(NETWORK_VARIANTS), "variants")
+    if int(subjects) < 1 or int(validate) < 0:
+        raise InputValueError(f"subjects must be >= 1 and validate >= 0; got {subjects}, {validate}")
+    t_start = time.perf_counter()
+    model = load_face_model("mh-head")
+    samples, info = recipe_samples(model, seed=seed, subjects=subjects, preset=preset, quick=quick, work=work,
+                                   workers=workers, progress=progress, log_fn=log_fn)
+    subject_ids = sorted({s.key[1] for s in samples})
+    if validate >= len(subject_ids):
+        raise InputValueError(f"validate={validate} holds out all {len(subject_ids)} subjects")
+    held = set(subject_ids[len(subject_ids) - validate:]) if validate else set()
+    train_set = [s for s in samples if s.key[1] not in held]
+    valid = [s for s in samples if s.key[1] in held and s.kind == "micro"]
+    macro = [s for s in train_set if s.kind == "macro"]
+    micro = [s for s in train_set if s.kind == "micro"]
+    _say(log_fn, f"training on {len(macro)} macro + {len(micro)} micro clips of "
+         f"{len(subject_ids) - len(held)} subjects; validating on {len(valid)} micro clips")
+
+    results, history = {}, {}
+    for name in names:
+        enc, dfm = NETWORK_VARIANTS[name]
+        pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=seed, encoder=enc, deformer=dfm, quick=quick)
+        t0 = time.perf_counter()
+        if name == "full_no_pretrain":
+            res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress)
+            history[name] = {"micro": res.history.summary()}
+        else:
+            pre = pretrain_macro(macro, model=model, config=pre_cfg, progress=progress)
+            res = finetune_micro(micro, model=model, init=pre, config=fine_cfg, progress=progress)
+            history[name] = {"macro": pre.history.summary(), "micro": res.history.summary()}
+        results[name] = res
+        _say(log_fn, f"{name}: {time.perf_counter() - t0:.0f} s, {history[name]}")
+    metrics = validation_errors(results, valid, model, fit_options=info["fit"]) if valid else {}
+    if metrics:
+        _say(log_fn, "validation micro-motion L1 (mm): " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    provenance = {
+        "command": (command or "mxkit.train.recipe.train_weights").strip(), "seed": seed,
+        "mxkit_version": __version__, "torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),
+        "data": info, "held_out_validation_subjects": sorted(held),
+        "n_train_clips": {"macro": len(macro), "micro": len(micro)},
+        "pretrain": dataclasses.asdict(recipe_configs(seed=seed, quick=quick)[0]),
+        "finetune": dataclasses.asdict(recipe_configs(seed=seed, quick=quick)[1]),
+        "training": history, "validation_micro_motion_l1_mm": metrics,
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    if quick:
+        provenance["quick"] = True
+    bundle = weights_bundle(results, model_name=model.name, fit=info["fit"], prepare=info["prepare"],
+                            provenance=provenance)
+    path = save_atomic(bundle, out)
+    size = path.stat().st_size
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    _say(log_fn, f"wrote {path} ({size / 1024:.0f} KiB, sha256 {digest})")
+    return TrainedWeights(path=Path(path), sha256=digest, bytes=size, provenance=provenance)
