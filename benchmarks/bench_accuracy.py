@@ -60,11 +60,11 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     """
     import numpy as np
 
-    from mxkit.eval import evaluate_reconstruction
+    from mxkit.eval import run_ablation
     from mxkit.eval.reconstruction import face_mask, micro_motion_error
     from mxkit.morph import load_face_model
-    from mxkit.reconstruct import DEFAULT_PREPARE, VARIANTS, default_weights_path, reconstruct
-    from mxkit.train.synthme import prepare_clips, synthme_dataset
+    from mxkit.reconstruct import VARIANTS, default_weights_path
+    from mxkit.train.synthme import synthme_dataset
 
     data = QUICK if quick else HELD_OUT
     work = Path(work or DEFAULT_WORK) / ("quick" if quick else "held_out")
@@ -72,26 +72,34 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     model = load_face_model("mh-head")
     t0 = time.perf_counter()
     clips = list(synthme_dataset(work / "synthme", **data))
-    prepared = prepare_clips(clips, cache_dir=work / "prepared", workers=workers,
-                             **DEFAULT_PREPARE)
     t_data = time.perf_counter() - t0
+    # prepare (the weights' settings: mxkit.reconstruct.DEFAULT_PREPARE), reconstruct every
+    # variant, evaluate the fine mesh overall
+    ablation = run_ablation(clips, variants=VARIANTS, model=model, weights=weights,
+                            cache_dir=work / "prepared", workers=workers, progress=False,
+                            evaluate_options={"regions": False, "aus": None, "meshes": ("fine",),
+                                              "prepared": False}, reported=False)
+    t_data += ablation.timing["prepare"]
     mask = face_mask(model, "face")
-    per_clip, zero = [], []
-    for clip, prep in zip(clips, prepared, strict=True):
-        truth = clip.ground_truth
-        gt = truth.vertices(model)
+    zero = []
+    for clip, prep in zip(clips, ablation.prepared, strict=True):
+        gt = clip.ground_truth.vertices(model)
         zero.append(micro_motion_error(np.repeat(gt[prep.onset][None], len(gt), 0), gt,
                                        onset=prep.onset, apex=prep.apex, kind="l1", mask=mask))
+    overall = ablation.metrics[ablation.metrics["region"] == "all"]
+    value = {(d, s, c, v, m): x for d, s, c, v, m, x in zip(
+        overall["dataset"], overall["subject"], overall["clip"], overall["variant"],
+        overall["metric"], overall["value"], strict=True)}
+    seconds = {(r.dataset, r.subject, r.clip, r.variant): float(r.seconds)
+               for r in ablation.runs.itertuples(index=False)}
+    per_clip = []
+    for clip in clips:
         for variant in VARIANTS:
-            t1 = time.perf_counter()
-            rec = reconstruct(prep, model=model, variant=variant, weights=weights)
-            sec = time.perf_counter() - t1
-            met = evaluate_reconstruction(rec, truth, model, regions=False, aus=None,
-                                          meshes=("fine",))
-            per_clip.append({"clip": "/".join(prep.clip_key), "variant": variant,
-                             "micro_motion_l1": met.value("micro_motion_l1"),
-                             "micro_motion_l2": met.value("micro_motion_l2"),
-                             "vertex_l1": met.value("vertex_l1"), "seconds": sec})
+            key = (*clip.key, variant)
+            per_clip.append({"clip": "/".join(clip.key), "variant": variant,
+                             **{m: float(value[(*key, m)])
+                                for m in ("micro_motion_l1", "micro_motion_l2", "vertex_l1")},
+                             "seconds": seconds[key]})
     rows = []
     for variant in VARIANTS:
         sel = [r for r in per_clip if r["variant"] == variant]

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 from ._checks import check_option
 from .errors import InputValueError
+from .eval.runner import SUMMARY_METRICS as _SUMMARY_METRICS
 
 __all__ = ["run_demo", "DemoResult", "DEMO_SEED", "DEMO_VARIANTS", "SUMMARY_METRICS"]
 
@@ -38,15 +38,9 @@ log = logging.getLogger(__name__)
 DEMO_SEED = 2
 #: Variants reconstructed by default: the baseline, the clip fit and the full method.
 DEMO_VARIANTS = ("static", "smoothed", "full")
-#: Metrics of the per-variant summary: (metric, region, mesh, label).
-SUMMARY_METRICS = (
-    ("micro_motion_l1", "all", "fine", "micro-motion L1 (mm)"),
-    ("micro_motion_l2", "all", "fine", "micro-motion L2 (mm)"),
-    ("vertex_l1", "all", "fine", "vertex L1 (mm)"),
-    ("landmark_nme", "all", "fine", "landmark NME"),
-    ("flow_consistency", "all", "fine", "flow consistency (px)"),
-    ("snr", "all", "fine", "SNR"),
-)
+#: Metrics of the per-variant summary: (metric, region, mesh, label); shared with
+#: :func:`mxkit.eval.run_ablation` (:data:`mxkit.eval.runner.SUMMARY_METRICS`).
+SUMMARY_METRICS = _SUMMARY_METRICS
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,48 +83,6 @@ class DemoResult:
                                                            self.summary[col])}
 
 
-def _markdown(df: Any, digits: int = 4) -> str:
-    """A DataFrame as a GitHub Markdown table (no extra dependency)."""
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-                                       for x in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _summarise(metrics: Any, variants: Sequence[str]) -> Any:
-    import pandas as pd
-
-    rows = []
-    for variant in variants:
-        sub = metrics[metrics["variant"] == variant]
-        row: dict[str, Any] = {"variant": variant, "clips": int(sub["clip"].nunique())}
-        for metric, region, mesh, label in SUMMARY_METRICS:
-            sel = sub[(sub["metric"] == metric) & (sub["region"] == region)
-                      & (sub["mesh"] == mesh)]
-            row[label] = float(sel["value"].mean()) if len(sel) else math.nan
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    label = SUMMARY_METRICS[0][3]
-    if "static" in set(df["variant"]):
-        ref = float(df.loc[df["variant"] == "static", label].iloc[0])
-        df["ratio to static"] = df[label] / ref
-    return df
-
-
-def _region_table(metrics: Any, variants: Sequence[str]) -> Any:
-    sel = metrics[(metrics["metric"] == "micro_motion_l1") & (metrics["mesh"] == "fine")]
-    table = sel.pivot_table(index="region", columns="variant", values="value", aggfunc="mean")
-    cols = [v for v in variants if v in table.columns]
-    table = table[cols].rename_axis(columns=None).reset_index()
-    # facial regions first ('all' on top), then the AU regions
-    order = sorted(range(len(table)), key=lambda i: (table["region"][i] != "all",
-                                                    str(table["region"][i]).startswith("AU"),
-                                                    str(table["region"][i])))
-    return table.iloc[order].reset_index(drop=True)
-
-
 def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequence[Any],
                   recons: dict[str, list[Any]], clip_table: Any, metrics: Any, summary: Any,
                   variants: Sequence[str], timing: dict[str, float], settings: dict[str, Any]
@@ -169,7 +121,9 @@ def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequ
                        **{f"time: {k}": f"{v:.1f} s" for k, v in timing.items()}})
 
     report.heading("Micro-motion error per facial region")
-    regions = _region_table(metrics, variants)
+    from .eval.runner import region_table
+
+    regions = region_table(metrics, variants)
     report.table(regions, caption="micro-motion L1 (mm), mean over clips")
     best = variants[-1]
     per_region = metrics[(metrics["variant"] == best)]
@@ -264,14 +218,10 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     -------
     DemoResult
     """
-    import pandas as pd
-
     from .data.synth import PRESETS
-    from .eval import evaluate_reconstruction
+    from .eval.runner import load_networks, markdown_table, run_ablation
     from .morph import load_face_model
-    from .pipeline import prepare_many
-    from .reconstruct import DEFAULT_FIT, DEFAULT_PREPARE, NETWORK_VARIANTS, VARIANTS
-    from .reconstruct import load_weights, reconstruct
+    from .reconstruct import VARIANTS
     from .train.synthme import clip_kind, synthme_dataset
 
     check_option(preset, tuple(PRESETS), "preset")
@@ -289,13 +239,8 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     t_all = time.perf_counter()
 
     # weights first: a missing or corrupt file fails before any heavy work
-    settings: dict[str, Any] = {"prepare": dict(DEFAULT_PREPARE), "fit": dict(DEFAULT_FIT)}
-    nets = {}
-    for v in variants:
-        if v in NETWORK_VARIANTS:
-            nets[v], s = load_weights(weights, variant=v, model=model)
-            settings["prepare"].update(s.get("prepare", {}))
-            settings["fit"].update(s.get("fit", {}))
+    _, settings = load_networks(variants, weights=weights, model=model)
+    settings = {"prepare": settings["prepare"], "fit": settings["fit"]}
 
     t0 = time.perf_counter()
     data = synthme_dataset(out / "synthme", preset=preset, seed=seed, kind="micro",
@@ -307,39 +252,14 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
         raise InputValueError(f"the SynthME {preset!r} preset produced no micro clips")
     timing["data"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    batch = prepare_many(clips, workers=workers, cache_dir=out / "cache", progress=progress,
-                         **settings["prepare"])
-    prepared = [batch[c.key] for c in clips]
-    timing["prepare"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    recons: dict[str, list[Any]] = {v: [] for v in variants}
-    jobs = [(v, i) for v in variants for i in range(len(clips))]
-    it: Any = jobs
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(jobs, desc="reconstruct", unit="clip")
-    for v, i in it:
-        recons[v].append(reconstruct(prepared[i], model=model, variant=v,
-                                     weights=nets.get(v), fit_options=settings["fit"]))
-    timing["reconstruct"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    tables = []
-    for v in variants:
-        for clip, prep, rec in zip(clips, prepared, recons[v]):
-            tables.append(evaluate_reconstruction(rec, clip.ground_truth, model,
-                                                  prepared=prep).to_dataframe())
-    metrics = pd.concat(tables, ignore_index=True)
-    summary = _summarise(metrics, variants)
-    clip_table = pd.DataFrame([{
-        "subject": c.subject, "clip": c.clip_id, "emotion": c.emotion, "AUs": c.au_string,
-        "frames": c.n_frames, "onset": c.onset, "apex": c.apex, "offset": c.offset,
-        "duration (s)": round((c.offset - c.onset + 1) / c.fps, 3),
-    } for c in clips])
-    timing["evaluate"] = time.perf_counter() - t0
+    # prepare (cached, the weights' settings) -> reconstruct every variant -> evaluate
+    ablation = run_ablation(clips, variants=variants, model=model, weights=weights,
+                            cache_dir=out / "cache", workers=workers, progress=progress,
+                            keep_reconstructions=True, reported=False)
+    for step in ("prepare", "reconstruct", "evaluate"):
+        timing[step] = ablation.timing[step]
+    prepared, recons = list(ablation.prepared), ablation.reconstructions or {}
+    metrics, summary, clip_table = ablation.metrics, ablation.per_variant, ablation.clips
 
     from .meshio import _atomic_write
 
@@ -347,7 +267,7 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
         "metrics": _atomic_write(out / "metrics.csv", metrics.to_csv(index=False).encode()),
         "summary": _atomic_write(out / "summary.csv", summary.to_csv(index=False).encode()),
         "summary_md": _atomic_write(out / "summary.md",
-                                    _markdown(summary).encode()),
+                                    markdown_table(summary).encode()),
     }
     if report:
         t0 = time.perf_counter()

@@ -19,7 +19,11 @@ Every number mxkit reports is defined in the docstring of the module that comput
 * :mod:`mxkit.eval.oracle` -- a SynthME clip's ground truth as a Reconstruction-like object
   (the upper bound of every metric and feature);
 * :mod:`mxkit.eval.ablation` -- the comparison table with the paper's figures as separate
-  'as reported' rows.
+  'as reported' rows;
+* :mod:`mxkit.eval.runner` -- one call each for the whole ablation (:func:`run_ablation`:
+  prepare with the weights' settings, reconstruct every variant, evaluate, table) and the
+  recognition comparison (:func:`run_recognition`: reconstruction features vs the 2D flow
+  baseline vs the 3D ground truth under LOSO); ``mxkit evaluate`` / ``mxkit recognise``.
 
 Importing :mod:`mxkit.eval` does not import scikit-learn or any plotting library.
 """
@@ -71,6 +75,18 @@ from .recognition import (
     recognise_clips,
     subject_keys,
 )
+from .runner import (
+    RECOGNITION_FEATURES,
+    SUMMARY_METRICS,
+    AblationResult,
+    RecognitionComparison,
+    iter_reconstructions,
+    load_networks,
+    prepared_clips,
+    run_ablation,
+    run_recognition,
+    weights_settings,
+)
 from .reconstruction import (
     ALIGN_MODES,
     TABLE_COLUMNS,
@@ -96,6 +112,7 @@ from .reconstruction import (
 )
 
 __all__ = [
+    "AblationResult",
     "ablation_row",
     "ablation_table",
     "AblationTable",
@@ -126,8 +143,10 @@ __all__ = [
     "Fold",
     "grid_candidates",
     "inner_folds",
+    "iter_reconstructions",
     "landmark_nme",
     "landmark_table",
+    "load_networks",
     "loso_folds",
     "make_card",
     "make_classifier",
@@ -137,6 +156,9 @@ __all__ = [
     "noise_floor",
     "noise_table",
     "oracle_reconstruction",
+    "prepared_clips",
+    "RECOGNITION_FEATURES",
+    "RecognitionComparison",
     "OracleReconstruction",
     "recognise",
     "recognise_clips",
@@ -148,8 +170,11 @@ __all__ = [
     "REPORTED",
     "REPORTED_SOURCE",
     "rigid_align",
+    "run_ablation",
+    "run_recognition",
     "signal_to_noise",
     "subject_keys",
+    "SUMMARY_METRICS",
     "TABLE_COLUMNS",
     "TABLE_METRICS",
     "TorchMLP",
@@ -158,4 +183,5 @@ __all__ = [
     "vertex_error_map",
     "vertex_error_table",
     "vertex_errors",
+    "weights_settings",
 ]

@@ -1,0 +1,147 @@
+"""The one-call runners: ablation (prepare -> reconstruct -> evaluate -> table) and recognition."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mxkit.errors import AssetNotFoundError, InputValueError, OptionError, ShapeError
+from mxkit.eval import (
+    REPORTED_SOURCE,
+    evaluate_reconstruction,
+    flow_baseline,
+    load_networks,
+    prepared_clips,
+    run_ablation,
+    run_recognition,
+    weights_settings,
+)
+from mxkit.eval.runner import _feature_specs, region_table, variant_summary
+from mxkit.reconstruct import BUNDLE_FORMAT, DEFAULT_FIT, DEFAULT_PREPARE
+
+
+# ----------------------------------------------------------------------------- no data needed
+def test_weights_settings_come_from_the_bundle():
+    s = weights_settings()                                  # the packaged weights
+    assert s["prepare"] == {**DEFAULT_PREPARE, "size": 192} and s["fit"]["smooth"] == DEFAULT_FIT["smooth"]
+    assert s["provenance"]["seed"] == 0
+    b = weights_settings({"format": BUNDLE_FORMAT, "prepare": {"flow": "tvl1"}, "fit": {"smooth": 5.0}})
+    assert b["prepare"] == {**DEFAULT_PREPARE, "flow": "tvl1"} and b["fit"] == {**DEFAULT_FIT, "smooth": 5.0}
+    assert weights_settings({"state_dict": {}})["prepare"] == DEFAULT_PREPARE     # not a bundle: defaults
+    with pytest.raises(AssetNotFoundError, match="nope.pt"):
+        weights_settings("nope.pt")
+
+
+def test_load_networks_only_for_network_variants(mh_head):
+    nets, settings = load_networks(["static", "smoothed"], model=mh_head)
+    assert nets == {} and settings["prepare"]["size"] == 192
+    nets, _ = load_networks(["full", "static", "full"], model=mh_head)
+    assert list(nets) == ["full"] and nets["full"].deformer is not None
+    with pytest.raises(OptionError, match="nope"):
+        load_networks(["nope"], model=mh_head)
+    with pytest.raises(AssetNotFoundError):
+        load_networks(["encoder"], weights="missing.pt", model=mh_head)
+
+
+def test_prepared_clips_are_checked_against_the_clips():
+    clips = [SimpleNamespace(key=("d", "s1", "a")), SimpleNamespace(key=("d", "s2", "b"))]
+    preps = [SimpleNamespace(clip_key=c.key) for c in clips]
+    assert prepared_clips(clips, prepared=preps) == preps
+    assert prepared_clips(clips, prepared={c.key: p for c, p in zip(clips, preps)}) == preps
+    with pytest.raises(InputValueError, match="keep the clips' order"):
+        prepared_clips(clips, prepared=preps[::-1])
+    with pytest.raises(InputValueError, match="no entry"):
+        prepared_clips(clips, prepared={clips[0].key: preps[0]})
+    with pytest.raises(ShapeError):
+        prepared_clips(clips, prepared=preps[:1])
+
+
+def test_feature_specs():
+    assert _feature_specs(["reconstruction", "flow_baseline"], "full") == [
+        ("reconstruction:full", "reconstruction", "full"), ("flow_baseline", "flow_baseline", None)]
+    assert _feature_specs(["reconstruction:static", "reconstruction"], "full")[0][0] == "reconstruction:static"
+    with pytest.raises(OptionError, match="hog"):
+        _feature_specs(["hog"], "full")
+    with pytest.raises(OptionError, match="nope"):
+        _feature_specs(["reconstruction:nope"], "full")
+    with pytest.raises(InputValueError, match="only 'reconstruction'"):
+        _feature_specs(["oracle:full"], "full")
+    with pytest.raises(InputValueError, match="repeat"):
+        _feature_specs(["reconstruction:full", "reconstruction"], "full")
+    with pytest.raises(InputValueError):
+        _feature_specs("oracle", "full")
+
+
+def test_summary_tables_average_clips():
+    rows = []
+    for variant, mm in (("static", (0.4, 0.2)), ("full", (0.1, 0.1))):
+        for clip, v in zip(("c1", "c2"), mm):
+            for region, scale in (("all", 1.0), ("mouth", 2.0)):
+                rows.append({"clip": clip, "subject": "s", "dataset": "d", "variant": variant, "mesh": "fine",
+                             "region": region, "metric": "micro_motion_l1", "value": v * scale, "unit": "mm"})
+    metrics = pd.DataFrame(rows)
+    s = variant_summary(metrics, ["static", "full"]).set_index("variant")
+    assert s.loc["static", "micro-motion L1 (mm)"] == pytest.approx(0.3)
+    assert s.loc["full", "ratio to static"] == pytest.approx(0.1 / 0.3)
+    assert np.isnan(s.loc["full", "SNR"]) and s.loc["full", "clips"] == 2
+    r = region_table(metrics, ["static", "full"])
+    assert r["region"].tolist() == ["all", "mouth"] and r.loc[1, "static"] == pytest.approx(0.6)
+
+
+def test_runners_refuse_bad_input_before_any_work():
+    clip = SimpleNamespace(key=("casme2", "sub01", "EP01"), ground_truth=None, dataset="casme2",
+                           subject="sub01", label=None)
+    with pytest.raises(InputValueError, match="no clips"):
+        run_ablation([])
+    with pytest.raises(InputValueError, match="ground truth"):
+        run_ablation([clip])
+    with pytest.raises(InputValueError, match="variant"):
+        run_ablation([clip], variants=())
+    with pytest.raises(OptionError, match="nope"):
+        run_ablation([clip], classifier="nope")
+
+
+# ----------------------------------------------------------------------------- on SynthME
+@pytest.fixture(scope="module")
+def synthme():
+    from mxkit.data import load_synthme
+
+    from ._tiny_synthme import tiny_synthme
+
+    root, cache, _ = tiny_synthme()
+    return load_synthme(root), cache
+
+
+def test_ablation_composes_the_library_calls(synthme, mh_head, tmp_path):
+    clips, cache = synthme
+    res = run_ablation(clips, variants=("static",), model=mh_head, cache_dir=cache, workers=1, progress=False,
+                       protocol="casme2-5class", keep_reconstructions=True, out=tmp_path)
+    # the metrics are evaluate_reconstruction's, with the prepared clip
+    rec, prep = res.reconstructions["static"][1], res.prepared[1]
+    direct = evaluate_reconstruction(rec, clips[1].ground_truth, mh_head, prepared=prep).to_dataframe()
+    mine = res.metrics[res.metrics["clip"] == clips[1].clip_id].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, direct)
+    assert prep.params["size"] == 192                                   # the weights' prepare settings
+    row = res.table.measured.iloc[0]
+    assert (row["dataset"], row["variant"]) == ("synthme", "static")
+    assert row["L1"] == pytest.approx(res.metrics.query(
+        "metric == 'vertex_l1' and region == 'all' and mesh == 'fine'")["value"].mean())
+    assert row["UF1"] == pytest.approx(res.recognition["static"].metrics["UF1"])
+    assert set(res.table.reported["source"]) == {REPORTED_SOURCE}
+    assert res.summary()["clips"] == 3 and res.runs["variant"].tolist() == ["static"] * 3
+    for name in ("ablation.csv", "ablation.md", "summary.csv", "regions.csv", "metrics.csv", "recognition.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    # the recognition runner on the same prepared clips = the flow baseline of mxkit.eval
+    labelled = clips.map_classes("casme2-5class")
+    cmp = run_recognition(labelled, features=("flow_baseline", "oracle"), prepared=res.prepared, model=mh_head,
+                          progress=False)
+    base = flow_baseline(list(res.prepared), labelled)
+    assert cmp.results["flow_baseline"].metrics == base.metrics
+    assert cmp.table["features"].tolist() == ["flow_baseline", "oracle"]
+    assert cmp.table["chance"].tolist() == [0.2, 0.2]
+    assert "Protocol `casme2-5class`" in cmp.to_markdown()
+    with pytest.raises(InputValueError, match="protocol"):
+        run_recognition(clips, features=("oracle",), progress=False)
