@@ -1,8 +1,28 @@
 """The ``mxkit`` command line: one subcommand per stage, plus the ``demo`` main job.
 
+========================  ==========================================================================
+command                   what it does
+========================  ==========================================================================
+``mxkit synth OUT``       generate a SynthME dataset (:func:`mxkit.data.make_dataset`)
+``mxkit prepare ROOT``    load a dataset (``--dataset``), prepare its clips into the cache, print a
+                          per-clip table (:func:`mxkit.prepare_many`)
+``mxkit reconstruct``     one clip in 3D: ``reconstruction.npz``, onset / apex OBJ meshes and an HTML
+                          viewer (:func:`mxkit.reconstruct`)
+``mxkit train OUT.pt``    train weights with the shipped weights' recipe (:mod:`mxkit.train.recipe`)
+``mxkit evaluate``        the ablation table on held-out SynthME or ``ROOT`` (:func:`mxkit.eval.run_ablation`)
+``mxkit recognise``       the recognition table (:func:`mxkit.eval.run_recognition`)
+``mxkit demo``            the main job: SynthME -> prepare -> reconstruct -> evaluate -> ``report.html``
+``mxkit report``          alias of ``demo`` (the report is made from the reconstructions, which only
+                          the main job holds)
+``mxkit model``           render and export the face model in a few expressions
+========================  ==========================================================================
+
 Run ``mxkit --help`` (or ``python -m mxkit --help``) for the list; every subcommand has its
-own ``--help``. Errors from mxkit (bad paths, bad options, malformed files) are printed as one
-line on stderr and the process exits with status 2; anything else is a bug and keeps its
+own ``--help``; ``--quiet`` turns progress bars off. Prepared clips are cached in
+``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``) unless ``--cache DIR`` or
+``--no-cache``. Errors from mxkit (bad paths, bad options, malformed files) are printed as one
+line on stderr and the process exits with status 2 (argparse's own usage errors also exit with
+2); ``prepare`` exits with 1 when some clips failed; anything else is a bug and keeps its
 traceback.
 """
 
@@ -16,7 +36,7 @@ from pathlib import Path
 
 from .errors import MxkitError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "DATASETS"]
 
 #: Expressions shown by ``mxkit model``: name -> FACS AU intensities in [0, 1].
 SHOWCASE_AUS: dict[str, dict[str, float]] = {
@@ -116,8 +136,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                       max_clips=args.max_clips, weights=args.weights, workers=args.workers,
                       progress=not args.quiet)
     summary = result.summary
-    print(f"mxkit demo: {len(result.clips)} SynthME micro clips ({args.preset} preset, seed "
-          f"{args.seed}), variants {', '.join(args.variants)}")
+    print(f"mxkit {args.command}: {len(result.clips)} SynthME micro clips ({args.preset} preset, "
+          f"seed {args.seed}), variants {', '.join(args.variants)}")
     cols = ["variant", "micro-motion L1 (mm)", "vertex L1 (mm)", "landmark NME", "SNR"]
     if "ratio to static" in summary:
         cols.append("ratio to static")
@@ -125,6 +145,300 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timing.items()))
     for name, path in result.files.items():
         print(f"{name:>10s}: {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------ data helpers
+#: Values of ``--dataset``: name -> loader in :mod:`mxkit.data` (``auto``: SynthME when the
+#: folder holds a ``synthme.json`` manifest).
+DATASETS: dict[str, str] = {
+    "synthme": "load_synthme", "casme2": "load_casme2", "casme": "load_casme", "samm": "load_samm",
+    "casme_sq": "load_casme_sq", "smic": "load_smic", "mmew": "load_mmew", "ckplus": "load_ckplus",
+}
+
+
+def _default_cache() -> Path:
+    """``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``)."""
+    import os
+
+    return Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) / "prepared"
+
+
+def _cache(args: argparse.Namespace) -> Path | None:
+    if args.no_cache:
+        return None
+    return Path(args.cache) if args.cache else _default_cache()
+
+
+def _existing_dir(path: str | Path, what: str) -> Path:
+    from .errors import InputValueError
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InputValueError(f"{what} {str(path)!r} does not exist")
+    if not p.is_dir():
+        raise InputValueError(f"{what} {str(path)!r} is not a folder")
+    return p
+
+
+def _load(root: str | Path, dataset: str) -> object:
+    """Load a dataset folder with the matching :mod:`mxkit.data` loader."""
+    from . import data
+    from ._checks import check_option
+    from .errors import InputValueError
+
+    path = _existing_dir(root, "dataset folder")
+    if dataset == "auto":
+        if not (path / "synthme.json").is_file():
+            raise InputValueError(f"{str(root)!r} is not a SynthME folder (no synthme.json); say which "
+                                  f"dataset it is with --dataset ({', '.join(DATASETS)})")
+        dataset = "synthme"
+    check_option(dataset, tuple(DATASETS), "dataset")
+    return getattr(data, DATASETS[dataset])(path)
+
+
+def _select(clips: object, wanted: Sequence[str] | None, max_clips: int | None = None) -> list:
+    """Clips named ``SUBJECT/CLIP`` (all if none), at most ``max_clips``."""
+    from .errors import InputValueError
+
+    cl = list(clips)  # type: ignore[call-overload]
+    if wanted:
+        by = {f"{c.subject}/{c.clip_id}": c for c in cl}
+        unknown = [w for w in wanted if w not in by]
+        if unknown:
+            some = ", ".join(list(by)[:5]) + (", ..." if len(by) > 5 else "")
+            raise InputValueError(f"no clip {unknown[0]!r} (clips are named SUBJECT/CLIP: {some})")
+        cl = [by[w] for w in dict.fromkeys(wanted)]
+    if max_clips is not None:
+        if max_clips < 1:
+            raise InputValueError(f"--max-clips must be >= 1; got {max_clips}")
+        cl = cl[:max_clips]
+    if not cl:
+        raise InputValueError("no clips to process")
+    return cl
+
+
+def _micro_only(clips: list) -> list:
+    """SynthME clips: only the micro-expressions (others unchanged)."""
+    from .train.synthme import clip_kind
+
+    return [c for c in clips if clip_kind(c) in (None, "micro")]
+
+
+def _held_out_data(args: argparse.Namespace) -> tuple[list, str]:
+    """The clips of ``ROOT``, or a held-out SynthME set generated under ``OUT/synthme``."""
+    from .errors import InputValueError
+    from .train.synthme import synthme_dataset
+
+    if args.root is not None:
+        clips = _load(args.root, args.dataset)
+        return list(clips), str(args.root)  # type: ignore[call-overload]
+    opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro)) if v is not None}
+    data = synthme_dataset(Path(args.out) / "synthme", preset=args.preset, seed=args.seed, kind="micro",
+                           progress=not args.quiet, **opts)
+    if not len(data):
+        raise InputValueError(f"the SynthME {args.preset!r} preset produced no clips")
+    return list(data), f"SynthME {args.preset} preset, seed {args.seed} ({Path(args.out) / 'synthme'})"
+
+
+def _warn_seen_seed(args: argparse.Namespace, settings: dict) -> None:
+    seed = ((settings.get("provenance") or {}).get("data") or {}).get("synthme", {}).get("seed")
+    if args.root is None and seed is not None and int(seed) == int(args.seed):
+        print(f"mxkit {args.command}: warning: the weights were trained on SynthME seed {seed}; "
+              "these clips are not held out (use another --seed)", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------ stage commands
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .data.synth import make_dataset
+
+    opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro),
+                              ("macro", args.macro)) if v is not None}
+    cs = make_dataset(args.out, preset=args.preset, kind=args.kind, layout=args.layout, seed=args.seed,
+                      overwrite=args.overwrite, workers=args.workers, progress=not args.quiet, **opts)
+    df = cs.to_dataframe(meta=True)
+    kinds = df["meta_synthme"].map(lambda m: (m or {}).get("kind")) if "meta_synthme" in df else None
+    table = df[["subject", "clip_id", "emotion", "au_string", "n_frames", "onset", "apex", "offset"]].copy()
+    if kinds is not None:
+        table.insert(2, "kind", kinds)
+    print(f"SynthME ({args.preset} preset, seed {args.seed}, {args.layout} layout): {len(df)} clips of "
+          f"{df['subject'].nunique()} subjects -> {args.out}")
+    print(table.to_string(index=False))
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from .eval.runner import weights_settings
+    from .pipeline import prepare_many
+
+    clips = _select(_load(args.root, args.dataset), args.clip, args.max_clips)
+    opts = dict(weights_settings(args.weights)["prepare"])
+    if args.flow is not None:
+        opts["flow"] = args.flow
+    if args.size is not None:
+        opts["size"] = args.size
+    batch = prepare_many(clips, workers=args.workers, cache_dir=_cache(args), progress=not args.quiet,
+                         on_error="collect", **opts)
+    rows = []
+    for c in clips:
+        p = batch.get(c.key)
+        if p is None:
+            err = batch.failures.get(c.key)
+            rows.append({"subject": c.subject, "clip": c.clip_id, "status": "failed",
+                         "error": f"{type(err).__name__}: {err}"})
+            continue
+        s = p.summary()
+        rows.append({"subject": c.subject, "clip": c.clip_id, "status": "cached" if p.cache_hit else "computed",
+                     "frames": s["n_frames"], "onset": s["onset"], "apex": s["apex"], "offset": s["offset"],
+                     "flow apex (px)": round(s["flow_mag_apex_px"], 3),
+                     "noise floor (px)": round(s["noise_floor_px"], 3),
+                     "seconds": round(float(p.timing.get("total", float("nan"))), 2)})
+    import pandas as pd
+
+    print(f"prepared {len(batch)} of {len(clips)} clips ({', '.join(f'{k}={v}' for k, v in opts.items())}); "
+          f"cache: {_cache(args) or 'none'}")
+    print(pd.DataFrame(rows).to_string(index=False))
+    if batch.failures:
+        print(f"mxkit prepare: {len(batch.failures)} clip(s) failed (see the error column)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    import io
+
+    import numpy as np
+
+    from .eval.runner import iter_reconstructions, load_networks, prepared_clips
+    from .meshio import _atomic_write, save_html, save_obj
+    from .morph import load_face_model
+    from .viz import plot_meshes_side_by_side
+
+    clip = _select(_load(args.root, args.dataset), [args.clip])[0]
+    model = load_face_model("mh-head")
+    nets, settings = load_networks([args.variant], weights=args.weights, model=model)
+    prep = prepared_clips([clip], settings=settings, cache_dir=_cache(args), workers=1,
+                          progress=not args.quiet)[0]
+    _, _, rec, sec = next(iter_reconstructions([prep], variants=[args.variant], model=model, networks=nets,
+                                               fit_options=settings["fit"], progress=False))
+    out = Path(args.out) if args.out else Path("outputs") / "reconstruct" / f"{clip.subject}_{clip.clip_id}"
+    out.mkdir(parents=True, exist_ok=True)
+    verts = rec.vertices.detach().cpu().numpy().astype(np.float32)
+    arrays = {"vertices": verts, "vertices_coarse": rec.vertices_coarse.detach().cpu().numpy().astype(np.float32),
+              "offsets": rec.offsets.detach().cpu().numpy().astype(np.float32),
+              "expression": rec.expression.detach().cpu().numpy().astype(np.float32),
+              "delta_expression": rec.delta_expression.detach().cpu().numpy().astype(np.float32),
+              "faces": model.faces.cpu().numpy(), "onset": np.int64(rec.onset), "apex": np.int64(rec.apex),
+              "offset": np.int64(rec.offset), "fps": np.float64(rec.fps),
+              "clip_key": np.asarray(rec.clip_key), "variant": np.asarray(rec.variant),
+              "model_name": np.asarray(rec.model_name)}
+    if rec.dynamic_code is not None:
+        arrays["dynamic_code"] = rec.dynamic_code.detach().cpu().numpy().astype(np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    faces = model.faces.cpu().numpy()
+    files = [_atomic_write(out / "reconstruction.npz", buf.getvalue()),
+             save_obj(out / "onset.obj", verts[rec.onset], faces),
+             save_obj(out / "apex.obj", verts[rec.apex], faces)]
+    disp = np.linalg.norm(verts[rec.apex] - verts[rec.onset], axis=1) * 1e3
+    meshes, scalars = [(verts[rec.onset], "onset"), (verts[rec.apex], f"apex ({args.variant})")], \
+        [np.zeros_like(disp), disp]
+    truth = getattr(clip, "ground_truth", None)
+    line = ""
+    if truth is not None and callable(getattr(truth, "vertices", None)):
+        from .eval import evaluate_reconstruction
+
+        gt = truth.vertices(model)
+        meshes.append((gt[rec.apex], "apex (ground truth)"))
+        scalars.append(np.linalg.norm(gt[rec.apex] - gt[rec.onset], axis=1) * 1e3)
+        m = evaluate_reconstruction(rec, truth, model, regions=False, aus=None, meshes=("fine",))
+        line = (f"against the 3D ground truth: micro-motion L1 {m.value('micro_motion_l1'):.4f} mm, "
+                f"vertex L1 {m.value('vertex_l1'):.4f} mm (true motion {m.value('motion_true'):.4f} mm)")
+    fig = plot_meshes_side_by_side(meshes, faces, scalars=scalars, colorbar_title="apex − onset (mm)",
+                                   title=f"{clip.subject}/{clip.clip_id}: {args.variant} reconstruction")
+    files.append(save_html(fig, out / "viewer.html"))
+    s = rec.summary()
+    print(f"{clip.subject}/{clip.clip_id}: {args.variant}, {s['frames']} frames (onset {s['onset']}, apex "
+          f"{s['apex']}, offset {s['offset']}), apex motion RMS {s['apex_motion_rms_mm']:.4f} mm, {sec:.1f} s")
+    if line:
+        print(line)
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .errors import InputValueError
+    from .reconstruct import default_weights_path
+    from .train.recipe import DEFAULT_WORK, train_weights
+
+    out = Path(args.out)
+    if out.resolve() == default_weights_path().resolve():
+        raise InputValueError(f"refusing to overwrite the packaged weights {str(out)!r}; use "
+                              "tools/train_default_weights.py to rebuild them")
+    if out.exists() and not args.overwrite:
+        raise InputValueError(f"{str(out)!r} exists; pass --overwrite to replace it")
+    argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("mxkit", "__main__.py") else []
+    result = train_weights(out, seed=args.seed, subjects=args.subjects, workers=args.workers,
+                           validate=args.validate, variants=args.variants, quick=args.quick,
+                           preset=args.preset, work=args.work or DEFAULT_WORK, progress=not args.quiet,
+                           command="mxkit " + " ".join(argv or ["train", str(out)]),
+                           log_fn=None if args.quiet else lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}",
+                                                                          flush=True))
+    s = result.summary()
+    print(f"wrote {s['path']} ({s['bytes'] / 1024:.0f} KiB, sha256 {s['sha256'][:16]}...) in {s['seconds']} s"
+          + (" -- a --quick smoke run, not a model to use" if args.quick else ""))
+    for k, v in (s["validation_micro_motion_l1_mm"] or {}).items():
+        print(f"  validation micro-motion L1 {k:<18s} {v:.4f} mm")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .eval import run_ablation, weights_settings
+    from .eval.runner import markdown_table
+
+    clips, where = _held_out_data(args)
+    clips = _select(_micro_only(clips), None, args.max_clips)
+    _warn_seen_seed(args, weights_settings(args.weights))
+    res = run_ablation(clips, variants=args.variants, weights=args.weights, cache_dir=_cache(args),
+                       workers=args.workers, progress=not args.quiet, protocol=args.protocol,
+                       classifier=args.classifier, out=args.out)
+    print(f"mxkit evaluate: {len(clips)} clips of {where}; variants {', '.join(res.variants)}")
+    print()
+    print(res.table.to_markdown())
+    print(markdown_table(res.per_variant))
+    print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
+    for name, path in res.files.items():
+        print(f"{name:>12s}: {path}")
+    return 0
+
+
+def _cmd_recognise(args: argparse.Namespace) -> int:
+    from .errors import InputValueError
+    from .eval import run_recognition, weights_settings
+
+    clips, where = _held_out_data(args)
+    clips = _select(_micro_only(clips), None, args.max_clips)
+    synthetic = all(getattr(c, "ground_truth", None) is not None for c in clips)
+    protocol = args.protocol
+    if protocol is None:
+        if not synthetic:
+            from .data import PROTOCOLS
+
+            raise InputValueError(f"say which class protocol to use with --protocol ({', '.join(PROTOCOLS)})")
+        protocol = "casme2-5class"
+    features = args.features or (["reconstruction", "flow_baseline"] + (["oracle"] if synthetic else []))
+    _warn_seen_seed(args, weights_settings(args.weights))
+    res = run_recognition(clips, features=features, variant=args.variant, protocol=protocol,
+                          classifier=args.classifier, grid={} if args.no_search else None, seed=args.cv_seed,
+                          weights=args.weights, cache_dir=_cache(args), workers=args.workers,
+                          progress=not args.quiet, out=args.out)
+    print(f"mxkit recognise: {res.table['n_samples'].iloc[0]} labelled clips of {where}")
+    print()
+    print(res.to_markdown())
+    print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
+    for name, path in res.files.items():
+        print(f"{name:>12s}: {path}")
     return 0
 
 
@@ -140,31 +454,149 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mxkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_)
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str,
+            epilog: str | None = None) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=epilog)
         p.set_defaults(func=func)
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
         return p
 
+    from .data.synth import DATASET_KINDS, LAYOUTS, PRESETS
     from .demo import DEMO_SEED, DEMO_VARIANTS
+    from .eval import CLASSIFIERS, RECOGNITION_FEATURES, VARIANTS
+
+    presets = ", ".join(PRESETS)
+
+    def demo_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
+        p.add_argument("--preset", default="small", help=f"SynthME preset: {presets} (default: %(default)s)")
+        p.add_argument("--seed", type=int, default=DEMO_SEED, help="SynthME seed (default: "
+                       "%(default)s; the shipped weights were trained on seed 0)")
+        p.add_argument("--variants", nargs="+", default=list(DEMO_VARIANTS), metavar="VARIANT",
+                       help="reconstruction variants (default: %(default)s)")
+        p.add_argument("--max-clips", type=int, default=None, help="evaluate at most N micro clips")
+        p.add_argument("--weights", default=None, help="network weights file (default: packaged)")
+        p.add_argument("--workers", type=int, default=None, help="processes for the prepare step")
 
     p = add("demo", _cmd_demo, "the main job on the embedded default: SynthME -> prepare -> "
             "reconstruct -> evaluate -> OUT/report.html")
-    p.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
-    p.add_argument("--preset", default="small", help="SynthME preset: tiny, small or full "
-                   "(default: %(default)s)")
-    p.add_argument("--seed", type=int, default=DEMO_SEED, help="SynthME seed (default: "
-                   "%(default)s; the shipped weights were trained on seed 0)")
-    p.add_argument("--variants", nargs="+", default=list(DEMO_VARIANTS), metavar="VARIANT",
-                   help="reconstruction variants (default: %(default)s)")
-    p.add_argument("--max-clips", type=int, default=None, help="evaluate at most N micro clips")
-    p.add_argument("--weights", default=None, help="network weights file (default: packaged)")
-    p.add_argument("--workers", type=int, default=None, help="processes for the prepare step")
+    demo_args(p)
+    p = add("report", _cmd_demo, "alias of `demo`: the main job, which writes OUT/report.html "
+            "(and its tables)",
+            epilog="The report is built from the reconstructions themselves (meshes, motion curves), "
+                   "which only the main job holds, so `report` runs it: same options, same files.")
+    demo_args(p)
 
     p = add("model", _cmd_model, "render and export the face model in a few expressions")
     p.add_argument("--out", default="outputs/model", help="output folder (default: %(default)s)")
     p.add_argument("--model", default="mh-head", help="face model (default: %(default)s)")
     p.add_argument("--size", type=int, default=256, help="render size in pixels")
+
+    p = add("synth", _cmd_synth, "generate a SynthME dataset (rendered clips with 3D ground truth) "
+            "in a published layout")
+    p.add_argument("out", metavar="OUT", help="new (or empty) output folder")
+    p.add_argument("--preset", default="small", help=f"size: {presets} (default: %(default)s)")
+    p.add_argument("--kind", default="both", help=f"clips: {', '.join(DATASET_KINDS)} (default: %(default)s)")
+    p.add_argument("--layout", default="casme2", help=f"layout: {', '.join(LAYOUTS)} (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="everything follows from it (default: %(default)s; "
+                   "the shipped weights were trained on seed 0: use another seed for held-out data)")
+    p.add_argument("--subjects", type=int, default=None, help="number of subjects (default: the preset's)")
+    p.add_argument("--micro", type=int, default=None, help="micro clips per subject (default: the preset's)")
+    p.add_argument("--macro", type=int, default=None, help="macro clips per subject (default: the preset's)")
+    p.add_argument("--workers", type=int, default=None, help="rasterizer threads (default: all cores)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier SynthME folder at OUT")
+
+    def data_args(p: argparse.ArgumentParser, *, root_optional: bool = False) -> None:
+        if root_optional:
+            p.add_argument("root", metavar="ROOT", nargs="?", default=None,
+                           help="dataset folder (default: a held-out SynthME set generated under OUT/synthme)")
+        else:
+            p.add_argument("root", metavar="ROOT", help="dataset folder")
+        p.add_argument("--dataset", default="auto", help=f"its format: auto (SynthME), {', '.join(DATASETS)} "
+                       "(default: %(default)s)")
+        p.add_argument("--cache", default=None, metavar="DIR",
+                       help=f"prepared-clip cache (default: $MXKIT_CACHE_DIR/prepared, now {_default_cache()})")
+        p.add_argument("--no-cache", action="store_true", help="do not cache prepared clips")
+        p.add_argument("--weights", default=None, help="network weights file (default: packaged); its recorded "
+                       "prepare and fit settings are used")
+        p.add_argument("--workers", type=int, default=None, help="processes for the prepare step")
+
+    p = add("prepare", _cmd_prepare, "load a dataset and prepare its clips (landmarks, alignment, optical "
+            "flow, strain) into the cache; prints a per-clip table")
+    data_args(p)
+    p.add_argument("--clip", nargs="+", default=None, metavar="SUBJECT/CLIP", help="only these clips")
+    p.add_argument("--max-clips", type=int, default=None, help="at most N clips")
+    p.add_argument("--flow", default=None, help="optical flow: dis, tvl1 or farneback (default: the "
+                   "weights' setting; reconstruct and evaluate always use the weights' settings)")
+    p.add_argument("--size", type=int, default=None, help="crop side in pixels (default: the weights' setting)")
+
+    p = add("reconstruct", _cmd_reconstruct, "reconstruct one clip in 3D: OUT/reconstruction.npz, onset.obj, "
+            "apex.obj and viewer.html")
+    data_args(p)
+    p.add_argument("--clip", required=True, metavar="SUBJECT/CLIP", help="the clip, e.g. sub01/EP01_01")
+    p.add_argument("--variant", default="full", help=f"one of {', '.join(VARIANTS)} (default: %(default)s)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: outputs/reconstruct/SUBJECT_CLIP)")
+
+    p = add("train", _cmd_train, "train reconstruction weights on SynthME (the recipe of the shipped "
+            "weights: macro pretraining, micro fine-tuning, one network set per variant)")
+    p.add_argument("out", metavar="OUT.pt", help="weights bundle to write")
+    p.add_argument("--preset", default="small", help=f"SynthME preset of the training data: {presets} "
+                   "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="data and training seed (default: %(default)s)")
+    p.add_argument("--subjects", type=int, default=8, help="training subjects (default: %(default)s)")
+    p.add_argument("--validate", type=int, default=0, metavar="K",
+                   help="hold the last K subjects out and report their micro-motion error")
+    p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                   help="network variants to train (default: encoder deformer full full_no_pretrain)")
+    p.add_argument("--workers", type=int, default=2, help="prepare worker processes (default: %(default)s)")
+    p.add_argument("--work", default=None, metavar="DIR", help="data and sample cache (default: "
+                   "$MXKIT_CACHE_DIR/train_default_weights)")
+    p.add_argument("--quick", action="store_true", help="smoke run: one tiny subject, 3 steps, a "
+                   "2-iteration coarse fit (checks the pipeline; not a model to use)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.pt if it exists")
+
+    def held_out_args(p: argparse.ArgumentParser, out: str) -> None:
+        data_args(p, root_optional=True)
+        p.add_argument("--out", default=out, metavar="DIR", help="output folder (default: %(default)s)")
+        p.add_argument("--preset", default="small", help=f"SynthME preset without ROOT: {presets} "
+                       "(default: %(default)s)")
+        p.add_argument("--seed", type=int, default=DEMO_SEED, help="SynthME seed without ROOT (default: "
+                       "%(default)s, the main job's held-out set; the shipped weights saw seed 0 only)")
+        p.add_argument("--subjects", type=int, default=None, help="SynthME subjects (default: the preset's)")
+        p.add_argument("--micro", type=int, default=None, help="SynthME micro clips per subject "
+                       "(default: the preset's)")
+        p.add_argument("--max-clips", type=int, default=None, help="at most N clips")
+
+    p = add("evaluate", _cmd_evaluate, "the ablation table: every clip reconstructed with every variant "
+            "and evaluated against its 3D ground truth (SynthME by default)",
+            epilog="Writes OUT/ablation.md, ablation.csv, summary.csv, regions.csv, metrics.csv. SynthME "
+                   "folders: micro clips only. Metrics: docs/metrics.md.")
+    held_out_args(p, "outputs/evaluate")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), metavar="VARIANT",
+                   help="reconstruction variants (default: %(default)s)")
+    p.add_argument("--protocol", default=None, help="also recognise under LOSO with this class protocol "
+                   "(e.g. casme2-5class) and fill the UF1/UAR/WF1/ACC columns")
+    p.add_argument("--classifier", default="logreg", help=f"classifier of --protocol: {', '.join(CLASSIFIERS)} "
+                   "(default: %(default)s)")
+
+    p = add("recognise", _cmd_recognise, "the recognition table: features from the reconstructions vs the "
+            "2D optical-flow baseline (and the 3D ground truth) under leakage-safe LOSO",
+            epilog="Writes OUT/recognition.md, recognition.csv, metrics.csv, folds.csv, predictions.csv, "
+                   "cards.json. Metrics and protocol: docs/metrics.md.")
+    held_out_args(p, "outputs/recognise")
+    p.add_argument("--features", nargs="+", default=None, metavar="FEATURES",
+                   help=f"{', '.join(RECOGNITION_FEATURES)} or reconstruction:VARIANT (default: reconstruction "
+                   "flow_baseline, plus oracle on SynthME)")
+    p.add_argument("--variant", default="full", help="variant of the reconstruction features (default: "
+                   "%(default)s)")
+    p.add_argument("--protocol", default=None, help="class protocol (default on SynthME: casme2-5class)")
+    p.add_argument("--classifier", default="linear_svm", help=f"{', '.join(CLASSIFIERS)} (default: "
+                   "%(default)s)")
+    p.add_argument("--no-search", action="store_true", help="no hyper-parameter search (needed with "
+                   "fewer than 3 subjects)")
+    p.add_argument("--cv-seed", type=int, default=0, help="seed of the classifiers and inner splits "
+                   "(default: %(default)s)")
     return parser
 
 
