@@ -23,15 +23,11 @@ REGENERATE = "run `make docs` (= .venv/bin/python tools/build_api_docs.py) and c
 
 # Stages still being written in this checkout: their API pages are built when importable but
 # not checked yet. INTEGRATOR: remove each entry once its stage has landed, then `make docs`.
-PENDING_MODULES = frozenset({
-    "mxkit.reconstruct",  # the reconstruct stage (mxkit/reconstruct.py, being written)
-})
+PENDING_MODULES: frozenset[str] = frozenset()
 
 # Dotted names the docs mention before their module is committed. INTEGRATOR: remove each entry
 # once its stage has landed (the name must then resolve like any other).
-PENDING_NAMES = frozenset({
-    "mxkit.reconstruct",  # docs/faq.md, GPU answer (TODO line)
-})
+PENDING_NAMES: frozenset[str] = frozenset()
 
 # Constants of finished modules that have no doc comment yet (their owners should add a `#:`
 # comment above the assignment, then drop the entry here).
@@ -39,7 +35,6 @@ UNDOCUMENTED_CONSTANTS = frozenset({
     "mxkit.face.LANDMARK_BACKENDS",
     "mxkit.face.TEMPLATE_68",
     "mxkit.flow.FLOW_METHODS",
-    "mxkit.nets.DEFORMER_IN_FEATURES",
 })
 
 
