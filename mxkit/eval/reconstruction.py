@@ -54,6 +54,7 @@ Tables are tidy: one row per (region, metric) with ``region, metric, value, unit
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -76,6 +77,8 @@ __all__ = [
     "vertex_errors",
     "displacement_field",
     "micro_motion_error",
+    "motion_error_map",
+    "error_over_time",
     "landmark_nme",
     "flow_consistency_error",
     "noise_floor",
@@ -419,6 +422,175 @@ def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
 
 
 # --------------------------------------------------------------------------- landmarks
+def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "l2"] = "l1",
+                     align: Literal["frame", "clip", "onset", "none"] = "onset",
+                     mask: Any = None) -> np.ndarray:
+    """Per-vertex error of the displacement since the onset, at every frame, mm (for heat maps).
+
+    ``E_t,v = |(X_t,v - X_onset,v) - (Y_t,v - Y_onset,v)|`` (per coordinate, averaged, for
+    ``'l1'``; Euclidean for ``'l2'``) after aligning the prediction with ``align`` (default
+    ``'onset'``, as the micro-motion error). Row ``apex``, averaged over vertices with the
+    weights ``mask``, is :func:`micro_motion_error` of the same ``kind``; row ``onset`` is zero.
+
+    Parameters
+    ----------
+    pred, truth : array or Tensor, shape (T, V, 3)
+        Metres.
+    onset : int
+        Reference frame of the displacements (and of ``align='onset'``).
+    kind : {'l1', 'l2'}, default 'l1'
+    align : default 'onset'
+        See :func:`rigid_align`.
+    mask : array (V,), optional
+        Vertex weights of the alignment (default all vertices).
+
+    Returns
+    -------
+    numpy.ndarray, shape (T, V)
+        Millimetres.
+
+    Examples
+    --------
+    >>> x = np.zeros((3, 2, 3)); y = x.copy(); y[2, 0, 2] = 0.003     # 3 mm bump at frame 2
+    >>> motion_error_map(y, x, onset=0, align="none").tolist()
+    [[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
+    """
+    check_option(kind, ("l1", "l2"), "kind")
+    p, t = _pair(pred, truth)
+    k = _frame(onset, p.shape[0], "onset")
+    p = rigid_align(p, t, align=align, mask=mask, onset=k)
+    d = (p - p[k]) - (t - t[k])
+    return (np.abs(d).mean(-1) if kind == "l1" else np.linalg.norm(d, axis=-1)) * _MM
+
+
+#: Metrics of :func:`error_over_time` and their meaning (all mm, one value per frame).
+_OVER_TIME = ("vertex_l1", "vertex_l2", "motion_l1", "motion_l2", "motion_true", "motion_pred")
+
+
+def error_over_time(recon: Any, truth: Any, model: Any = None, *,
+                    metrics: Sequence[str] = ("vertex_l1", "motion_l1", "motion_true"),
+                    mask: Literal["face", "skin", "all"] | Any = "face",
+                    mesh: Literal["fine", "coarse"] = "fine",
+                    align: Literal["frame", "clip", "onset", "none"] = "frame",
+                    motion_align: Literal["frame", "clip", "onset", "none"] = "onset") -> pd.DataFrame:
+    """Reconstruction errors frame by frame, as a tidy table (for curves over time).
+
+    Per frame ``t``, averaged over the evaluation mask (metres in, mm out):
+
+    * ``vertex_l1`` / ``vertex_l2``: the per-coordinate / Euclidean vertex error after the
+      alignment ``align`` (default one transform per frame); their mean over frames is the
+      clip's ``vertex_l1`` / ``vertex_l2`` of :func:`evaluate_reconstruction`;
+    * ``motion_l1`` / ``motion_l2``: the error of the displacement since the onset
+      (:func:`motion_error_map`, ``motion_align``, default ``'onset'``): 0 at the onset, the
+      clip's ``micro_motion_l1`` / ``micro_motion_l2`` at the apex;
+    * ``motion_true`` / ``motion_pred``: mean length of the true / predicted displacement since
+      the onset (the scale the motion errors compare to).
+
+    Parameters
+    ----------
+    recon : Reconstruction-like or array (T, V, 3)
+        Uses ``vertices`` (``vertices_coarse`` with ``mesh='coarse'``), ``onset``, ``apex``,
+        ``offset`` and, when present, ``fps``, ``variant`` and ``clip_key``. Plain vertices
+        are taken with the onset at frame 0.
+    truth : SynthTruth-like or array (T, V, 3)
+        Anything with ``truth.vertices(model)``, or those vertices.
+    model : FaceModel, optional
+        Needed for a SynthTruth and for a named ``mask``.
+    metrics : sequence of str
+        Any of ``vertex_l1, vertex_l2, motion_l1, motion_l2, motion_true, motion_pred``.
+    mask : {'face', 'skin', 'all'} or array (V,), default 'face'
+        Alignment and averaging weights (:func:`face_mask`).
+    mesh : {'fine', 'coarse'}
+    align, motion_align
+        See :func:`rigid_align`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (frame, metric): ``clip, variant, mesh, frame, time_ms`` (ms since the
+        onset; NaN without a frame rate), ``phase`` (``'neutral'`` before the onset,
+        ``'onset'``, ``'rise'``, ``'apex'``, ``'fall'``, ``'offset'``, ``'after'``),
+        ``metric, value, unit``.
+
+    Raises
+    ------
+    OptionError
+        An unknown metric, mesh or alignment.
+    ShapeError
+        Prediction and truth differ in shape.
+
+    Examples
+    --------
+    >>> x = np.zeros((3, 2, 3)); y = x.copy(); y[2, :, 2] = 0.001    # the truth moves 1 mm
+    >>> t = error_over_time(x, y, metrics=("motion_true", "motion_l2"), mask=None)
+    >>> t.pivot(index="frame", columns="metric", values="value").to_numpy().tolist()
+    [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+    check_option(mesh, ("fine", "coarse"), "mesh")
+    metrics = list(metrics)
+    if not metrics or isinstance(metrics, str):
+        raise InputValueError("metrics must name at least one metric")
+    for m in metrics:
+        check_option(m, _OVER_TIME, "metrics")
+    if hasattr(recon, "vertices"):
+        verts = recon.vertices if mesh == "fine" else recon.vertices_coarse
+        onset, apex = int(recon.onset), int(recon.apex)
+        offset = int(getattr(recon, "offset", apex))
+    else:
+        verts, onset, apex, offset = recon, 0, None, None
+    p = _sequence(verts, "recon vertices")
+    t = _sequence(_truth_vertices(truth, model), "truth")
+    if p.shape != t.shape:
+        raise ShapeError(f"recon {mesh} vertices {p.shape} and truth {t.shape} differ in shape")
+    T, V = p.shape[:2]
+    if mask is None:
+        w = np.ones(V)
+    elif isinstance(mask, str):
+        if model is None:
+            raise InputValueError(f"mask={mask!r} needs the model")
+        w = face_mask(model, mask).astype(np.float64)
+    else:
+        w = _mask(mask, V)
+    per: dict[str, np.ndarray] = {}
+    if {"vertex_l1", "vertex_l2"} & set(metrics):
+        d = rigid_align(p, t, align=align, mask=w, onset=onset) - t
+        per["vertex_l1"] = np.abs(d).mean(-1)
+        per["vertex_l2"] = np.linalg.norm(d, axis=-1)
+    if {"motion_l1", "motion_l2", "motion_true", "motion_pred"} & set(metrics):
+        pa = rigid_align(p, t, align=motion_align, mask=w, onset=onset)
+        dp, dt = pa - pa[onset], t - t[onset]
+        per["motion_l1"] = np.abs(dp - dt).mean(-1)
+        per["motion_l2"] = np.linalg.norm(dp - dt, axis=-1)
+        per["motion_true"] = np.linalg.norm(dt, axis=-1)
+        per["motion_pred"] = np.linalg.norm(dp, axis=-1)
+    fps = float(getattr(recon, "fps", math.nan) or math.nan)
+    frames = np.arange(T)
+    time_ms = (frames - onset) * 1000.0 / fps if fps > 0 else np.full(T, math.nan)
+
+    def phase(i: int) -> str:
+        if i < onset:
+            return "neutral"
+        if i == onset:
+            return "onset"
+        if apex is None:
+            return "rise"
+        if i < apex:
+            return "rise"
+        if i == apex:
+            return "apex"
+        if i < offset:
+            return "fall"
+        return "offset" if i == offset else "after"
+
+    phases = [phase(int(i)) for i in frames]
+    key = getattr(recon, "clip_key", ("", "", ""))
+    rows = [{"clip": str(key[2]) if len(key) == 3 else "", "variant": getattr(recon, "variant", None),
+             "mesh": mesh, "frame": int(i), "time_ms": float(time_ms[i]), "phase": phases[i],
+             "metric": m, "value": float((per[m][i] * w).sum() / w.sum() * _MM), "unit": "mm"}
+            for m in metrics for i in frames]
+    return pd.DataFrame(rows)
+
+
 def _landmark_distances(pred: Any, target: Any) -> np.ndarray:
     """Per-landmark distance over the target's IOD, shape (T, 68)."""
     from ..face import inter_ocular_distance
