@@ -6,6 +6,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= outputs/demo
 STAMP  := $(VENV)/.mxkit-installed
+# torch's OpenMP threads sleep instead of spinning while they wait: on a 2-core machine shared
+# with other processes, spinning makes the many small tensor operations of the coarse fit
+# 10-30x slower (measured in benchmarks/run.py); passive waiting costs nothing when it is quiet.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install run test bench asset docs clean browser
 

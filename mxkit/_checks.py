@@ -38,7 +38,7 @@ def check_shape(x: Any, spec: Sequence[int | str | None], name: str) -> dict[str
     if len(shape) != len(spec):
         raise ShapeError(f"{name} must have shape {_shape_str(spec)}; got {shape}")
     bound: dict[str, int] = {}
-    for axis, (size, want) in enumerate(zip(shape, spec)):
+    for axis, (size, want) in enumerate(zip(shape, spec, strict=True)):
         if want is None:
             continue
         if isinstance(want, str):

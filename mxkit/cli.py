@@ -92,7 +92,7 @@ def export_model_showcase(out: str | Path, *, model_name: str = "mh-head", image
     if progress:
         from tqdm.auto import tqdm
         iterator = tqdm(names, desc="exporting expressions", unit="mesh")
-    for i, name in zip(range(len(names)), iterator):
+    for i, name in zip(range(len(names)), iterator, strict=True):
         t0 = time.perf_counter()
         frames.append(render(verts[i], faces, camera, albedo=(0.85, 0.68, 0.58)).image)
         t_render += time.perf_counter() - t0

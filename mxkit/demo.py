@@ -80,7 +80,7 @@ class DemoResult:
         """Mean micro-motion L1 (mm) per variant, rounded to 4 decimals."""
         col = SUMMARY_METRICS[0][3]
         return {str(v): round(float(x), 4) for v, x in zip(self.summary["variant"],
-                                                           self.summary[col])}
+                                                           self.summary[col], strict=True)}
 
 
 def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequence[Any],
@@ -134,7 +134,7 @@ def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequ
     # the clip with the largest true motion: meshes at the apex, coloured by displacement
     truths = [c.ground_truth.vertices(model) for c in clips]
     motion = [float(np.linalg.norm(t[c.apex] - t[c.onset], axis=1).max()) for t, c in
-              zip(truths, clips)]
+              zip(truths, clips, strict=True)]
     i = int(np.argmax(motion))
     clip, truth = clips[i], truths[i]
     rec_i = {v: recons[v][i] for v in variants}

@@ -29,7 +29,7 @@ def test_writes_tables_and_report(demo):
     summary = pd.read_csv(demo / "summary.csv")
     assert list(summary["variant"]) == VARIANTS
     assert (summary["clips"] == 2).all()                     # the tiny preset's micro clips
-    mm = dict(zip(summary["variant"], summary["micro-motion L1 (mm)"]))
+    mm = dict(zip(summary["variant"], summary["micro-motion L1 (mm)"], strict=True))
     # a micro-expression moves the face by a fraction of a millimetre to ~2 mm: errors of the
     # reconstructions are finite, positive and below the motion itself
     assert all(0 < v < 1.0 for v in mm.values()), mm

@@ -76,7 +76,7 @@ def test_motion_error_map_rejects_bad_inputs():
 
 def test_error_over_time_matches_the_clip_metrics(mh_head):
     rng = np.random.default_rng(1)
-    T, V = 6, int(mh_head.n_vertices)
+    T = 6
     base = mh_head.v_template.detach().double().numpy()
     truth = np.repeat(base[None], T, axis=0)
     mouth = np.asarray(mh_head.region_mask("mouth"), dtype=bool)

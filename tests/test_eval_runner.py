@@ -50,7 +50,7 @@ def test_prepared_clips_are_checked_against_the_clips():
     clips = [SimpleNamespace(key=("d", "s1", "a")), SimpleNamespace(key=("d", "s2", "b"))]
     preps = [SimpleNamespace(clip_key=c.key) for c in clips]
     assert prepared_clips(clips, prepared=preps) == preps
-    assert prepared_clips(clips, prepared={c.key: p for c, p in zip(clips, preps)}) == preps
+    assert prepared_clips(clips, prepared={c.key: p for c, p in zip(clips, preps, strict=True)}) == preps
     with pytest.raises(InputValueError, match="keep the clips' order"):
         prepared_clips(clips, prepared=preps[::-1])
     with pytest.raises(InputValueError, match="no entry"):
@@ -78,7 +78,7 @@ def test_feature_specs():
 def test_summary_tables_average_clips():
     rows = []
     for variant, mm in (("static", (0.4, 0.2)), ("full", (0.1, 0.1))):
-        for clip, v in zip(("c1", "c2"), mm):
+        for clip, v in zip(("c1", "c2"), mm, strict=True):
             for region, scale in (("all", 1.0), ("mouth", 2.0)):
                 rows.append({"clip": clip, "subject": "s", "dataset": "d", "variant": variant, "mesh": "fine",
                              "region": region, "metric": "micro_motion_l1", "value": v * scale, "unit": "mm"})

@@ -75,18 +75,6 @@ from .recognition import (
     recognise_clips,
     subject_keys,
 )
-from .runner import (
-    RECOGNITION_FEATURES,
-    SUMMARY_METRICS,
-    AblationResult,
-    RecognitionComparison,
-    iter_reconstructions,
-    load_networks,
-    prepared_clips,
-    run_ablation,
-    run_recognition,
-    weights_settings,
-)
 from .reconstruction import (
     ALIGN_MODES,
     TABLE_COLUMNS,
@@ -111,6 +99,18 @@ from .reconstruction import (
     vertex_error_map,
     vertex_error_table,
     vertex_errors,
+)
+from .runner import (
+    RECOGNITION_FEATURES,
+    SUMMARY_METRICS,
+    AblationResult,
+    RecognitionComparison,
+    iter_reconstructions,
+    load_networks,
+    prepared_clips,
+    run_ablation,
+    run_recognition,
+    weights_settings,
 )
 
 __all__ = [

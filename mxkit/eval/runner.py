@@ -409,10 +409,10 @@ class AblationResult:
         label = SUMMARY_METRICS[0][3]
         out: dict[str, Any] = {"clips": int(len(self.clips)), "variants": self.variants,
                                "micro_motion_l1": {str(v): round(float(x), 4) for v, x in
-                                                   zip(self.per_variant["variant"], self.per_variant[label])}}
+                                                   zip(self.per_variant["variant"], self.per_variant[label], strict=True)}}
         if "ratio to static" in self.per_variant:
             out["ratio_to_static"] = {str(v): round(float(x), 3) for v, x in
-                                      zip(self.per_variant["variant"], self.per_variant["ratio to static"])}
+                                      zip(self.per_variant["variant"], self.per_variant["ratio to static"], strict=True)}
         return out
 
     def to_markdown(self, digits: int = 4) -> str:

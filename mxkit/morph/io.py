@@ -90,7 +90,7 @@ def face_model_from_npz(path: str | os.PathLike, *, name: str | None = None,
         id_basis = id_basis * a["id_std"][:, None, None]
     au_masks = None
     if "au_names" in a and "au_masks" in a:
-        au_masks = {str(n): m for n, m in zip(a["au_names"].tolist(), a["au_masks"])}
+        au_masks = {str(n): m for n, m in zip(a["au_names"].tolist(), a["au_masks"], strict=True)}
     try:
         return FaceModel(
             name=name or meta.get("name", path.stem),
