@@ -18,7 +18,7 @@
 # - to check on a held-out clip that training helped, and to hand the weights to
 #   `mxkit.reconstruct`.
 #
-# **Runtime:** about 40 s on a laptop CPU. **Prerequisites:** `20_synthme` (the data),
+# **Runtime:** about 50 s on a laptop CPU. **Prerequisites:** `20_synthme` (the data),
 # `40_coarse_fitting` (the coarse base the networks refine).
 
 # %%
