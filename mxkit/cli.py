@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .data.loaders.by_name import DATASET_LOADERS
 from .errors import MxkitError
 
 __all__ = ["main", "build_parser", "DATASETS"]
@@ -150,11 +151,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------ data helpers
 #: Values of ``--dataset``: name -> loader in :mod:`mxkit.data` (``auto``: SynthME when the
-#: folder holds a ``synthme.json`` manifest).
-DATASETS: dict[str, str] = {
-    "synthme": "load_synthme", "casme2": "load_casme2", "casme": "load_casme", "samm": "load_samm",
-    "casme_sq": "load_casme_sq", "smic": "load_smic", "mmew": "load_mmew", "ckplus": "load_ckplus",
-}
+#: folder holds a ``synthme.json`` manifest); the same as :data:`mxkit.data.DATASET_LOADERS`.
+DATASETS: dict[str, str] = DATASET_LOADERS
 
 
 def _default_cache() -> Path:
@@ -183,18 +181,14 @@ def _existing_dir(path: str | Path, what: str) -> Path:
 
 def _load(root: str | Path, dataset: str) -> object:
     """Load a dataset folder with the matching :mod:`mxkit.data` loader."""
-    from . import data
-    from ._checks import check_option
+    from .data import load_dataset
     from .errors import InputValueError
 
     path = _existing_dir(root, "dataset folder")
-    if dataset == "auto":
-        if not (path / "synthme.json").is_file():
-            raise InputValueError(f"{str(root)!r} is not a SynthME folder (no synthme.json); say which "
-                                  f"dataset it is with --dataset ({', '.join(DATASETS)})")
-        dataset = "synthme"
-    check_option(dataset, tuple(DATASETS), "dataset")
-    return getattr(data, DATASETS[dataset])(path)
+    if dataset == "auto" and not (path / "synthme.json").is_file():
+        raise InputValueError(f"{str(root)!r} is not a SynthME folder (no synthme.json); say which "
+                              f"dataset it is with --dataset ({', '.join(DATASETS)})")
+    return load_dataset(path, dataset)
 
 
 def _select(clips: object, wanted: Sequence[str] | None, max_clips: int | None = None) -> list:

@@ -5,7 +5,7 @@
 * Loaders of the real datasets from a user's local copy (formats in ``DATASETS.md``):
   :func:`load_casme2`, :func:`load_casme`, :func:`load_samm`, :func:`load_casme_sq`,
   :func:`load_smic`, :func:`load_mmew`, :func:`load_ckplus` and the composite
-  :func:`load_megc2019`.
+  :func:`load_megc2019`; :func:`load_dataset` picks the loader by name (:data:`DATASET_LOADERS`).
 * :mod:`~mxkit.data.aus`: AU strings in every notation the coding files use.
 * :mod:`~mxkit.data.protocols`: class mappings with their exclusions and a card for results.
 * :mod:`~mxkit.data.writers`: the CASME II / SAMM / CK+ layouts, for synthetic data and tests.
@@ -18,10 +18,12 @@ Importing this package is light (OpenCV, pandas and openpyxl are imported when u
 from .aus import AU, AUParse, format_au, format_aus, parse_au_string, parse_aus
 from .clip import Clip, ClipSet, read_image
 from .loaders import (
+    DATASET_LOADERS,
     load_casme,
     load_casme2,
     load_casme_sq,
     load_ckplus,
+    load_dataset,
     load_megc2019,
     load_mmew,
     load_samm,
@@ -45,7 +47,7 @@ __all__ = [
     "AU", "AUParse", "parse_aus", "parse_au_string", "format_au", "format_aus",
     "Clip", "ClipSet", "read_image",
     "load_casme2", "load_casme", "load_samm", "load_casme_sq", "load_smic", "load_mmew",
-    "load_ckplus", "load_megc2019", "read_megc2019_gt",
+    "load_ckplus", "load_megc2019", "read_megc2019_gt", "load_dataset", "DATASET_LOADERS",
     "DatasetWarning", "MissingFramesError", "PROBLEM_COLUMNS",
     "Protocol", "PROTOCOLS", "get_protocol", "CASME2_5CLASS", "OBJECTIVE_5CLASS",
     "OBJECTIVE_7CLASS", "MEGC2019_3CLASS",

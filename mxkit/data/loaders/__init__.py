@@ -4,6 +4,7 @@ Every loader takes the user's dataset folder, reads the official label file cell
 returns a :class:`~mxkit.data.ClipSet`; nothing is written to the dataset folder.
 """
 
+from .by_name import DATASET_LOADERS, load_dataset
 from .casme import load_casme
 from .casme2 import load_casme2
 from .casme_sq import load_casme_sq
@@ -14,4 +15,4 @@ from .samm import load_samm
 from .smic import load_smic
 
 __all__ = ["load_casme2", "load_casme", "load_samm", "load_casme_sq", "load_smic", "load_mmew",
-           "load_ckplus", "load_megc2019", "read_megc2019_gt"]
+           "load_ckplus", "load_megc2019", "read_megc2019_gt", "load_dataset", "DATASET_LOADERS"]
