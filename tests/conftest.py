@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import torch
+import os
+
+# Sleeping OpenMP waits for torch's threads in this process and in the notebook kernels it
+# starts (inherited environment), unless set: see benchmarks/run.py. Must precede the torch import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from mxkit.morph import ARKIT_NAMES, FaceModel, LandmarkEmbedding
 

@@ -12,6 +12,7 @@ executes it in place so the committed notebook carries its outputs (nbval's refe
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -68,7 +69,10 @@ def build(name: str, *, execute: bool = True) -> Path:
     if execute:
         subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
                         "--execute", "--inplace", "--ExecutePreprocessor.timeout=600",
-                        str(path)], check=True, cwd=OUT)
+                        str(path)], check=True, cwd=OUT,
+                       # sleeping OpenMP waits: see benchmarks/run.py (spinning makes the coarse
+                       # fits 10-30x slower on a shared 2-core machine)
+                       env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ})
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:  # strip volatile metadata, keep outputs
             cell.metadata.pop("execution", None)
