@@ -18,6 +18,7 @@
 # **Runtime:** about 30 s on a laptop CPU. **Prerequisites:** `10_face_model` (the face model).
 
 # %%
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mxkit.data import load_synthme, make_dataset
+from mxkit.data import PRESETS, load_synthme, make_dataset
 from mxkit.data.synth import (
     EMOTION_RECIPES,
     dataset_plan,
@@ -47,6 +48,10 @@ PRESET = "small"      # "tiny" (unit tests), "small" (6 subjects), "full" (364 c
 N_SUBJECTS = 2        # fewer subjects than the preset's 6, to stay fast
 SEED = 0              # everything follows from it: same seed, same bytes
 DLIB_FRAMES = "key"   # dlib check on onset/apex/offset of each clip ("all", or every n-th: 10)
+FULL = os.environ.get("MXKIT_NB_FULL") == "1"
+if FULL:              # the whole "full" preset (26 subjects, 364 clips at 640x480), dlib on every frame
+    PRESET, DLIB_FRAMES = "full", "all"
+    N_SUBJECTS = PRESETS[PRESET]["n_subjects"]
 
 # %% [markdown]
 # ## Generate a dataset
