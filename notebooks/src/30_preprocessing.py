@@ -20,6 +20,7 @@
 # **Runtime:** about 30 s on a laptop CPU. **Prerequisites:** `10_face_model` (the face model).
 
 # %%
+import os
 import shutil
 import tempfile
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import mxkit
+from mxkit.data import load_dataset
 from mxkit.data.synth import generate_clip, generate_subject
 from mxkit.face import inter_ocular_distance, landmark_noise_floor
 from mxkit.pipeline.synthetic import expected_crop_flow, known_motion_clip
@@ -45,21 +47,35 @@ NOISE = 1.0            # sensor noise, grey levels
 MAGNIFY = {"alpha": 10.0, "r1": 0.4, "r2": 0.05}
 SYNTH_FPS = 100.0      # frame rate of the SynthME clip (SynthME's default is 200)
 N_CLIPS, WORKERS = 3, 1   # prepare_many: WORKERS > 1 uses worker processes
+DATASET_ROOT = None    # a real dataset folder: its clip replaces the rendered one (known answers stay synthetic)
+DATASET = "casme2"     # its format, a name of mxkit.data.DATASET_LOADERS: "casme2", "samm", "casme", ...
+DATASET_OPTIONS = {"window": "all"}   # loader options: keep the neutral frames before the onset
+CLIP_INDEX = 0         # which clip of the dataset (the noise floor needs >= 3 frames before its onset)
+FULL = os.environ.get("MXKIT_NB_FULL") == "1"
+if FULL:               # 480 px frames, a longer clip, a 192 px crop and the MER-standard TV-L1 flow
+    N_FRAMES, ONSET, APEX, IMAGE_SIZE, SIZE, FLOW = 48, 8, 28, 480, 192, "tvl1"
+    N_CLIPS, WORKERS = 6, None
 
 # %% [markdown]
 # ## A clip rendered in memory
 # `known_motion_clip` renders the embedded `mh-head` model with a random skin texture (optical
 # flow needs texture) and returns an ordinary `mxkit.data.Clip` with frames in memory: the face
 # smiles faintly from the onset to the apex and back while the image drifts by a known
-# sub-pixel amount. A real dataset clip (`mxkit.data.load_casme2(...)[0]`) goes through exactly
-# the same calls; so will the SynthME clips of `mxkit.data.synth`, which carry full 3D truth.
+# sub-pixel amount. A real dataset clip goes through exactly the same calls: set `DATASET_ROOT`
+# (and `DATASET`) and `mxkit.data.load_dataset` reads it with the matching loader
+# (`mxkit.data.load_casme2`, ...). The sections that check against a known answer (the flow of
+# a pure drift, SynthME landmarks, the failing clip of the batch) keep their synthetic clips.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-clip = known_motion_clip(n_frames=N_FRAMES, image_size=IMAGE_SIZE, onset=ONSET, apex=APEX,
-                         aus=AUS, shift=SHIFT, noise=NOISE)
+if DATASET_ROOT:
+    clip = load_dataset(DATASET_ROOT, DATASET, **DATASET_OPTIONS)[CLIP_INDEX]
+else:
+    clip = known_motion_clip(n_frames=N_FRAMES, image_size=IMAGE_SIZE, onset=ONSET, apex=APEX,
+                             aus=AUS, shift=SHIFT, noise=NOISE)
 print(clip)
-print("frames:", clip.frames.shape, clip.frames.dtype)
+frames = clip.load_frames()
+print("frames:", frames.shape, frames.dtype)
 
 # %% [markdown]
 # ## Prepare it
@@ -190,7 +206,7 @@ print(f"jitter {jitter:.2f} px vs landmark motion at the apex {df.landmark_disp_
 # %%
 # NBVAL_CHECK_OUTPUT
 smoothed = mxkit.prepare(clip, size=SIZE, flow=FLOW, smooth="savgol")
-floor_s = landmark_noise_floor(smoothed.landmarks, neutral=slice(0, ONSET))
+floor_s = landmark_noise_floor(smoothed.landmarks, neutral=slice(0, smoothed.onset))
 jitter_s = float(floor_s.loc[floor_s.level == "all", "std_px"].iloc[0])
 print("smoothing lowers the jitter:", jitter_s < jitter)
 
