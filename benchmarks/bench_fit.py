@@ -65,14 +65,15 @@ def run(quick: bool = False) -> dict[str, Any]:
     lm = clip.landmarks
     fit_landmarks(model, lm[:5])                      # warm-up (lazy library initialisation)
 
-    def loop():
-        fits = [fit_landmarks(model, lm[t:t + 1]) for t in range(n_frames)]
+    def loop(threads):
+        fits = [fit_landmarks(model, lm[t:t + 1], threads=threads) for t in range(n_frames)]
         return fits
 
+    # the fit's own `threads` argument (default 1) is set to the measured count
     modes = {
-        "batched (clip identity)": (lambda: fit_landmarks(model, lm), repeats),
-        "batched per-frame baseline": (lambda: fit_frames_independently(model, lm), repeats),
-        "batched, smooth=10": (lambda: fit_landmarks(model, lm, smooth=10.0), 1),
+        "batched (clip identity)": (lambda th: fit_landmarks(model, lm, threads=th), repeats),
+        "batched per-frame baseline": (lambda th: fit_frames_independently(model, lm, threads=th), repeats),
+        "batched, smooth=10": (lambda th: fit_landmarks(model, lm, smooth=10.0, threads=th), 1),
         "per-frame Python loop": (loop, 1),
     }
     default_threads = torch.get_num_threads()
@@ -81,7 +82,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         for threads in sorted({1, default_threads}):
             torch.set_num_threads(threads)
             for mode, (fn, reps) in modes.items():
-                seconds, out = _median_time(fn, reps)
+                seconds, out = _median_time(lambda fn=fn: fn(threads), reps)
                 if isinstance(out, list):
                     iters = sum(f.n_iters for f in out) / len(out)
                     err = sum(float(f.error_px.mean()) for f in out) / len(out)

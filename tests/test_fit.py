@@ -455,3 +455,24 @@ class TestAstronaut:
         assert float(base.max()) < 0.05
         assert float(smile.min()) > 0.3 and float((smile - base).min()) > 0.3
         assert float(_angle_deg(fit.rotation, torch.zeros(1, 3))[0]) < 15.0  # near-frontal
+
+
+def test_threads_argument_is_restored_and_does_not_change_the_fit():
+    model = make_landmark_model()
+    clip = synthetic_clip(model, n_frames=6, generator=torch.Generator().manual_seed(3))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        one = fit_landmarks(model, clip.landmarks, smooth=5.0)            # default: 1 thread
+        assert torch.get_num_threads() == 2                                # restored
+        untouched = fit_landmarks(model, clip.landmarks, smooth=5.0, threads=None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(one.expression, untouched.expression, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(one.rotation, untouched.rotation, rtol=1e-5, atol=1e-6)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputValueError, match="threads"):
+            fit_landmarks(model, clip.landmarks, threads=bad)
+        with pytest.raises(InputValueError, match="threads"):
+            fit_frames_independently(model, clip.landmarks, threads=bad)

@@ -51,8 +51,9 @@ products of the bases (``sum_jk Q_t[j, k] N[jk]``), without forming the Jacobian
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -979,6 +980,7 @@ def fit_landmarks(
     exclude: Sequence[str] = ("gaze", "tongue"),
     init: CoarseFit | None = None,
     method: Method = "gauss_newton",
+    threads: int | None = 1,
     progress: bool = False,
 ) -> CoarseFit:
     """Fit a face model to 2D landmarks over a whole clip, all frames at once.
@@ -1038,6 +1040,11 @@ def fit_landmarks(
         Jacobians, fastest and most accurate. ``"lbfgs"``: scipy's bounded L-BFGS-B on the
         whole clip with autograd gradients (runs the optimiser on the host). ``"adam"``:
         projected Adam (weights clipped to [0, 1] after each step), for comparison.
+    threads : int or None, default 1
+        torch intra-op threads during the fit on a CPU (restored afterwards); None leaves
+        torch's setting. The fit is many small dense operations, for which extra threads cost
+        more than they give: with 2 threads instead of 1 a 200-frame clip fit runs at about half
+        the speed and the ``smooth > 0`` solve 2-4x slower (``python -m benchmarks.bench_fit``).
     progress : bool
         Show a tqdm progress bar over iterations.
 
@@ -1088,6 +1095,34 @@ def fit_landmarks(
         raise InputValueError(f"lr must be > 0; got {lr!r}")
     if not (isinstance(tol, (int, float)) and tol >= 0):
         raise InputValueError(f"tol must be >= 0; got {tol!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise InputValueError(f"threads must be an integer >= 1 or None; got {threads!r}")
+    device = getattr(getattr(model, "v_template", None), "device", None)   # model checked in _fit
+    with _cpu_threads(threads if device is not None and device.type == "cpu" else None):
+        return _fit(model, landmarks, kind=kind, weights=weights, contour_weight=contour_weight,
+                    clip_identity=clip_identity, n_iters=int(n_iters), lr=lr, tol=tol, smooth=smooth,
+                    prior_identity=prior_identity, prior_expression=prior_expression,
+                    prior_pose=prior_pose, exclude=exclude, init=init, method=method,
+                    progress=progress)
+
+
+@contextlib.contextmanager
+def _cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (None: as is), then restore the count."""
+    before = torch.get_num_threads()
+    if n is None or int(n) == before:
+        yield
+        return
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _fit(model, landmarks, *, kind, weights, contour_weight, clip_identity, n_iters, lr, tol, smooth,
+         prior_identity, prior_expression, prior_pose, exclude, init, method, progress) -> CoarseFit:
     P = _prepare(model, landmarks, kind=kind, weights=weights, contour_weight=contour_weight,
                  clip_identity=clip_identity, smooth=smooth, prior_identity=prior_identity,
                  prior_expression=prior_expression, prior_pose=prior_pose, exclude=exclude)
@@ -1159,6 +1194,7 @@ def fit_frames_independently(
     exclude: Sequence[str] = ("gaze", "tongue"),
     init: CoarseFit | None = None,
     method: Method = "gauss_newton",
+    threads: int | None = 1,
     progress: bool = False,
 ) -> CoarseFit:
     """The "static per-frame" baseline: every frame fitted alone (still batched).
@@ -1180,4 +1216,5 @@ def fit_frames_independently(
                          contour_weight=contour_weight, clip_identity=False, n_iters=n_iters,
                          lr=lr, tol=tol, smooth=0.0, prior_identity=prior_identity,
                          prior_expression=prior_expression, prior_pose=prior_pose,
-                         exclude=exclude, init=init, method=method, progress=progress)
+                         exclude=exclude, init=init, method=method, threads=threads,
+                         progress=progress)
