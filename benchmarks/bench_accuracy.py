@@ -120,7 +120,7 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
         "full < full_no_pretrain": by["full"] < by["full_no_pretrain"],
     }
     return {"benchmark": "accuracy", "quick": bool(quick), "data": dict(data),
-            "n_clips": len(clips), "weights": str(weights), "rows": rows,
+            "n_clips": len(clips), "weights": weights.name, "rows": rows,
             "per_clip": per_clip, "checks": checks,
             "zero_motion_l1": float(np.mean(zero)), "data_seconds": round(t_data, 1)}
 

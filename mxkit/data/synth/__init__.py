@@ -24,7 +24,7 @@ that reconstructions are compared to.
 Examples
 --------
 >>> from mxkit.data import make_dataset, load_synthme            # doctest: +SKIP
->>> clips = make_dataset("/tmp/SynthME", preset="tiny")           # doctest: +SKIP
+>>> clips = make_dataset("SynthME", preset="tiny")                # doctest: +SKIP
 >>> truth = clips[0].ground_truth                                 # doctest: +SKIP
 >>> truth.vertices(load_face_model("mh-head")).shape[1:]          # doctest: +SKIP
 (4977, 3)
