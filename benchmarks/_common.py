@@ -13,12 +13,13 @@ Devices follow the tensors: nothing here names a device except to wait for it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
+
+from mxkit._threads import torch_threads  # noqa: F401  (re-exported for the benchmarks)
 
 #: Frame rate of the SynthME clips used by the benchmarks (CASME II's).
 FPS = 200.0
@@ -46,18 +47,6 @@ def synchronize(device: Any) -> None:
         torch.cuda.synchronize(dev)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[int]:
-    """Run the block with ``n`` torch intra-op threads (None: leave as is); yields the count."""
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def cores() -> int:

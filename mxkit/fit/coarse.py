@@ -51,9 +51,8 @@ products of the bases (``sum_jk Q_t[j, k] N[jk]``), without forming the Jacobian
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,6 +60,7 @@ import numpy as np
 import torch
 
 from .._checks import check_finite, check_option, check_shape
+from .._threads import torch_threads
 from ..errors import InputValueError, ShapeError
 from ..geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from .result import CoarseFit
@@ -1099,26 +1099,12 @@ def fit_landmarks(
                                 or threads < 1):
         raise InputValueError(f"threads must be an integer >= 1 or None; got {threads!r}")
     device = getattr(getattr(model, "v_template", None), "device", None)   # model checked in _fit
-    with _cpu_threads(threads if device is not None and device.type == "cpu" else None):
+    with torch_threads(threads if device is not None and device.type == "cpu" else None):
         return _fit(model, landmarks, kind=kind, weights=weights, contour_weight=contour_weight,
                     clip_identity=clip_identity, n_iters=int(n_iters), lr=lr, tol=tol, smooth=smooth,
                     prior_identity=prior_identity, prior_expression=prior_expression,
                     prior_pose=prior_pose, exclude=exclude, init=init, method=method,
                     progress=progress)
-
-
-@contextlib.contextmanager
-def _cpu_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads (None: as is), then restore the count."""
-    before = torch.get_num_threads()
-    if n is None or int(n) == before:
-        yield
-        return
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _fit(model, landmarks, *, kind, weights, contour_weight, clip_identity, n_iters, lr, tol, smooth,
