@@ -209,6 +209,21 @@ class TestFitLandmarks:
                 torch.testing.assert_close(getattr(batch, name)[t:t + 1], getattr(one, name),
                                            atol=1e-4, rtol=1e-4)
 
+    def test_identity_prior_per_frame(self, mh_head):
+        """T copies of one frame: with the prior counted per frame, the clip objective is T
+        times the single-frame one, so the clip fit's identity is the single-frame fit's; counted
+        once per clip, the prior is T times weaker and the identity grows."""
+        clip = synthetic_clip(mh_head, n_frames=1, noise_px=1.0, generator=_gen(11))
+        lm = clip.landmarks.expand(6, -1, -1)
+        one = fit_frames_independently(mh_head, clip.landmarks)
+        frame = fit_landmarks(mh_head, lm, identity_prior="frame")
+        torch.testing.assert_close(frame.identity, one.identity[0], atol=2e-4, rtol=1e-3)
+        torch.testing.assert_close(frame.expression, one.expression.expand(6, -1), atol=2e-4, rtol=1e-3)
+        per_clip = fit_landmarks(mh_head, lm)
+        assert float(per_clip.identity.norm()) > float(frame.identity.norm()) * 1.05
+        with pytest.raises(OptionError, match="identity_prior"):
+            fit_landmarks(mh_head, lm, identity_prior="subject")
+
     def test_shared_and_per_frame_weights_agree(self, lm_model):
         """The factorised normal equations (shared weights) equal the dense path."""
         clip = synthetic_clip(lm_model, n_frames=6, noise_px=0.5, generator=_gen(7))

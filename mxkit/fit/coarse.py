@@ -468,7 +468,8 @@ def _as_landmarks(landmarks: Any, like: torch.Tensor) -> torch.Tensor:
 
 
 def _prepare(model, landmarks, *, kind, weights, contour_weight, clip_identity, smooth,
-             prior_identity, prior_expression, prior_pose, exclude) -> _Problem:
+             prior_identity, prior_expression, prior_pose, exclude,
+             identity_per_frame: bool = False) -> _Problem:
     from ..morph.model import FaceModel
 
     if not isinstance(model, FaceModel):
@@ -545,7 +546,8 @@ def _prepare(model, landmarks, *, kind, weights, contour_weight, clip_identity, 
             N = {"ss": N4.reshape(9, (K + Ea) ** 2)}
     return _Problem(Y=Y, W=W, c=c, sigma=sigma, L0=L0, Bi=Bi, Be=Be, active=active,
                     bounded=model.expression_kind == "arkit", clip_identity=bool(clip_identity),
-                    a_id=float(prior_identity), a_ex=float(prior_expression),
+                    a_id=float(prior_identity) * (T if clip_identity and identity_per_frame else 1),
+                    a_ex=float(prior_expression),
                     a_rot=float(prior_pose), smooth=float(smooth), M=M, t_unit=t_unit,
                     S_flat=S_flat, N=N)
 
@@ -977,6 +979,7 @@ def fit_landmarks(
     prior_identity: float = 10.0,
     prior_expression: float = 30.0,
     prior_pose: float = 1.0,
+    identity_prior: str = "clip",
     exclude: Sequence[str] = ("gaze", "tongue"),
     init: CoarseFit | None = None,
     method: Method = "gauss_newton",
@@ -1023,11 +1026,21 @@ def fit_landmarks(
     prior_identity, prior_expression, prior_pose : float
         Weights of the Gaussian priors ``|beta|^2``, ``|psi_t|^2`` and ``|omega_t|^2``
         (rotation in radians), in units of the data term (see :mod:`mxkit.fit.coarse`).
-        The identity prior counts once per clip (once per frame with
-        ``clip_identity=False``). The defaults (10, 30, 1) were chosen on ``mh-head`` with
+        The identity prior counts once per clip (see ``identity_prior``; once per frame
+        with ``clip_identity=False``). The defaults (10, 30, 1) were chosen on ``mh-head`` with
         dlib landmarks of a real photo (weaker priors saturate unrelated shapes at 1) and
         shrink strong weights somewhat (a 0.6 smile fits as ~0.45 on synthetic data); pass
         values near 0 for exact recovery of noise-free synthetic landmarks.
+    identity_prior : {"clip", "frame"}
+        How often the shared identity's prior counts with ``clip_identity=True``.
+        ``"clip"``: once per clip (the MAP estimate if every frame's landmark errors were
+        independent, so a long clip pins the identity down from the data alone). ``"frame"``:
+        once per frame (``prior_identity`` times the number of frames), so a clip fit
+        regularises identity as much per frame as the per-frame fit does -- the better model
+        when landmark errors are mostly a per-face bias, as a detector's are, and ``T``
+        frames of one face carry hardly more identity evidence than one. With ``T`` copies of
+        one frame and ``smooth=0``, ``"frame"`` gives the identity of the single-frame fit.
+        Ignored with ``clip_identity=False``.
     exclude : sequence of str
         Expression shapes kept at 0: names or the groups ``"gaze"`` and ``"tongue"`` (see
         :meth:`FaceModel.expression_mask`). Gaze is not a facial action, and the tongue is
@@ -1098,20 +1111,23 @@ def fit_landmarks(
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
                                 or threads < 1):
         raise InputValueError(f"threads must be an integer >= 1 or None; got {threads!r}")
+    check_option(identity_prior, ("clip", "frame"), "identity_prior")
     device = getattr(getattr(model, "v_template", None), "device", None)   # model checked in _fit
     with torch_threads(threads if device is not None and device.type == "cpu" else None):
         return _fit(model, landmarks, kind=kind, weights=weights, contour_weight=contour_weight,
                     clip_identity=clip_identity, n_iters=int(n_iters), lr=lr, tol=tol, smooth=smooth,
                     prior_identity=prior_identity, prior_expression=prior_expression,
-                    prior_pose=prior_pose, exclude=exclude, init=init, method=method,
-                    progress=progress)
+                    prior_pose=prior_pose, identity_prior=identity_prior, exclude=exclude, init=init,
+                    method=method, progress=progress)
 
 
 def _fit(model, landmarks, *, kind, weights, contour_weight, clip_identity, n_iters, lr, tol, smooth,
-         prior_identity, prior_expression, prior_pose, exclude, init, method, progress) -> CoarseFit:
+         prior_identity, prior_expression, prior_pose, identity_prior, exclude, init, method,
+         progress) -> CoarseFit:
     P = _prepare(model, landmarks, kind=kind, weights=weights, contour_weight=contour_weight,
                  clip_identity=clip_identity, smooth=smooth, prior_identity=prior_identity,
-                 prior_expression=prior_expression, prior_pose=prior_pose, exclude=exclude)
+                 prior_expression=prior_expression, prior_pose=prior_pose, exclude=exclude,
+                 identity_per_frame=identity_prior == "frame")
     with torch.no_grad():
         z, beta = _initial_state(P, init, kind, model)
     if method == "gauss_newton":
