@@ -382,8 +382,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     s = result.summary()
     print(f"wrote {s['path']} ({s['bytes'] / 1024:.0f} KiB, sha256 {s['sha256'][:16]}...) in {s['seconds']} s"
           + (" -- a --quick smoke run, not a model to use" if args.quick else ""))
+    vertex = s.get("validation_vertex_l1_mm") or {}
     for k, v in (s["validation_micro_motion_l1_mm"] or {}).items():
-        print(f"  validation micro-motion L1 {k:<18s} {v:.4f} mm")
+        print(f"  validation {k:<18s} micro-motion L1 {v:.4f} mm"
+              + (f", vertex L1 {vertex[k]:.3f} mm" if k in vertex else ""))
     return 0
 
 

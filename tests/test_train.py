@@ -431,3 +431,35 @@ class TestDistributed:
         for k in r0:
             assert torch.allclose(r0[k], single[k], atol=1e-5), k
         assert not math.isnan(float(sum(v.sum() for v in r0.values())))
+
+
+# ----------------------------------------------------------------------------- recipe validation
+def test_validation_table_known_answers(toy):
+    """A 'variant' that returns the truth scores 0; the toy coarse fit (the onset shape in every
+    frame) scores exactly what predicting no motion scores, which is the true apex displacement."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from mxkit.eval.reconstruction import face_mask
+    from mxkit.train.recipe import validation_errors, validation_table
+
+    samples = _samples(toy, n=2, T=8)
+    truth = {id(s.features): s.target_vertices for s in samples}
+    oracle = SimpleNamespace(refiner=lambda f, basis, op: SimpleNamespace(vertices=truth[id(f)]))
+    table = validation_table({"oracle": oracle}, samples, toy, baselines=("zero", "smoothed"))
+    assert list(table.columns) == ["clip", "variant", "micro_motion_l1_mm", "vertex_l1_mm"]
+    assert len(table) == 2 * 3 and set(table.variant) == {"zero", "smoothed", "oracle"}
+    by = table.set_index(["clip", "variant"])
+    mask = face_mask(toy, "face")
+    for s in samples:
+        clip, f = "/".join(s.key), s.features
+        gt = s.target_vertices.numpy()
+        assert by.loc[(clip, "oracle")].abs().max() < 1e-9
+        moved = np.abs(gt[f.apex] - gt[f.onset])[mask].mean() * 1e3
+        assert moved > 0.05
+        assert by.loc[(clip, "zero"), "micro_motion_l1_mm"] == pytest.approx(moved, rel=1e-6)
+        assert by.loc[(clip, "smoothed"), "micro_motion_l1_mm"] == pytest.approx(moved, rel=1e-6)
+    with pytest.raises(OptionError, match="baselines"):
+        validation_table({}, samples, toy, baselines=("mean",))
+    means = validation_errors({"oracle": oracle}, samples, toy, baselines=("zero",))
+    assert set(means) == {"zero", "oracle"} and means["zero"] == pytest.approx(table[table.variant == "zero"].micro_motion_l1_mm.mean())

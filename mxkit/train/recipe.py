@@ -43,7 +43,8 @@ from typing import Any
 from ..errors import InputValueError
 
 __all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "DEFAULT_WORK",
-           "TrainedWeights", "recipe_samples", "recipe_configs", "validation_errors", "train_weights"]
+           "TrainedWeights", "recipe_samples", "recipe_configs", "validation_table", "validation_errors",
+           "train_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class TrainedWeights:
         """``path``, ``sha256``, ``bytes``, ``seconds`` and the validation errors (if any)."""
         return {"path": str(self.path), "sha256": self.sha256, "bytes": self.bytes,
                 "seconds": self.provenance.get("seconds"),
-                "validation_micro_motion_l1_mm": self.provenance.get("validation_micro_motion_l1_mm", {})}
+                "validation_micro_motion_l1_mm": self.provenance.get("validation_micro_motion_l1_mm", {}),
+                "validation_vertex_l1_mm": self.provenance.get("validation_vertex_l1_mm", {})}
 
 
 def _say(log_fn: Callable[[str], None] | None, msg: str) -> None:
@@ -103,10 +105,14 @@ def _say(log_fn: Callable[[str], None] | None, msg: str) -> None:
 
 
 def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
-                   quick: bool = False,
+                   quick: bool = False, fit: dict[str, Any] | None = None,
                    work: str | os.PathLike = DEFAULT_WORK, workers: int | None = 2, progress: bool = False,
                    log_fn: Callable[[str], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
     """SynthME clips -> prepared -> coarse fits -> TrainingSamples, cached under ``work``.
+
+    ``fit`` updates :data:`mxkit.reconstruct.DEFAULT_FIT` (the coarse base the networks are
+    trained on, recorded in the bundle). The data and prepared clips are cached per data and
+    prepare settings, the samples per coarse-fit settings, so trying another fit reuses them.
 
     Returns
     -------
@@ -122,14 +128,12 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     from .synthme import prepare_clips, synthme_dataset, synthme_samples
 
     data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
-    fit = dict(DEFAULT_FIT)
+    fit = {**DEFAULT_FIT, **(fit or {})}
     if quick:
         data.update(QUICK_DATA)
         fit.update(QUICK_FIT)
-    key_parts: list[Any] = [data, DEFAULT_PREPARE, DEFAULT_FIT] + ([QUICK_FIT] if quick else [])
-    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:12]
-    root = Path(work) / key
-    cache = root / "samples.pt"
+    root = Path(work) / _digest([data, DEFAULT_PREPARE])
+    cache = root / f"samples-{_digest(fit)}.pt"
     info = {"synthme": {**data, "truth_format": TRUTH_FORMAT}, "prepare": dict(DEFAULT_PREPARE), "fit": fit}
     if cache.is_file():
         _say(log_fn, f"samples from {cache}")
@@ -146,6 +150,10 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     return samples, info
 
 
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def recipe_configs(*, seed: int = 0, encoder: bool = True, deformer: bool = True,
                    quick: bool = False) -> tuple[Any, Any, Any]:
     """The :class:`~mxkit.train.TrainConfig` of pretraining, fine-tuning and training from scratch."""
@@ -160,41 +168,74 @@ def recipe_configs(*, seed: int = 0, encoder: bool = True, deformer: bool = True
     return TrainConfig(**pre), TrainConfig(**fine), TrainConfig(**scratch)
 
 
-def validation_errors(results: dict[str, Any], samples: Sequence[Any], model: Any, *,
-                      fit_options: dict[str, Any] | None = None) -> dict[str, float]:
-    """Mean micro-motion L1 (mm) of every variant on validation samples (from their features).
+def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any, *,
+                     fit_options: dict[str, Any] | None = None,
+                     baselines: Sequence[str] = ("zero", "static", "smoothed")) -> Any:
+    """Errors of every variant on validation samples (from their features), one row per clip.
 
-    Keys: ``zero`` (predicting no motion), ``static``, ``smoothed`` and each trained variant.
+    ``baselines`` are scored too: ``zero`` (predicting no motion), ``static`` (the per-frame
+    coarse fit of the samples' landmarks, with ``fit_options``) and ``smoothed`` (the samples'
+    coarse base).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``clip``, ``variant`` (``zero`` = predicting no motion, ``static``,
+        ``smoothed`` and each trained variant), ``micro_motion_l1_mm`` (apex - onset
+        displacement L1) and ``vertex_l1_mm`` (after per-frame rigid alignment), both on the
+        evaluation's ``face`` mask.
     """
     import numpy as np
+    import pandas as pd
     import torch
 
-    from ..eval.reconstruction import face_mask, micro_motion_error
+    from .._checks import check_option
+    from ..eval.reconstruction import face_mask, micro_motion_error, vertex_errors
     from ..nets import MeshGraph
     from ..reconstruct import coarse_fit
 
     mask = face_mask(model, "face")
     op = MeshGraph.from_model(model).operator("chebyshev")
-    out: dict[str, list[float]] = {}
+    rows = []
     for s in samples:
         f, gt = s.features, s.target_vertices.numpy()
-        kw = dict(onset=f.onset, apex=f.apex, kind="l1", mask=mask)
-        still = np.repeat(gt[f.onset][None], len(gt), 0)
-        out.setdefault("zero", []).append(micro_motion_error(still, gt, **kw))
-        static = coarse_fit(f.landmarks_px, model, variant="static", fit_options=fit_options).vertices
-        out.setdefault("static", []).append(micro_motion_error(static.numpy(), gt, **kw))
-        out.setdefault("smoothed", []).append(micro_motion_error(f.coarse_vertices.numpy(), gt, **kw))
+        preds = {}
+        for name in baselines:
+            check_option(name, ("zero", "static", "smoothed"), "baselines")
+            if name == "zero":
+                preds[name] = np.repeat(gt[f.onset][None], len(gt), 0)
+            elif name == "static":
+                preds[name] = coarse_fit(f.landmarks_px, model, variant="static",
+                                         fit_options=fit_options).vertices.numpy()
+            else:
+                preds[name] = f.coarse_vertices.numpy()
         for name, res in results.items():
             with torch.no_grad():
-                v = res.refiner(f, model.expr_basis, op).vertices
-            out.setdefault(name, []).append(micro_motion_error(v.numpy(), gt, **kw))
-    return {k: float(np.mean(v)) for k, v in out.items()}
+                preds[name] = res.refiner(f, model.expr_basis, op).vertices.numpy()
+        for name, v in preds.items():
+            rows.append({"clip": "/".join(map(str, s.key)), "variant": name,
+                         "micro_motion_l1_mm": micro_motion_error(v, gt, onset=f.onset, apex=f.apex,
+                                                                  kind="l1", mask=mask),
+                         "vertex_l1_mm": vertex_errors(v, gt, align="frame", mask=mask)["vertex_l1"]})
+    return pd.DataFrame(rows, columns=["clip", "variant", "micro_motion_l1_mm", "vertex_l1_mm"])
+
+
+def validation_errors(results: dict[str, Any], samples: Sequence[Any], model: Any, *,
+                      fit_options: dict[str, Any] | None = None,
+                      baselines: Sequence[str] = ("zero", "static", "smoothed")) -> dict[str, float]:
+    """Mean micro-motion L1 (mm) of every variant on validation samples (see :func:`validation_table`).
+
+    Keys: the ``baselines`` and each trained variant.
+    """
+    table = validation_table(results, samples, model, fit_options=fit_options, baselines=baselines)
+    means = table.groupby("variant", sort=False)["micro_motion_l1_mm"].mean()
+    return {str(k): float(v) for k, v in means.items()}
 
 
 def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                   workers: int | None = 2,
                   validate: int = 0, variants: Sequence[str] | None = None, quick: bool = False,
-                  work: str | os.PathLike = DEFAULT_WORK, progress: bool = False, command: str | None = None,
+                  fit: dict[str, Any] | None = None, work: str | os.PathLike = DEFAULT_WORK, progress: bool = False, command: str | None = None,
                   log_fn: Callable[[str], None] | None = None) -> TrainedWeights:
     """Train the reconstruction networks on SynthME with the recipe of the module docstring.
 
@@ -216,6 +257,9 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         Network variants to train (default all of :data:`mxkit.reconstruct.NETWORK_VARIANTS`).
     quick : bool
         Smoke run (see the module docstring).
+    fit : dict, optional
+        Coarse-fit options updating :data:`mxkit.reconstruct.DEFAULT_FIT` (recorded in the
+        bundle, so :func:`mxkit.reconstruct` fits the same base by default).
     work : path-like
         Data and sample cache, reused when the settings match.
     progress : bool
@@ -251,8 +295,8 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         raise InputValueError(f"subjects must be >= 1 and validate >= 0; got {subjects}, {validate}")
     t_start = time.perf_counter()
     model = load_face_model("mh-head")
-    samples, info = recipe_samples(model, seed=seed, subjects=subjects, preset=preset, quick=quick, work=work,
-                                   workers=workers, progress=progress, log_fn=log_fn)
+    samples, info = recipe_samples(model, seed=seed, subjects=subjects, preset=preset, quick=quick, fit=fit,
+                                   work=work, workers=workers, progress=progress, log_fn=log_fn)
     subject_ids = sorted({s.key[1] for s in samples})
     if validate >= len(subject_ids):
         raise InputValueError(f"validate={validate} holds out all {len(subject_ids)} subjects")
@@ -278,9 +322,14 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
             history[name] = {"macro": pre.history.summary(), "micro": res.history.summary()}
         results[name] = res
         _say(log_fn, f"{name}: {time.perf_counter() - t0:.0f} s, {history[name]}")
-    metrics = validation_errors(results, valid, model, fit_options=info["fit"]) if valid else {}
-    if metrics:
+    metrics, vertex = {}, {}
+    if valid:
+        table = validation_table(results, valid, model, fit_options=info["fit"])
+        means = table.groupby("variant", sort=False)[["micro_motion_l1_mm", "vertex_l1_mm"]].mean()
+        metrics = {str(k): float(v) for k, v in means["micro_motion_l1_mm"].items()}
+        vertex = {str(k): float(v) for k, v in means["vertex_l1_mm"].items()}
         _say(log_fn, "validation micro-motion L1 (mm): " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        _say(log_fn, "validation vertex L1 (mm): " + ", ".join(f"{k} {v:.3f}" for k, v in vertex.items()))
     provenance = {
         "command": (command or "mxkit.train.recipe.train_weights").strip(), "seed": seed,
         "mxkit_version": __version__, "torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),
@@ -288,7 +337,7 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         "n_train_clips": {"macro": len(macro), "micro": len(micro)},
         "pretrain": dataclasses.asdict(recipe_configs(seed=seed, quick=quick)[0]),
         "finetune": dataclasses.asdict(recipe_configs(seed=seed, quick=quick)[1]),
-        "training": history, "validation_micro_motion_l1_mm": metrics,
+        "training": history, "validation_micro_motion_l1_mm": metrics, "validation_vertex_l1_mm": vertex,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     if quick:
