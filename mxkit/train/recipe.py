@@ -21,7 +21,9 @@ count, the same weights):
    settings and a provenance record).
 
 ``validate=K`` keeps the last ``K`` training subjects out of training and reports their
-micro-motion error per variant (to choose settings without touching any held-out set).
+micro-motion and vertex errors per variant (:func:`validation_table`; to choose settings
+without touching any held-out set; ``tools/select_fit_settings.py`` cross-validates over all
+training subjects). ``fit=`` changes the coarse base the networks are trained on.
 ``quick=True`` is a smoke run, not a model to use: tiny data (:data:`QUICK_DATA`: 1 subject,
 1 short micro + 1 short macro clip), :data:`QUICK` steps and a 2-iteration coarse fit
 (:data:`QUICK_FIT`, recorded in the bundle).
