@@ -67,8 +67,11 @@ NETWORK_VARIANTS = {"encoder": (True, False), "deformer": (False, True), "full":
 DEFAULT_WEIGHTS = "reconstruct_v1.pt"
 #: Format tag of a weights bundle (one refiner payload per network variant).
 BUNDLE_FORMAT = "mxkit-reconstruct-weights"
-#: Coarse-fit options of the ``smoothed`` base (the default weights were trained on it).
-DEFAULT_FIT: dict[str, Any] = {"smooth": 1000.0}
+#: Coarse-fit options of the ``smoothed`` base (the default weights were trained on it): the
+#: temporal prior, and the identity prior counted once per frame (see
+#: :func:`mxkit.fit.fit_landmarks`; chosen by cross-validation on the training subjects,
+#: ``mxkit/assets/PROVENANCE.md``).
+DEFAULT_FIT: dict[str, Any] = {"smooth": 1000.0, "identity_prior": "frame"}
 #: :func:`mxkit.prepare` options used when a raw clip is given.
 DEFAULT_PREPARE: dict[str, Any] = {"size": 192}
 
@@ -332,8 +335,9 @@ def coarse_fit(landmarks: Any, model: Any, *, variant: str = "smoothed",
 
     ``"static"``: :func:`~mxkit.fit.fit_frames_independently`; every other variant:
     :func:`~mxkit.fit.fit_landmarks` with one identity per clip and the temporal prior
-    ``smooth`` (default :data:`DEFAULT_FIT`). ``fit_options`` are passed on (``smooth`` is
-    ignored by the static fit).
+    ``smooth`` (default :data:`DEFAULT_FIT`). ``fit_options`` are passed on (``smooth`` and
+    ``identity_prior``, which only mean something for one identity per clip, are ignored by
+    the static fit).
     """
     from .fit import fit_frames_independently, fit_landmarks
 
@@ -341,6 +345,7 @@ def coarse_fit(landmarks: Any, model: Any, *, variant: str = "smoothed",
     opts = {**DEFAULT_FIT, **(fit_options or {})}
     if variant == "static":
         opts.pop("smooth", None)
+        opts.pop("identity_prior", None)
         return fit_frames_independently(model, landmarks, **opts)
     return fit_landmarks(model, landmarks, **opts)
 

@@ -142,11 +142,13 @@ for name, net in networks.items():
 #
 # | static | smoothed | encoder | deformer | full | full_no_pretrain |
 # |---|---|---|---|---|---|
-# | 0.3167 | 0.0996 | 0.1038 | 0.0886 | **0.0845** | 0.0948 |
+# | 0.3167 | 0.1076 | 0.1022 | 0.0850 | **0.0848** | 0.0931 |
 #
-# Predicting no motion at all scores 0.1141 mm. The encoder alone does not beat the smoothed fit
-# on those subjects; the deformer does, the full model more, and macro pretraining lowers the
-# full model's error by about 11 % (0.0948 → 0.0845 mm). These are synthetic faces seen through
+# Predicting no motion at all scores 0.1141 mm. Each module improves on its ablation, some by
+# little: the encoder on the smoothed fit by 5 %, the full model on the deformer alone by 0.2 %
+# (on the encoder alone by 17 %), and macro pretraining lowers the full model's error by 9 %
+# (0.0931 → 0.0848 mm). The coarse base is `fit_landmarks(smooth=1000, identity_prior="frame")`,
+# chosen by cross-validation on the training subjects. These are synthetic faces seen through
 # dlib landmarks and DIS flow: `docs/method.md` §7 says what SynthME can and cannot tell you.
 #
 # ## 3 · Held-out micro-expressions, every variant
@@ -219,5 +221,5 @@ plot_meshes_side_by_side(panels, model.faces, scalars=colours, cmax=float(np.per
 # weights file, the shipped networks) on micro clips; `init=None` is the no-pretraining ablation.
 # The shipped weights are the full recipe, and on held-out SynthME subjects every refinement
 # variant beats the per-frame fit by a wide margin, while the benefit of macro pretraining (about
-# 11 % for the full model) shows only over many clips. Next: **70_reconstruction_eval** measures
+# 9 % for the full model) shows only over many clips. Next: **70_reconstruction_eval** measures
 # the reconstructions in every way `mxkit.eval` knows, per region and over time.

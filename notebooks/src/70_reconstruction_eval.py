@@ -129,8 +129,8 @@ res.per_variant.round(3)
 # %% [markdown]
 # Read the columns apart. `vertex L1` is dominated by the face's *shape* (the identity, fitted
 # from 68 landmarks), which a micro-expression does not change; the micro-motion error measures
-# the sub-millimetre motion itself. A variant can therefore score a lower vertex L1 and a much
-# worse micro-motion error at once, as the per-frame fit (its own identity at every frame) can
+# the sub-millimetre motion itself. A variant can therefore score about the same vertex L1 and
+# a much worse micro-motion error, as the per-frame fit (its own identity at every frame) does
 # here: for micro-expressions the micro-motion error is the headline.
 
 # %% [markdown]
