@@ -43,9 +43,7 @@ def cross_validate(candidates, *, folds: int, only: list[int] | None, variants, 
     import torch
 
     from mxkit.morph import load_face_model
-    from mxkit.reconstruct import NETWORK_VARIANTS
-    from mxkit.train import finetune_micro, pretrain_macro
-    from mxkit.train.recipe import recipe_configs, recipe_samples, validation_table
+    from mxkit.train.recipe import recipe_samples, train_variant, validation_table
 
     torch.set_num_threads(threads)
     model = load_face_model("mh-head")
@@ -53,18 +51,14 @@ def cross_validate(candidates, *, folds: int, only: list[int] | None, variants, 
     for name in candidates:
         samples, info = recipe_samples(model, fit=CANDIDATES[name], work=work, workers=1, log_fn=_log)
         subjects = sorted({s.key[1] for s in samples})
+        if not 2 <= folds <= len(subjects):
+            raise SystemExit(f"--folds must lie in [2, {len(subjects)}] (the training subjects); got {folds}")
         size = len(subjects) // folds
         for k in (only if only is not None else range(folds)):
             held = set(subjects[k * size:(k + 1) * size])
             train = [s for s in samples if s.key[1] not in held]
             valid = [s for s in samples if s.key[1] in held and s.kind == "micro"]
-            results = {}
-            for variant in variants:
-                enc, dfm = NETWORK_VARIANTS[variant]
-                pre, fine, _ = recipe_configs(encoder=enc, deformer=dfm)
-                pretrained = pretrain_macro([s for s in train if s.kind == "macro"], model=model, config=pre)
-                results[variant] = finetune_micro([s for s in train if s.kind == "micro"], model=model,
-                                                  init=pretrained, config=fine)
+            results = {v: train_variant(v, train, model)[0] for v in variants}
             t = validation_table(results, valid, model, fit_options=info["fit"], baselines=("zero", "smoothed"))
             t.insert(0, "fold", k)
             t.insert(0, "candidate", name)

@@ -46,7 +46,7 @@ from ..errors import InputValueError
 
 __all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "DEFAULT_WORK",
            "TrainedWeights", "recipe_samples", "recipe_configs", "validation_table", "validation_errors",
-           "train_weights"]
+           "train_variant", "train_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,8 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
     from ..nets import MeshGraph
     from ..reconstruct import coarse_fit
 
+    for name in baselines:
+        check_option(name, ("zero", "static", "smoothed"), "baselines")
     mask = face_mask(model, "face")
     op = MeshGraph.from_model(model).operator("chebyshev")
     rows = []
@@ -203,7 +205,6 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
         f, gt = s.features, s.target_vertices.numpy()
         preds = {}
         for name in baselines:
-            check_option(name, ("zero", "static", "smoothed"), "baselines")
             if name == "zero":
                 preds[name] = np.repeat(gt[f.onset][None], len(gt), 0)
             elif name == "static":
@@ -234,10 +235,35 @@ def validation_errors(results: dict[str, Any], samples: Sequence[Any], model: An
     return {str(k): float(v) for k, v in means.items()}
 
 
+def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 0, quick: bool = False,
+                  progress: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Train one network variant with the recipe (step 3 of the module docstring).
+
+    ``samples`` holds the training subjects' macro and micro samples. Returns the
+    :class:`~mxkit.train.TrainResult` and the loss summary of each phase.
+    """
+    from .._checks import check_option
+    from ..reconstruct import NETWORK_VARIANTS
+    from .loop import finetune_micro, pretrain_macro
+
+    check_option(name, tuple(NETWORK_VARIANTS), "variant")
+    enc, dfm = NETWORK_VARIANTS[name]
+    pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=seed, encoder=enc, deformer=dfm, quick=quick)
+    macro = [s for s in samples if s.kind == "macro"]
+    micro = [s for s in samples if s.kind == "micro"]
+    if name == "full_no_pretrain":
+        res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress)
+        return res, {"micro": res.history.summary()}
+    pre = pretrain_macro(macro, model=model, config=pre_cfg, progress=progress)
+    res = finetune_micro(micro, model=model, init=pre, config=fine_cfg, progress=progress)
+    return res, {"macro": pre.history.summary(), "micro": res.history.summary()}
+
+
 def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                   workers: int | None = 2,
                   validate: int = 0, variants: Sequence[str] | None = None, quick: bool = False,
-                  fit: dict[str, Any] | None = None, work: str | os.PathLike = DEFAULT_WORK, progress: bool = False, command: str | None = None,
+                  fit: dict[str, Any] | None = None, work: str | os.PathLike = DEFAULT_WORK,
+                  progress: bool = False, command: str | None = None,
                   log_fn: Callable[[str], None] | None = None) -> TrainedWeights:
     """Train the reconstruction networks on SynthME with the recipe of the module docstring.
 
@@ -288,7 +314,6 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     from ..morph import load_face_model
     from ..reconstruct import NETWORK_VARIANTS, weights_bundle
     from .checkpoint import save_atomic
-    from .loop import finetune_micro, pretrain_macro
 
     names = list(variants) if variants else list(NETWORK_VARIANTS)
     for name in names:
@@ -312,17 +337,9 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
 
     results, history = {}, {}
     for name in names:
-        enc, dfm = NETWORK_VARIANTS[name]
-        pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=seed, encoder=enc, deformer=dfm, quick=quick)
         t0 = time.perf_counter()
-        if name == "full_no_pretrain":
-            res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress)
-            history[name] = {"micro": res.history.summary()}
-        else:
-            pre = pretrain_macro(macro, model=model, config=pre_cfg, progress=progress)
-            res = finetune_micro(micro, model=model, init=pre, config=fine_cfg, progress=progress)
-            history[name] = {"macro": pre.history.summary(), "micro": res.history.summary()}
-        results[name] = res
+        results[name], history[name] = train_variant(name, train_set, model, seed=seed, quick=quick,
+                                                     progress=progress)
         _say(log_fn, f"{name}: {time.perf_counter() - t0:.0f} s, {history[name]}")
     metrics, vertex = {}, {}
     if valid:
