@@ -313,6 +313,17 @@ def write_megc_gt(path: Path, rows: Sequence[Sequence[Any]]) -> Path:
     return path
 
 
+def invalid_rows(cs) -> list[tuple]:
+    """(file name, sheet, row, column, subject, clip_id) of every ``invalid_row`` problem."""
+    p = cs.problems
+    p = p[p.kind == "invalid_row"]
+    def none(v):
+        return None if v is None or (isinstance(v, float) and v != v) else v
+
+    return [(Path(f).name, none(sh), int(r), none(c), none(s), none(k)) for f, sh, r, c, s, k in
+            zip(p.file, p.sheet, p.row, p.column, p.subject, p.clip_id, strict=True)]
+
+
 def tree_snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """{relative path: (size, mtime_ns)} of every file and folder under root."""
     out = {}
