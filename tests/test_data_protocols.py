@@ -132,7 +132,8 @@ class TestProtocol:
             Protocol("p", ("x",), {"d": {"a": "x"}}, source="label")
 
     def test_registry_and_map_classes(self):
-        assert set(PROTOCOLS) == {"casme2-5class", "objective-5class", "objective-7class", "megc2019-3class"}
+        assert set(PROTOCOLS) == {"casme2-5class", "objective-5class", "objective-7class", "megc2019-3class",
+                                  "casme3-7class", "casme3-4class", "casme3-3class"}
         assert get_protocol("casme2-5class") is CASME2_5CLASS and get_protocol(CASME2_5CLASS) is CASME2_5CLASS
         with pytest.raises(OptionError, match="samm-5class"):
             get_protocol("samm-5class")

@@ -23,7 +23,8 @@ from ._tables import CellError, Table
 __all__ = [
     "ClipSpec", "assemble", "check_root", "find_label_file", "find_child", "scan_frames",
     "compress_ranges", "IMAGE_EXT", "MISSING_OPTIONS", "WINDOW_OPTIONS", "RowGuard",
-    "no_rows_error", "spelling_problem", "EMOTION_MISSPELLINGS",
+    "no_rows_error", "spelling_problem", "EMOTION_MISSPELLINGS", "VideoSpec", "assemble_videos",
+    "existing_frames",
 ]
 
 #: Image extensions accepted in frame file names (case-insensitive).
@@ -158,6 +159,7 @@ class ClipSpec:
     depth_pattern: re.Pattern[str] | None = None
     depth_name: Callable[[int], str] | None = None
     depth_unit_mm: float = 1.0
+    depth_index: dict[int, Path] | None = None
 
 
 #: Misspelled emotion labels found in circulating coding files (kept as written, reported as
@@ -352,9 +354,12 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
         depth = None
         if spec.depth_folder is not None:
             folder = spec.depth_folder
-            if folder not in cache:
-                cache[folder] = scan_frames(folder, spec.depth_pattern) if folder.is_dir() else None
-            dindex = cache[folder] or {}
+            if spec.depth_index is not None:
+                dindex = spec.depth_index
+            else:
+                if folder not in cache:
+                    cache[folder] = scan_frames(folder, spec.depth_pattern) if folder.is_dir() else None
+                dindex = cache[folder] or {}
             lost = [n for n in numbers if n not in dindex]
             if lost:
                 probs.append(_problem(spec, "missing_depth",
@@ -389,8 +394,104 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
         "invalid_row": "row(s) of the labels are invalid and were left out",
         "offset_missing": "clip(s) have no annotated offset (the clip ends at the apex)",
         "missing_depth": "clip(s) lack depth frames (kept; reading them raises FrameReadError)",
+        "window_outside_clip": "window(s) lie outside their long clip (left out)",
     }, stacklevel=stacklevel)
     return ClipSet(clips, problems=probs, name=name or dataset)
+
+
+def existing_frames(folder: Path, numbers: Iterable[int], name: Callable[[int], str]) -> dict[int, Path]:
+    """``{n: folder / name(n)}`` for the numbers whose file exists (no folder listing: fast on
+    datasets with thousands of frames per folder, CAS(ME)³)."""
+    out = {}
+    for n in numbers:
+        p = folder / name(n)
+        if p.is_file():
+            out[n] = p
+    return out
+
+
+@dataclass
+class VideoSpec:
+    """One long video as read from the labels and the folder tree, before the frames are
+    listed: where it is and its intervals (dicts with the :data:`~mxkit.data.longvideo.
+    INTERVAL_COLUMNS` frame numbers and source)."""
+
+    dataset: str
+    subject: str
+    video_id: str
+    fps: float
+    folder: Path
+    frame_pattern: re.Pattern[str]
+    intervals: list[dict[str, Any]] = field(default_factory=list)
+    depth_folder: Path | None = None
+    depth_pattern: re.Pattern[str] | None = None
+    depth_unit_mm: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def assemble_videos(specs: Iterable[VideoSpec], *, dataset: str, missing: str,
+                    problems: Iterable[Mapping[str, Any]] = (), name: str | None = None,
+                    stacklevel: int = 3) -> Any:
+    """List every video's frames and build the :class:`~mxkit.data.LongVideoSet`.
+
+    A video without a folder or without frames is a ``missing_folder`` problem (with
+    ``missing='raise'`` a :class:`MissingFramesError`, else left out); an interval whose
+    onset or offset frame is not in its video is kept (indices ``<NA>``) and reported
+    (``interval_outside_video``); missing depth maps are ``missing_depth`` (kept).
+    """
+    from ..longvideo import LongVideo, LongVideoSet, _isna, _outside_problem
+
+    check_option(missing, MISSING_OPTIONS, "missing")
+    probs: list[dict] = [dict(p) for p in problems]
+    videos = []
+    action = {"raise": "error", "warn": "skipped", "skip": "skipped"}[missing]
+    for spec in specs:
+        index = scan_frames(spec.folder, spec.frame_pattern) if spec.folder.is_dir() else {}
+        src = spec.intervals[0] if spec.intervals else {}
+        where = {"dataset": dataset, "subject": spec.subject, "clip_id": spec.video_id,
+                 "file": src.get("file"), "sheet": src.get("sheet"), "row": src.get("row"),
+                 "column": None}
+        if not index:
+            what = "does not exist" if not spec.folder.is_dir() else "holds no frames"
+            probs.append({**where, "kind": "missing_folder", "action": action,
+                          "detail": f"video folder '{spec.folder}' {what} ({len(spec.intervals)} "
+                                    "annotated interval(s))"})
+            continue
+        numbers = list(index)
+        depth = None
+        if spec.depth_folder is not None:
+            dindex = scan_frames(spec.depth_folder, spec.depth_pattern) if spec.depth_folder.is_dir() else {}
+            lost = [n for n in numbers if n not in dindex]
+            if lost:
+                probs.append({**where, "kind": "missing_depth", "action": "kept",
+                              "detail": f"{len(lost)} of {len(numbers)} depth maps are missing in "
+                                        f"'{spec.depth_folder}': {compress_ranges(lost)}"})
+            depth = [dindex.get(n, spec.depth_folder / f"{n}.png") for n in numbers]
+        video = LongVideo(dataset=dataset, subject=spec.subject, video_id=spec.video_id,
+                          frames=list(index.values()), fps=spec.fps, frame_numbers=numbers,
+                          intervals=spec.intervals, depth=depth, depth_unit_mm=spec.depth_unit_mm,
+                          meta={"folder": str(spec.folder), **spec.meta})
+        for r in video.intervals.to_dict("records"):
+            if any(_isna(r[k]) for k in ("onset", "offset")):
+                probs.append(_outside_problem(video, r) | {"action": "kept"})
+        videos.append(video)
+    fatal = [p for p in probs if p["kind"] == "missing_folder" and p["action"] == "error"]
+    if fatal:
+        lines = [f"  {p['clip_id']} ({_where(p)}): {p['detail']}" for p in fatal[:12]]
+        more = f"\n  ... and {len(fatal) - 12} more" if len(fatal) > 12 else ""
+        raise MissingFramesError(
+            f"{dataset}: {len(fatal)} video(s) named in the labels are missing on disk:\n"
+            + "\n".join(lines) + more + "\nPass missing='warn' or 'skip' to leave them out "
+            "(listed in videos.problems).", fatal)
+    warn_kinds(probs, dataset, {
+        "missing_folder": "video(s) have no frames on disk (left out)",
+        "interval_outside_video": "interval(s) reach past their video's frames (kept; "
+                                  "LongVideoSet.clips() leaves them out)",
+        "missing_depth": "video(s) lack depth maps (kept; reading them raises FrameReadError)",
+        "invalid_row": "row(s) of the labels are invalid and were left out",
+        "fractional_frame": "frame number(s) are not integers (rounded)",
+    }, stacklevel=stacklevel)
+    return LongVideoSet(videos, problems=probs, name=name or dataset)
 
 
 def resolve_frames_root(root: Path, variants: Mapping[str, Sequence[str]], frames: str,
