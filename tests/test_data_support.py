@@ -35,6 +35,22 @@ def write_frames(folder: Path, names: Iterable[str], *, seed: int = 0) -> None:
             raise RuntimeError(f"cannot write {folder / name}")
 
 
+def depth_map(frame: int, size: tuple[int, int] = (12, 16)) -> np.ndarray:
+    """A known 16-bit depth map in mm: ``600 + frame + row + 2 col``, 0 (no reading) in the
+    top-left pixel."""
+    rr, cc = np.mgrid[0:size[0], 0:size[1]]
+    d = (600 + frame + rr + 2 * cc).astype(np.uint16)
+    d[0, 0] = 0
+    return d
+
+
+def write_depth(folder: Path, frames: Iterable[int]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in frames:
+        if not cv2.imwrite(str(folder / f"{k}.png"), depth_map(k)):  # pragma: no cover
+            raise RuntimeError(f"cannot write {folder / f'{k}.png'}")
+
+
 # ----------------------------------------------------------------------------- xlsx
 
 
