@@ -105,6 +105,15 @@ def test_known_noise_gives_its_noise_floor(static, mh_head):
     assert alone == pytest.approx(sigma, rel=0.03)
 
 
+def test_noise_floor_under_head_motion(mh_head):
+    """Second differences over 8 neutral frames: a smooth head motion barely inflates sigma."""
+    subject = generate_subject(seed=3, image_size=128, texture_size=256, model=mh_head, paint=False)
+    moving = plan_clip(subject, kind="micro", seed=13, fps=30, model=mh_head, baseline_s=0.25)
+    assert moving.meta["onset"] >= 7 and np.abs(moving.rotation).max() > 0
+    res = run(moving, truth_recon(moving, mh_head), render_depth(moving, model=mh_head, noise_mm=1.0), mh_head)
+    assert res.noise_floor_mm["face"] == pytest.approx(1.0, rel=0.06)
+
+
 def test_known_displacement_gives_known_depth_change(static, mh_head):
     depth = render_depth(static, model=mh_head)
     on, ap = static.meta["onset"], static.meta["apex"]

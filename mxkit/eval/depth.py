@@ -31,19 +31,26 @@ rendered depth alike, so both see the same thing: a surface moving toward the ca
 across a slope.
 
 **Noise floor** ``sigma`` (column ``noise_floor_mm``, per region): the sensor's per-pixel
-temporal standard deviation on the neutral frames (default: the frames before the onset),
-from frame-to-frame differences, which a slow drift of the head barely affects:
-``sigma^2 = mean_p sum_t (D_m[t+1, p] - D_m[t, p])^2 / (2 (n - 1))`` over the pixels the region
-covers on the onset frame, that the sensor reads on every neutral frame and that lie away from
-depth edges (no 4-neighbour of the rendered onset depth more than ``edge_mm`` away: at a
-silhouette a sub-pixel head motion changes the depth by centimetres). It equals the noise
-variance for white noise (1 mm quantization included). Column ``noise_level_mm`` is what the
+temporal standard deviation on the ``n`` neutral frames (default: the frames before the onset),
+from temporal differences at each pixel, which a smooth motion of the head barely affects:
+with ``n >= 3`` frames second differences, ``sigma^2 = mean_p sum_t (D_m[t+1, p] - 2 D_m[t, p]
++ D_m[t-1, p])^2 / (6 (n - 2))`` (a constant-velocity drift cancels), with 2 frames first
+differences, ``sigma^2 = mean_p sum_t (D_m[t+1, p] - D_m[t, p])^2 / (2 (n - 1))``; over the
+pixels the region covers on the onset frame, that the sensor reads on every neutral frame and
+that lie away from depth edges (no 4-neighbour of the rendered onset depth more than
+``edge_mm`` away: at a silhouette a sub-pixel head motion changes the depth by centimetres).
+Both equal the noise variance for white noise (1 mm quantization included); head motion that
+is not smooth over the neutral frames makes ``sigma`` an over-estimate (SynthME at 30 fps with
+8 neutral frames: +0.5 to +5 % at sigma = 1 mm). Column ``noise_level_mm`` is what the
 metric would read from white noise of that ``sigma`` alone, on a perfect reconstruction:
 ``sigma sqrt(2/pi)`` for the depth errors (mean absolute value of the noise), ``2 sigma /
 sqrt(pi)`` for ``change_error`` (the measured change carries the noise of two frames),
 ``sqrt(2) sigma / sqrt(n)`` -- the standard error of the mean over ``n`` pixels -- for the
 signed changes, and ``sigma / sqrt(n)`` for ``depth_bias``. A reconstruction is consistent
-with the measured depth to the extent its numbers approach these levels.
+with the measured depth to the extent its numbers approach these levels. These levels leave
+out the uncertainty of the onset alignment itself, which is fitted on one noisy frame (on
+SynthME with 1 mm noise its scale is off by up to ~0.1 %, compensated by its translation: a
+``depth_bias`` of a few hundredths of a mm).
 
 **Alignment.** The reconstruction's onset mesh (posed with ``pose`` when given) is first
 placed with ``camera`` (intrinsics of the depth sensor, extrinsics the initial placement).
@@ -267,7 +274,8 @@ def _face_regions(model: Any, faces: np.ndarray) -> tuple[tuple[str, ...], np.nd
 def depth_noise_floor(depth: Any, *, neutral: Any = None, onset: int | None = None,
                       mask: Any = None) -> float:
     """The sensor's noise floor on neutral frames: per-pixel temporal standard deviation from
-    frame-to-frame differences, RMS over the pixels (mm; see the module docstring).
+    second (with 3 or more frames) or first temporal differences, RMS over the pixels (mm; see
+    the module docstring).
 
     Parameters
     ----------
@@ -302,8 +310,10 @@ def _noise(d: np.ndarray, idx: np.ndarray, mask: np.ndarray | None) -> tuple[flo
         ok &= mask
     if not ok.any():
         return float("nan"), 0
-    diff = np.diff(n[:, ok], axis=0)
-    var = (diff * diff).sum(axis=0) / (2.0 * (idx.size - 1))
+    order = 2 if idx.size >= 3 else 1
+    diff = np.diff(n[:, ok], n=order, axis=0)
+    norm = 6.0 * (idx.size - 2) if order == 2 else 2.0 * (idx.size - 1)
+    var = (diff * diff).sum(axis=0) / norm
     return float(np.sqrt(var.mean())), int(ok.sum())
 
 
