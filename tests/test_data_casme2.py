@@ -13,10 +13,10 @@ from mxkit.data import DatasetWarning, MissingFramesError, load_casme2
 from mxkit.errors import DatasetFormatError, FrameReadError, OptionError
 
 from .test_data_support import (
-    invalid_rows,
     CASME2_ROWS,
     PAD,
     casme2_frame_folder,
+    invalid_rows,
     make_casme2,
     short_rows,
     tree_snapshot,

@@ -12,8 +12,8 @@ from mxkit.errors import DatasetFormatError
 
 from .test_data_support import (
     SAMM_HEADER,
-    invalid_rows,
     SAMM_ROWS,
+    invalid_rows,
     make_samm,
     samm_sheet_rows,
     tree_snapshot,

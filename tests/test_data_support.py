@@ -109,7 +109,8 @@ def _patch_cached_values(path: Path, sheet_order: list[str], cached: dict[tuple[
                 pat = re.compile(rf'<c r="{ref}"([^>]*)><f>(.*?)</f><v\s*/>(</v>)?</c>')
                 kind = ' t="str"' if isinstance(value, str) else ""
                 v = escape(value) if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-                text, n = pat.subn(lambda mm: f'<c r="{ref}"{mm.group(1)}{kind}><f>{mm.group(2)}</f><v>{v}</v></c>', text)
+                text, n = pat.subn(lambda mm, r=ref, k=kind, x=v: f'<c r="{r}"{mm.group(1)}{k}><f>{mm.group(2)}</f>'
+                                   f'<v>{x}</v></c>', text)
                 if n != 1:
                     raise AssertionError(f"no formula cell {sheet}!{ref} to give a cached value")
                 del todo[(sh, ref)]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mxkit.data.synth import generate_subject, plan_clip, render_depth
+from mxkit.errors import InputValueError, ShapeError
 from mxkit.eval import (
     DEPTH_METRICS,
     DEPTH_TABLE_COLUMNS,
@@ -18,7 +19,6 @@ from mxkit.eval import (
     depth_consistency,
     depth_noise_floor,
 )
-from mxkit.errors import InputValueError, ShapeError
 from mxkit.geometry import axis_angle_to_matrix
 from mxkit.render import Camera, project
 
