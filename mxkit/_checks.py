@@ -1,14 +1,21 @@
-"""Small input-validation helpers shared by every module (internal)."""
+"""Small input-validation helpers shared by every module (internal, layer 0).
+
+Importing this module does not import torch (so torch-free packages such as
+:mod:`mxkit.data` use the same checks); tensors are recognised when torch is loaded.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .errors import InputValueError, OptionError, ShapeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["check_shape", "check_finite", "check_option", "as_tensor"]
 
@@ -53,9 +60,16 @@ def check_shape(x: Any, spec: Sequence[int | str | None], name: str) -> dict[str
     return bound
 
 
+def _is_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")  # a tensor exists only if torch was imported
+    return torch is not None and torch.is_tensor(x)
+
+
 def check_finite(x: Any, name: str) -> None:
     """Raise :class:`InputValueError` if ``x`` holds NaN or infinite values."""
-    if torch.is_tensor(x):
+    if _is_tensor(x):
+        import torch
+
         ok = bool(torch.isfinite(x).all())
     else:
         ok = bool(np.isfinite(np.asarray(x)).all())
@@ -64,7 +78,14 @@ def check_finite(x: Any, name: str) -> None:
 
 
 def check_option(value: Any, allowed: Iterable[Any], name: str) -> Any:
-    """Return ``value`` if it is one of ``allowed``, else raise :class:`OptionError`."""
+    """Return ``value`` if it is one of ``allowed``, else raise :class:`OptionError`.
+
+    The message names the parameter, the allowed values and the value given (MNE's
+    ``_check_option`` wording); the one allowed-value check of mxkit.
+
+    >>> check_option("l1", ("l1", "l2"), "norm")
+    'l1'
+    """
     allowed = list(allowed)
     if value not in allowed:
         raise OptionError(
@@ -76,6 +97,8 @@ def check_option(value: Any, allowed: Iterable[Any], name: str) -> Any:
 def as_tensor(x: Any, *, like: torch.Tensor | None = None, dtype: torch.dtype | None = None,
               name: str = "input") -> torch.Tensor:
     """Convert ``x`` to a tensor on ``like``'s device and dtype (or ``dtype``)."""
+    import torch
+
     if like is not None:
         dtype = dtype or like.dtype
         device = like.device

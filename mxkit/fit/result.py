@@ -1,6 +1,6 @@
 """The result of a coarse fit: :class:`CoarseFit`.
 
-Camera convention (weak perspective, shared with :func:`mxkit.render.camera.weak_perspective`):
+Camera convention (weak perspective, :mod:`mxkit.camera`):
 a model-frame point ``X`` (metres; +x the subject's left, +y up, +z toward the camera) of
 frame ``t`` lands at the pixel
 
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .._checks import check_shape
+from ..camera import camera_rotation, project_points
 from ..errors import InputValueError, ShapeError
 from ..geometry import axis_angle_to_matrix
 
@@ -32,26 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..morph.model import FaceModel
 
 __all__ = ["CoarseFit", "camera_rotation"]
-
-_FLIP = (1.0, -1.0, -1.0)
-
-
-def camera_rotation(rotation: torch.Tensor) -> torch.Tensor:
-    """OpenCV camera rotation of a fitted head: ``diag(1, -1, -1) @ R(rotation)``.
-
-    Parameters
-    ----------
-    rotation : Tensor, shape (T, 3)
-        Head rotation in the model frame, axis-angle in radians.
-
-    Returns
-    -------
-    Tensor, shape (T, 3, 3)
-        The ``R`` to pass to :func:`mxkit.render.camera.weak_perspective`.
-    """
-    R = axis_angle_to_matrix(rotation)
-    flip = torch.tensor(_FLIP, dtype=R.dtype, device=R.device)
-    return flip[:, None] * R
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,13 +224,11 @@ class CoarseFit:
         Tensor, shape (T, N, 2)
             Pixels (u right, v down).
         """
-        from ..render.camera import weak_perspective
-
         if points is None:
             points = self.vertices
         check_shape(points, (self.n_frames, "N", 3), "points")
-        return weak_perspective(points.to(self.expression), self.scale,
-                                camera_rotation(self.rotation), self.t2d)
+        return project_points(points.to(self.expression), axis_angle_to_matrix(self.rotation),
+                              self.scale, self.t2d)
 
     # ------------------------------------------------------------------ conversions
     def to(self, device: str | torch.device) -> CoarseFit:

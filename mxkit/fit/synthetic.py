@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from .._checks import check_option
+from ..camera import project_points
 from ..errors import InputValueError
-from ..geometry import euler_to_matrix, matrix_to_axis_angle
-from .result import camera_rotation
+from ..geometry import axis_angle_to_matrix, euler_to_matrix, matrix_to_axis_angle
 
 __all__ = ["make_landmark_model", "synthetic_clip", "SyntheticClip", "project_parameters"]
 
@@ -178,8 +178,6 @@ def project_parameters(model, identity: torch.Tensor, expression: torch.Tensor,
     kind : str
         Landmark kind of ``model``.
     """
-    from ..render.camera import weak_perspective
-
     check_option(kind, model.landmark_kinds, "kind")
     like = model.v_template
     T = expression.shape[0]
@@ -188,7 +186,7 @@ def project_parameters(model, identity: torch.Tensor, expression: torch.Tensor,
         ident = ident[None].expand(T, -1)
     verts = model(ident, expression.to(like))
     lm3 = model.landmarks(verts, kind)
-    return weak_perspective(lm3, scale.to(like), camera_rotation(rotation.to(like)), t2d.to(like))
+    return project_points(lm3, axis_angle_to_matrix(rotation.to(like)), scale.to(like), t2d.to(like))
 
 
 def synthetic_clip(model, *, n_frames: int = 200, kind: str = "ibug68",

@@ -1,4 +1,5 @@
-"""Mesh graph operators as sparse torch tensors: edges, adjacency, Laplacians, normals.
+"""Mesh graph operators as sparse torch tensors: edges, adjacency, Laplacians (normals:
+:func:`mxkit.geometry.vertex_normals`, re-exported here).
 
 All operators are built from a triangle list and returned as sparse COO tensors of shape
 ``(V, V)`` (coalesced, so ``torch.sparse.mm`` works on CPU and CUDA alike). Devices and
@@ -29,6 +30,7 @@ import torch
 
 from .._checks import check_finite, check_shape
 from ..errors import InputValueError
+from ..geometry import _face_indices, vertex_normals
 
 __all__ = [
     "MeshGraph",
@@ -44,18 +46,10 @@ __all__ = [
 
 
 def _faces_array(faces: Any, n_vertices: int) -> np.ndarray:
-    f = faces.detach().cpu().numpy() if torch.is_tensor(faces) else np.asarray(faces)
-    check_shape(f, ("F", 3), "faces")
-    if f.size and not np.issubdtype(f.dtype, np.integer):
-        raise InputValueError(f"faces must hold integer vertex indices; got dtype {f.dtype}")
-    f = f.astype(np.int64)
     if isinstance(n_vertices, bool) or not isinstance(n_vertices, (int, np.integer)) \
             or n_vertices < 1:
         raise InputValueError(f"n_vertices must be a positive integer; got {n_vertices!r}")
-    if f.size and (f.min() < 0 or f.max() >= n_vertices):
-        raise InputValueError(f"faces index vertices outside [0, {n_vertices}); got range "
-                              f"[{f.min()}, {f.max()}]")
-    return f
+    return _face_indices(faces, int(n_vertices))
 
 
 def mesh_edges(faces: Any, n_vertices: int) -> torch.Tensor:
@@ -224,32 +218,6 @@ def cotangent_laplacian(vertices: torch.Tensor, faces: Any) -> torch.Tensor:
     idx = torch.arange(n, device=v.device)
     return _sparse(torch.cat([W.indices(), torch.stack([idx, idx])], 1),
                    torch.cat([-W.values(), deg]), n)
-
-
-def vertex_normals(vertices: torch.Tensor, faces: Any) -> torch.Tensor:
-    """Area-weighted unit vertex normals, differentiable and batched.
-
-    Parameters
-    ----------
-    vertices : Tensor, shape (..., V, 3)
-    faces : array or Tensor, shape (F, 3), int, counter-clockwise seen from outside
-
-    Returns
-    -------
-    Tensor, shape (..., V, 3)
-        Unit outward normals (zero vectors for vertices in no face).
-    """
-    if not torch.is_tensor(vertices):
-        raise InputValueError("vertices must be a torch.Tensor")
-    n = check_shape(vertices, ("...", "V", 3), "vertices")["V"]
-    f = torch.as_tensor(_faces_array(faces, n), device=vertices.device)
-    p0, p1, p2 = (vertices[..., f[:, k], :] for k in range(3))
-    fn = torch.cross(p1 - p0, p2 - p0, dim=-1)                       # (..., F, 3), 2 x area
-    out = torch.zeros_like(vertices)
-    for k in range(3):
-        out = out.index_add(-2, f[:, k], fn)
-    norm = torch.linalg.norm(out, dim=-1, keepdim=True)
-    return out / torch.where(norm > 0, norm, torch.ones_like(norm))
 
 
 def apply_operator(operator: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .._checks import check_finite, check_option, check_shape
+from ..camera import weak_perspective  # the fitted-head camera, re-exported here
 from ..errors import InputValueError, ShapeError
 
 __all__ = [
@@ -470,64 +471,3 @@ def project_torch(
     u = _param(fx, points, B, "fx") * x + _param(cx, points, B, "cx")
     v = _param(fy, points, B, "fy") * y + _param(cy, points, B, "cy")
     return Projection(torch.stack([u, v], dim=-1), z)
-
-
-def weak_perspective(points: torch.Tensor, scale: torch.Tensor, R: torch.Tensor,
-                     t2d: torch.Tensor) -> torch.Tensor:
-    """Weak-perspective (scaled orthographic) projection, differentiable and batched.
-
-    ``u = s * x_c + tu`` and ``v = s * y_c + tv``, where ``(x_c, y_c)`` are the first two
-    coordinates of ``R @ X`` (OpenCV camera frame, so +y of a frontal ``R = diag(1, -1, -1)``
-    maps to image up).
-
-    Parameters
-    ----------
-    points : Tensor, shape (B, N, 3)
-        Model-space points in metres.
-    scale : Tensor, shape (B,)
-        Pixels per metre.
-    R : Tensor, shape (B, 3, 3) or (3, 3)
-        Model-to-camera rotations.
-    t2d : Tensor, shape (B, 2)
-        Image translation ``(tu, tv)`` in pixels.
-
-    Returns
-    -------
-    Tensor, shape (B, N, 2)
-        Pixels (u right, v down).
-
-    Raises
-    ------
-    ShapeError
-        On inconsistent shapes.
-
-    Examples
-    --------
-    >>> R = torch.diag(torch.tensor([1.0, -1.0, -1.0]))[None]
-    >>> weak_perspective(torch.tensor([[[0.1, 0.2, 0.3]]]), torch.tensor([10.0]), R,
-    ...                  torch.tensor([[5.0, 5.0]]))
-    tensor([[[6., 3.]]])
-    """
-    if not torch.is_tensor(points):
-        raise InputValueError("points must be a torch.Tensor")
-    B = check_shape(points, ("B", "N", 3), "points")["B"]
-    scale = torch.as_tensor(scale, dtype=points.dtype, device=points.device)
-    if scale.ndim == 0:
-        scale = scale.reshape(1)
-    check_shape(scale, (None,), "scale")
-    if scale.shape[0] not in (1, B):
-        raise ShapeError(f"scale must have shape ({B},); got {tuple(scale.shape)}")
-    R = torch.as_tensor(R, dtype=points.dtype, device=points.device)
-    if R.ndim == 2:
-        R = R[None]
-    check_shape(R, (None, 3, 3), "R")
-    if R.shape[0] not in (1, B):
-        raise ShapeError(f"R must have shape ({B}, 3, 3); got {tuple(R.shape)}")
-    t2d = torch.as_tensor(t2d, dtype=points.dtype, device=points.device)
-    if t2d.ndim == 1:
-        t2d = t2d[None]
-    check_shape(t2d, (None, 2), "t2d")
-    if t2d.shape[0] not in (1, B):
-        raise ShapeError(f"t2d must have shape ({B}, 2); got {tuple(t2d.shape)}")
-    xy = torch.matmul(points, R[:, :2, :].transpose(-1, -2))  # (B, N, 2)
-    return scale[:, None, None] * xy + t2d[:, None, :]

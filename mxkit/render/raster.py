@@ -24,6 +24,7 @@ import numpy as np
 
 from .._checks import check_finite, check_shape
 from ..errors import InputValueError, ShapeError
+from ..geometry import vertex_normals as _vertex_normals
 from .camera import Camera, check_image_size
 
 __all__ = [
@@ -354,24 +355,10 @@ def rasterize(
 
 
 def vertex_normals(vertices: Any, faces: Any) -> np.ndarray:
-    """Area-weighted unit vertex normals.
+    """Area-weighted unit vertex normals, float64 ndarray (V, 3) (a tensor is detached).
 
-    Parameters
-    ----------
-    vertices : array, shape (V, 3)
-        Positions (any consistent unit).
-    faces : array, shape (F, 3), int
-        Triangles, counter-clockwise seen from outside (normals then point outward).
-
-    Returns
-    -------
-    ndarray, shape (V, 3), float64
-        Unit normals; zero rows for vertices used by no non-degenerate face.
-
-    Raises
-    ------
-    ShapeError, InputValueError
-        On malformed input.
+    :func:`mxkit.geometry.vertex_normals` (the one implementation); the renderer's compiled
+    loop computes the same normals in place when :func:`render` is given none.
 
     Examples
     --------
@@ -379,11 +366,7 @@ def vertex_normals(vertices: Any, faces: Any) -> np.ndarray:
     >>> n.tolist()
     [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
     """
-    v = _float_array(vertices, "vertices", ("V", 3))
-    f = _faces(faces, v.shape[0])
-    out = np.empty_like(v)
-    _kernels().vertex_normals_into(v, f, out)
-    return out
+    return _vertex_normals(_float_array(vertices, "vertices", ("V", 3)), faces)
 
 
 # ---------------------------------------------------------------------------- render

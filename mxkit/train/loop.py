@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, InputValueError
-from ..eval.reconstruction import face_mask
+from ..morph.masks import face_mask
 from ..nets.graph import MeshGraph
 from ..nets.refiner import DynamicRefiner
 from .checkpoint import (

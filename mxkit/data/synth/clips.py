@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._checks import check_option
 from ...errors import InputValueError
-from .._util import check_option
 from .appearance import SynthSubject, check_model, generate_subject
 from .motion import (
     EMOTION_RECIPES,

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._checks import check_option
+from ..._io import atomic_open
 from ...errors import DatasetFormatError, InputValueError
-from .._util import check_option
 from .appearance import SynthSubject, check_model, generate_subject
 from .clips import iter_frames, plan_clip
 from .motion import EMOTION_WEIGHTS, EMOTIONS
@@ -233,8 +234,7 @@ def _freeze_xlsx(path: Path) -> None:
     """Rewrite an openpyxl workbook with fixed zip timestamps and document dates."""
     with zipfile.ZipFile(path) as zf:
         members = [(info, zf.read(info.filename)) for info in zf.infolist()]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_open(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         for info, data in members:
             if info.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
@@ -243,7 +243,6 @@ def _freeze_xlsx(path: Path) -> None:
             new.compress_type = zipfile.ZIP_DEFLATED
             new.external_attr = 0o644 << 16
             zf.writestr(new, data)
-    os.replace(tmp, path)
 
 
 def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceModel,

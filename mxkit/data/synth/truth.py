@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._io import atomic_write
 from ...errors import DatasetFormatError, InputValueError, ShapeError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +57,7 @@ def camera_from_dict(d: dict[str, Any]) -> Camera:
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Write an ``np.load``-compatible ``.npz`` with sorted members and fixed timestamps
-    (same arrays, same bytes), atomically (temporary file + :func:`os.replace`)."""
+    (same arrays, same bytes), atomically (:func:`mxkit._io.atomic_write`)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for key in sorted(arrays):
@@ -68,10 +69,7 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, member.getvalue(), compresslevel=6)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write(path, buf.getvalue())
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
