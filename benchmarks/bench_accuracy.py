@@ -85,7 +85,7 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     for clip, prep in zip(clips, ablation.prepared, strict=True):
         gt = clip.ground_truth.vertices(model)
         zero.append(micro_motion_error(np.repeat(gt[prep.onset][None], len(gt), 0), gt,
-                                       onset=prep.onset, apex=prep.apex, kind="l1", mask=mask))
+                                       onset=prep.onset, apex=prep.apex, norm="l1", mask=mask))
     overall = ablation.metrics[ablation.metrics["region"] == "all"]
     value = {(d, s, c, v, m): x for d, s, c, v, m, x in zip(
         overall["dataset"], overall["subject"], overall["clip"], overall["variant"],

@@ -6,9 +6,11 @@ Importing this module does not import torch (so torch-free packages such as
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -17,7 +19,10 @@ from .errors import InputValueError, OptionError, ShapeError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["check_shape", "check_finite", "check_option", "as_tensor"]
+__all__ = ["check_shape", "check_finite", "check_option", "as_tensor", "renamed_keywords",
+           "renamed_attribute"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _shape_str(spec: Sequence[int | str | None]) -> str:
@@ -109,3 +114,47 @@ def as_tensor(x: Any, *, like: torch.Tensor | None = None, dtype: torch.dtype | 
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InputValueError(f"{name} cannot be converted to a tensor: {exc}") from exc
     return t
+
+
+def renamed_keywords(**renames: str) -> Callable[[F], F]:
+    """Decorator: accept old keyword names (``old="new"``) with a :class:`DeprecationWarning`.
+
+    The wrapped function keeps its signature (new names only); a call with an old keyword
+    warns (attributed to the caller) and passes the value on under the new name. Giving
+    both names is a :class:`TypeError`.
+
+    >>> @renamed_keywords(kind="norm")
+    ... def error(x, *, norm="l2"):
+    ...     return norm
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     error(1, kind="l1"), w[0].category.__name__
+    ('l1', 'DeprecationWarning')
+    """
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__qualname__}() got both {old!r} (deprecated) and {new!r}")
+                    warnings.warn(f"{fn.__qualname__}(): the keyword {old!r} is deprecated; use {new!r}",
+                                  DeprecationWarning, stacklevel=2)
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        wrapper.__renamed_keywords__ = dict(renames)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def renamed_attribute(new: str, *, old: str) -> property:
+    """A read-only property ``old`` that returns attribute ``new`` with a DeprecationWarning."""
+    def getter(self: Any) -> Any:
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated; use .{new}", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated alias of :attr:`{new}`.")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from mxkit.errors import InputValueError, ShapeError
+from mxkit.errors import InputValueError, OptionError, ShapeError
 from mxkit.fit import CoarseFit
 from mxkit.nets import (
     DEFORMER_CHANNELS,
@@ -216,8 +216,11 @@ class TestGraph:
             mesh_edges([[0, 1]], 3)
         with pytest.raises(InputValueError, match="degenerate"):
             cotangent_laplacian(torch.zeros(3, 3, dtype=F64), [[0, 1, 2]])
-        with pytest.raises(Exception, match="kind"):
+        with pytest.raises(OptionError, match="'operator'"):
             MeshGraph.from_model(toy).operator("bogus")
+        with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'operator'"):
+            old = MeshGraph.from_model(toy).operator(kind="uniform", dtype=F64)
+        torch.testing.assert_close(old.to_dense(), MeshGraph.from_model(toy).operator("uniform", dtype=F64).to_dense())
 
 
 # ----------------------------------------------------------------------------- layers

@@ -57,7 +57,7 @@ def cross_validate(candidates, *, folds: int, only: list[int] | None, variants, 
             for k in (only if only is not None else range(folds)):
                 held = set(subjects[k * size:(k + 1) * size])
                 train = [s for s in samples if s.key[1] not in held]
-                valid = [s for s in samples if s.key[1] in held and s.kind == "micro"]
+                valid = [s for s in samples if s.key[1] in held and s.expression_type == "micro"]
                 results = {v: train_variant(v, train, model)[0] for v in variants}
                 t = validation_table(results, valid, model, fit_options=info["fit"], baselines=("zero", "smoothed"))
                 t.insert(0, "fold", k)

@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import check_finite, check_option, check_shape
+from .._checks import check_finite, check_option, check_shape, renamed_keywords
 from ..errors import InputValueError, ShapeError
 from ..geometry import rigid_align as geometry_rigid_align
 from ..morph.masks import face_mask, region_weights  # re-exported: they live on the face model
@@ -197,7 +197,8 @@ def rigid_align(pred: Any, truth: Any, *, align: Literal["frame", "clip", "onset
                                 allow_scale=allow_scale).numpy()
 
 
-def vertex_error_map(pred: Any, truth: Any, *, kind: Literal["l1", "l2"] = "l2",
+@renamed_keywords(kind="norm")
+def vertex_error_map(pred: Any, truth: Any, *, norm: Literal["l1", "l2"] = "l2",
                      align: Literal["frame", "clip", "onset", "none"] = "frame",
                      mask: Any = None, onset: int = 0) -> np.ndarray:
     """Per-vertex error after rigid alignment, mm (for heat maps).
@@ -206,7 +207,7 @@ def vertex_error_map(pred: Any, truth: Any, *, kind: Literal["l1", "l2"] = "l2",
     ----------
     pred, truth : array or Tensor, shape (T, V, 3) or (V, 3)
         Metres.
-    kind : {'l1', 'l2'}, default 'l2'
+    norm : {'l1', 'l2'}, default 'l2'
         ``'l1'``: mean absolute coordinate error ``(|dx| + |dy| + |dz|) / 3``; ``'l2'``:
         Euclidean distance.
     align, mask, onset
@@ -217,10 +218,10 @@ def vertex_error_map(pred: Any, truth: Any, *, kind: Literal["l1", "l2"] = "l2",
     numpy.ndarray, shape (T, V)
         Millimetres.
     """
-    check_option(kind, ("l1", "l2"), "kind")
+    check_option(norm, ("l1", "l2"), "norm")
     p, t = _pair(pred, truth)
     d = rigid_align(p, t, align=align, mask=mask, onset=onset) - t
-    if kind == "l1":
+    if norm == "l1":
         return np.abs(d).mean(-1) * _MM
     return np.linalg.norm(d, axis=-1) * _MM
 
@@ -281,8 +282,9 @@ def _motion_fields(pred: Any, truth: Any, onset: int, apex: int, align: str,
     return displacement_field(p, onset=onset, apex=apex), displacement_field(t, onset=onset, apex=apex)
 
 
+@renamed_keywords(kind="norm")
 def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
-                       kind: Literal["l1", "l2"] = "l2",
+                       norm: Literal["l1", "l2"] = "l2",
                        align: Literal["frame", "clip", "onset", "none"] = "onset",
                        mask: Any = None, weights: Any = None) -> float:
     """Error of the (apex - onset) displacement field, mm.
@@ -293,7 +295,7 @@ def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
         Metres.
     onset, apex : int
         Frame indices.
-    kind : {'l1', 'l2'}, default 'l2'
+    norm : {'l1', 'l2'}, default 'l2'
         ``'l1'``: ``mean_v |D_pred - D_true|`` per coordinate (``micro_motion_l1``); ``'l2'``:
         ``mean_v ||D_pred - D_true||_2`` (``micro_motion_l2``).
     align : default 'onset'
@@ -312,15 +314,16 @@ def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
     >>> micro_motion_error(y, x, onset=0, apex=2, align="none")
     0.5
     """
-    check_option(kind, ("l1", "l2"), "kind")
+    check_option(norm, ("l1", "l2"), "norm")
     dp, dt = _motion_fields(pred, truth, onset, apex, align, mask)
     w = _mask(mask if weights is None else weights, dp.shape[0])
-    e = np.abs(dp - dt).mean(-1) if kind == "l1" else np.linalg.norm(dp - dt, axis=-1)
+    e = np.abs(dp - dt).mean(-1) if norm == "l1" else np.linalg.norm(dp - dt, axis=-1)
     return _wmean(e, w) * _MM
 
 
 # --------------------------------------------------------------------------- landmarks
-def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "l2"] = "l1",
+@renamed_keywords(kind="norm")
+def motion_error_map(pred: Any, truth: Any, *, onset: int, norm: Literal["l1", "l2"] = "l1",
                      align: Literal["frame", "clip", "onset", "none"] = "onset",
                      mask: Any = None) -> np.ndarray:
     """Per-vertex error of the displacement since the onset, at every frame, mm (for heat maps).
@@ -328,7 +331,7 @@ def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "
     ``E_t,v = |(X_t,v - X_onset,v) - (Y_t,v - Y_onset,v)|`` (per coordinate, averaged, for
     ``'l1'``; Euclidean for ``'l2'``) after aligning the prediction with ``align`` (default
     ``'onset'``, as the micro-motion error). Row ``apex``, averaged over vertices with the
-    weights ``mask``, is :func:`micro_motion_error` of the same ``kind``; row ``onset`` is zero.
+    weights ``mask``, is :func:`micro_motion_error` of the same ``norm``; row ``onset`` is zero.
 
     Parameters
     ----------
@@ -336,7 +339,7 @@ def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "
         Metres.
     onset : int
         Reference frame of the displacements (and of ``align='onset'``).
-    kind : {'l1', 'l2'}, default 'l1'
+    norm : {'l1', 'l2'}, default 'l1'
     align : default 'onset'
         See :func:`rigid_align`.
     mask : array (V,), optional
@@ -353,12 +356,12 @@ def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "
     >>> motion_error_map(y, x, onset=0, align="none").tolist()
     [[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
     """
-    check_option(kind, ("l1", "l2"), "kind")
+    check_option(norm, ("l1", "l2"), "norm")
     p, t = _pair(pred, truth)
     k = _frame(onset, p.shape[0], "onset")
     p = rigid_align(p, t, align=align, mask=mask, onset=k)
     d = (p - p[k]) - (t - t[k])
-    return (np.abs(d).mean(-1) if kind == "l1" else np.linalg.norm(d, axis=-1)) * _MM
+    return (np.abs(d).mean(-1) if norm == "l1" else np.linalg.norm(d, axis=-1)) * _MM
 
 
 #: Metrics of :func:`error_over_time` and their meaning (all mm, one value per frame).

@@ -472,7 +472,7 @@ def _prepare(model, landmarks, *, kind, weights, contour_weight, clip_identity, 
 
     if not isinstance(model, FaceModel):
         raise InputValueError(f"model must be a mxkit.morph.FaceModel; got {type(model).__name__}")
-    check_option(kind, model.landmark_kinds, "kind")
+    check_option(kind, model.landmark_schemes, "kind")
     like = model.v_template
     Y = _as_landmarks(landmarks, like)
     L = len(model.landmark_embeddings[kind])
@@ -1172,7 +1172,7 @@ def _result(P: _Problem, model, z, beta, *, history, converged, n_iters, kind, m
                landmarks=pred, target=P.Y, weights=P.W, error_px=err, error_nme=nme,
                loss_history=torch.tensor(history, dtype=torch.float64))
     out = {k: v.detach().to(device=dev, dtype=dtype).contiguous() for k, v in out.items()}
-    return CoarseFit(**out, kind=kind, method=method, clip_identity=P.clip_identity,
+    return CoarseFit(**out, scheme=kind, method=method, clip_identity=P.clip_identity,
                      converged=bool(converged), n_iters=int(n_iters),
                      expression_names=tuple(model.expression_names),
                      identity_names=tuple(model.identity_names), model=model)

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_shape
+from .._checks import check_finite, check_shape, renamed_keywords
 from ..camera import (
     backproject,
     estimate_distance,
@@ -316,6 +316,7 @@ def _iod(lmk3d: torch.Tensor) -> torch.Tensor:
     return 2.0 * (c.pow(2).sum(-1).mean()).sqrt()
 
 
+@renamed_keywords(kind="scheme")
 def clip_features(
     landmarks: Any,
     flow: Any,
@@ -325,7 +326,7 @@ def clip_features(
     *,
     onset: int,
     apex: int | None = None,
-    kind: str = "ibug68",
+    scheme: str = "ibug68",
     vertex_mask: Any = None,
     k: int = 4,
     register: bool = True,
@@ -349,8 +350,9 @@ def clip_features(
         Onset frame (0-based).
     apex : int, optional
         Apex frame (default: the frame of largest flow motion).
-    kind : str
-        Landmark embedding of ``model`` the landmarks follow.
+    scheme : str
+        Landmark scheme (embedding) of ``model`` the landmarks follow (``kind`` is a deprecated
+        alias).
     vertex_mask : array or Tensor, shape (V,), optional
         Vertices the deformer may move (default: the model's ``"skin"`` part when it has
         one, else all).
@@ -432,10 +434,10 @@ def clip_features(
                                              and float(distance) > 0)):
             raise InputValueError(f"distance must be a positive number, inf or 'estimate'; "
                                   f"got {distance!r}")
-        tri = model.faces[getattr(model, f"_lmk_{kind}_faces")]         # (L, 3)
-        bary = getattr(model, f"_lmk_{kind}_bary").to(like)
+        tri = model.faces[getattr(model, f"_lmk_{scheme}_faces")]       # (L, 3)
+        bary = getattr(model, f"_lmk_{scheme}_bary").to(like)
         if tri.shape[0] != L:
-            raise ShapeError(f"landmarks have {L} points; the model's {kind!r} embedding has "
+            raise ShapeError(f"landmarks have {L} points; the model's {scheme!r} embedding has "
                              f"{tri.shape[0]}")
         if register:
             prior = torch.ones(V, dtype=dtype, device=dev)
@@ -509,6 +511,7 @@ def clip_features(
     )
 
 
+@renamed_keywords(kind="scheme")
 def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) -> ClipFeatures:
     """:func:`clip_features` of a prepared clip (duck-typed: ``.landmarks``, ``.flow``,
     ``.strain``, ``.onset``, ``.apex``).
@@ -520,8 +523,8 @@ def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) 
         Of ``model`` to ``prepared.landmarks``.
     model : FaceModel
     **options
-        ``kind``, ``vertex_mask``, ``k``, ``register``, ``distance`` of
-        :func:`clip_features`.
+        ``scheme``, ``vertex_mask``, ``k``, ``register``, ``distance`` of
+        :func:`clip_features` (``kind``: deprecated alias of ``scheme``).
 
     Raises
     ------
@@ -532,7 +535,7 @@ def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) 
         if getattr(prepared, name, None) is None:
             raise InputValueError(f"prepared clip has no {name!r}; run mxkit.prepare with "
                                   f"landmarks and flow first")
-    unknown = set(options) - {"kind", "vertex_mask", "k", "register", "distance"}
+    unknown = set(options) - {"scheme", "vertex_mask", "k", "register", "distance"}
     if unknown:
         raise InputValueError(f"unknown options {sorted(unknown)}")
     return clip_features(prepared.landmarks, prepared.flow, getattr(prepared, "strain", None),

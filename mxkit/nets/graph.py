@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_shape
+from .._checks import check_finite, check_option, check_shape, renamed_keywords
 from ..errors import InputValueError
 from ..geometry import _face_indices, vertex_normals
 
@@ -42,7 +42,11 @@ __all__ = [
     "cotangent_laplacian",
     "vertex_normals",
     "apply_operator",
+    "GRAPH_OPERATORS",
 ]
+
+#: Operators of :meth:`MeshGraph.operator`.
+GRAPH_OPERATORS = ("adjacency", "uniform", "normalized", "chebyshev")
 
 
 def _faces_array(faces: Any, n_vertices: int) -> np.ndarray:
@@ -246,7 +250,7 @@ def apply_operator(operator: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class MeshGraph:
     """The fixed graph of a mesh topology, with its operators built on demand.
 
-    Build with :meth:`from_faces`. Operators are cached per ``(kind, dtype, device)``, so a
+    Build with :meth:`from_faces`. Operators are cached per ``(operator, dtype, device)``, so a
     training loop builds each once.
 
     Attributes
@@ -284,24 +288,23 @@ class MeshGraph:
         """Vertex degrees, shape (V,), int64."""
         return torch.bincount(self.edges[0], minlength=self.n_vertices)
 
-    def operator(self, kind: str, *, dtype: torch.dtype = torch.float32,
+    @renamed_keywords(kind="operator")
+    def operator(self, operator: str, *, dtype: torch.dtype = torch.float32,
                  device: Any = None) -> torch.Tensor:
         """A cached sparse ``(V, V)`` operator.
 
         Parameters
         ----------
-        kind : {"adjacency", "uniform", "normalized", "chebyshev"}
-            See the module docstring.
+        operator : {"adjacency", "uniform", "normalized", "chebyshev"}
+            Which operator (see the module docstring; ``kind`` is a deprecated alias).
         dtype, device
             Of the returned tensor (default float32 on the CPU).
         """
-        from .._checks import check_option
-
-        check_option(kind, ("adjacency", "uniform", "normalized", "chebyshev"), "kind")
+        check_option(operator, GRAPH_OPERATORS, "operator")
         device = torch.device("cpu") if device is None else torch.device(device)
-        key = (kind, dtype, str(device))
+        key = (operator, dtype, str(device))
         if key not in self._cache:
             build = {"adjacency": adjacency_matrix, "uniform": uniform_laplacian,
-                     "normalized": normalized_laplacian, "chebyshev": chebyshev_operator}[kind]
+                     "normalized": normalized_laplacian, "chebyshev": chebyshev_operator}[operator]
             self._cache[key] = build(self.faces, self.n_vertices, dtype=dtype, device=device)
         return self._cache[key]

@@ -457,7 +457,7 @@ def _project_px(verts: np.ndarray, camera: Camera) -> np.ndarray:
     pc = verts @ camera.R.T + camera.t
     out = np.empty_like(pc)
     z = pc[:, 2]
-    if camera.kind == "perspective":
+    if camera.projection == "perspective":
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / z
         out[:, 0] = camera.fx * pc[:, 0] * inv + camera.cx
@@ -474,7 +474,7 @@ def _render_into(k: Any, verts: np.ndarray, normals: np.ndarray | None, vcol: np
                  fid: np.ndarray, bary: np.ndarray, vis: np.ndarray) -> None:
     """Render one frame into preallocated output views (runs without the GIL mostly)."""
     H, W = camera.image_size
-    persp = camera.kind == "perspective"
+    persp = camera.projection == "perspective"
     near = _NEAR if persp else -np.inf
     px = _project_px(verts, camera)
     if normals is None:
@@ -735,6 +735,6 @@ def warmup() -> None:
     render(v, f, cam, albedo=np.full((len(v), 3), 0.5), light=Light(specular=0.2))
     render(v, f, cam.resized((8, 8)), uv=uv, texture=np.full((4, 4, 3), 0.5, np.float32),
            supersample=2)
-    render(v, f, Camera.frontal((8, 8), kind="orthographic"), light=Light(specular=0.2))
+    render(v, f, Camera.frontal((8, 8), projection="orthographic"), light=Light(specular=0.2))
     rasterize(np.array([[0.0, 0.0, 1.0], [4.0, 0.0, 1.0], [0.0, 4.0, 1.0]]),
               np.array([[0, 1, 2]]), (4, 4))
