@@ -437,11 +437,12 @@ class TestDistributed:
 def test_validation_table_known_answers(toy):
     """A 'variant' that returns the truth scores 0; the toy coarse fit (the onset shape in every
     frame) scores exactly what predicting no motion scores, which is the true apex displacement."""
-    import numpy as np
     from types import SimpleNamespace
 
+    import numpy as np
+
     from mxkit.eval.reconstruction import face_mask
-    from mxkit.train.recipe import validation_errors, validation_table
+    from mxkit.workflows.recipe import validation_errors, validation_table
 
     samples = _samples(toy, n=2, T=8)
     truth = {id(s.features): s.target_vertices for s in samples}

@@ -44,6 +44,7 @@ from .graph import (
 )
 from .layers import ChebConv, cheb_conv, gru, temporal_conv
 from .refiner import DynamicRefiner, RefinerOutput, refine
+from .variants import NETWORK_VARIANTS, VARIANTS
 
 __all__ = [
     "DynamicEncoder", "dynamic_encoder", "EncoderOutput",
@@ -57,4 +58,5 @@ __all__ = [
     "normalized_laplacian", "chebyshev_operator", "cotangent_laplacian", "vertex_normals",
     "apply_operator",
     "ChebConv", "cheb_conv", "gru", "temporal_conv",
+    "VARIANTS", "NETWORK_VARIANTS",
 ]
