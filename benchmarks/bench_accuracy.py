@@ -3,8 +3,8 @@
 Workload: SynthME micro-expression clips of subjects that no network saw in training
 (``preset="small"``, 256 px, **seed 1**: ``tools/train_default_weights.py`` trains on seed 0's
 subjects), 4 subjects x 3 micro clips. Every clip is prepared once
-(:data:`mxkit.reconstruct.DEFAULT_PREPARE`: dlib landmarks, DIS flow, 192 px crops) and
-reconstructed with each variant of :data:`mxkit.reconstruct.VARIANTS` using the packaged
+(:data:`mxkit.workflows.DEFAULT_PREPARE`: dlib landmarks, DIS flow, 192 px crops) and
+reconstructed with each variant of :data:`mxkit.nets.VARIANTS` using the packaged
 default weights (or ``--weights``).
 
 Metric: the **micro-motion error** of :func:`mxkit.eval.evaluate_reconstruction` -- the
@@ -58,11 +58,10 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     """
     import numpy as np
 
-    from mxkit.eval import run_ablation
     from mxkit.eval.reconstruction import face_mask, micro_motion_error
     from mxkit.morph import load_face_model
-    from mxkit.reconstruct import VARIANTS, default_weights_path
-    from mxkit.train.synthme import synthme_dataset
+    from mxkit.nets import VARIANTS
+    from mxkit.workflows import default_weights_path, run_ablation, synthme_dataset
 
     data = QUICK if quick else HELD_OUT
     from mxkit._io import cache_dir
@@ -73,7 +72,7 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     t0 = time.perf_counter()
     clips = list(synthme_dataset(work / "synthme", **data))
     t_data = time.perf_counter() - t0
-    # prepare (the weights' settings: mxkit.reconstruct.DEFAULT_PREPARE), reconstruct every
+    # prepare (the weights' settings: mxkit.workflows.DEFAULT_PREPARE), reconstruct every
     # variant, evaluate the fine mesh overall
     ablation = run_ablation(clips, variants=VARIANTS, model=model, weights=weights,
                             cache_dir=work / "prepared", workers=workers, progress=False,

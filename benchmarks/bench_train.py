@@ -38,8 +38,8 @@ CONFIGS = (
 
 def _samples(n_clips: int, n_frames: int, model: Any, *, quick: bool) -> list[Any]:
     from mxkit.pipeline import prepare
-    from mxkit.reconstruct import DEFAULT_PREPARE, coarse_fit, load_weights
     from mxkit.train import make_training_sample
+    from mxkit.workflows import DEFAULT_PREPARE, coarse_fit, load_weights
 
     _, settings = load_weights(None, variant="full", model=model)
     options = {**DEFAULT_PREPARE, **settings.get("prepare", {}), "flow": "dis"}

@@ -1,4 +1,4 @@
-"""Mesh export and import: Wavefront OBJ, Stanford PLY, and self-contained HTML figures.
+"""Mesh export and import: Wavefront OBJ and Stanford PLY (self-contained HTML pages: :func:`mxkit.viz.save_html`).
 
 Writers take vertices as they are (mxkit's model space is metres, +x toward the subject's
 left, +y up, +z toward a frontal camera) and write them unscaled; most mesh viewers
@@ -42,7 +42,6 @@ __all__ = [
     "load_obj",
     "save_ply",
     "load_ply",
-    "save_html",
     "vertex_normals",
     "apply_colormap",
 ]
@@ -816,49 +815,3 @@ def load_ply(path: PathLike) -> MeshData:
         if faces.size and (faces.min() < 0 or faces.max() >= n):
             raise ModelFileError(f"{path}: PLY faces index vertices outside [0, {n})")
     return MeshData(vertices=v, faces=faces, colors=colors, scalars=scalars)
-
-
-# ---------------------------------------------------------------------------- HTML
-def save_html(fig: Any, path: PathLike, *, auto_play: bool = False,
-              config: dict | None = None) -> Path:
-    """Write a plotly figure as a **self-contained** HTML page (atomically).
-
-    plotly.js is embedded in the file (about 4.8 MB), so the page works offline and
-    without a CDN. Figures from :func:`mxkit.viz.plot_meshes_side_by_side` with linked
-    cameras get a small script that keeps their 3D views in step.
-
-    Parameters
-    ----------
-    fig : plotly.graph_objects.Figure or FigureWidget
-    path : path-like
-        Target file (``.html``); its folder must exist.
-    auto_play : bool
-        Start an animation (:func:`mxkit.viz.mesh_animation`) on load.
-    config : dict, optional
-        plotly config (e.g. ``{"displaylogo": False}``).
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    InputValueError
-        ``fig`` is not a plotly figure.
-    FileWriteError
-        The file cannot be written.
-    BackendUnavailableError
-        plotly is not installed.
-    """
-    from .viz._backend import require_plotly
-    from .viz.mesh import camera_link_script
-
-    require_plotly("save_html")
-    from plotly.basedatatypes import BaseFigure
-
-    if not isinstance(fig, BaseFigure):
-        raise InputValueError(f"fig must be a plotly figure; got {type(fig).__name__}")
-    script = camera_link_script(fig)
-    html = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=auto_play,
-                       config=config, post_script=script or None)
-    return atomic_write(path, html.encode("utf-8"))

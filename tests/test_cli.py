@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mxkit.cli import SHOWCASE_AUS, build_parser, main
+from mxkit.cli import build_parser, main
 from mxkit.meshio import load_obj, load_ply
 from mxkit.morph import load_face_model
+from mxkit.workflows import SHOWCASE_AUS
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -67,7 +68,7 @@ def test_every_subcommand_has_help(name, capsys):
 
 
 def test_help_names_every_variant_and_the_report_alias(capsys):
-    from mxkit.reconstruct import VARIANTS
+    from mxkit.nets import VARIANTS
 
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
@@ -176,7 +177,7 @@ def test_recognise_writes_the_comparison_table(data, prepared_out, tmp_path, cap
 
 
 def test_train_quick_writes_a_loadable_bundle(tmp_path, capsys):
-    from mxkit.reconstruct import load_weights
+    from mxkit.workflows import load_weights
 
     path = tmp_path / "w.pt"
     args = ["train", str(path), "--quick", "--variants", "encoder", "--work", str(tmp_path / "work"),

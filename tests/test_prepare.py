@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import mxkit
+import mxkit._version
 import mxkit.pipeline.prepared as prep_mod
 from mxkit.data import Clip
 from mxkit.errors import FrameReadError, InputValueError, NoFaceError, OptionError
@@ -442,7 +443,7 @@ class TestCache:
         frames = clip.frames.copy()
         frames[1, 0, 0, 0] ^= 1                                         # one bit of one pixel
         variants.append(prepare(clip.replace(frames=frames), size=64, cache_dir=tmp_path))
-        monkeypatch.setattr(mxkit, "__version__", "999.0")
+        monkeypatch.setattr(mxkit._version, "__version__", "999.0")
         _cache.library_versions.cache_clear()
         try:
             variants.append(prepare(clip, size=64, cache_dir=tmp_path))

@@ -442,7 +442,7 @@ def test_validation_table_known_answers(toy):
     import numpy as np
 
     from mxkit.eval.reconstruction import face_mask
-    from mxkit.train.recipe import validation_errors, validation_table
+    from mxkit.workflows.recipe import validation_errors, validation_table
 
     samples = _samples(toy, n=2, T=8)
     truth = {id(s.features): s.target_vertices for s in samples}

@@ -10,9 +10,16 @@ import pytest
 import torch
 
 from mxkit.eval import evaluate_reconstruction
-from mxkit.reconstruct import NETWORK_VARIANTS, reconstruct, weights_bundle
+from mxkit.nets import NETWORK_VARIANTS
 from mxkit.train import TrainConfig, finetune_micro, pretrain_macro
-from mxkit.train.synthme import clip_kind, prepare_clips, synthme_dataset, synthme_samples
+from mxkit.workflows import (
+    clip_kind,
+    prepare_clips,
+    reconstruct,
+    synthme_dataset,
+    synthme_samples,
+    weights_bundle,
+)
 
 TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2, steps=2,
             batch_size=1)

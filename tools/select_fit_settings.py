@@ -4,8 +4,8 @@ The shipped weights (``mxkit/assets/reconstruct_v1.pt``) are trained on SynthME 
 benchmarks evaluate on seeds 1 and 2. Settings must therefore be chosen on seed 0 alone: this
 script splits its subjects into ``--folds`` groups, and for every candidate coarse-fit setting
 and every fold trains the network variants on the other subjects (the recipe of
-:mod:`mxkit.train.recipe`: macro pretraining, then micro fine-tuning) and scores the held-out
-subjects' micro clips (:func:`mxkit.train.recipe.validation_table`: micro-motion L1 and vertex
+:mod:`mxkit.workflows.recipe`: macro pretraining, then micro fine-tuning) and scores the held-out
+subjects' micro clips (:func:`mxkit.workflows.recipe.validation_table`: micro-motion L1 and vertex
 L1, mm). The last fold is what ``mxkit train --validate 2`` holds out.
 
 Usage::
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-#: Candidate coarse-fit settings (updates of mxkit.reconstruct.DEFAULT_FIT).
+#: Candidate coarse-fit settings (updates of mxkit.workflows.DEFAULT_FIT).
 CANDIDATES = {"clip": {"smooth": 1000.0, "identity_prior": "clip"},
               "frame": {"smooth": 1000.0, "identity_prior": "frame"}}
 
@@ -43,7 +43,7 @@ def cross_validate(candidates, *, folds: int, only: list[int] | None, variants, 
 
     from mxkit._threads import torch_threads
     from mxkit.morph import load_face_model
-    from mxkit.train.recipe import recipe_samples, train_variant, validation_table
+    from mxkit.workflows.recipe import recipe_samples, train_variant, validation_table
 
     with torch_threads(threads):                  # the count is restored when the study ends
         model = load_face_model("mh-head")
@@ -71,7 +71,7 @@ def cross_validate(candidates, *, folds: int, only: list[int] | None, variants, 
 
 def markdown(table) -> str:
     """Means per candidate and variant, and micro-motion L1 per fold, as Markdown."""
-    from mxkit.eval.runner import markdown_table
+    from mxkit.report import markdown_table
 
     cols = ["micro_motion_l1_mm", "vertex_l1_mm"]
     overall = table.groupby(["candidate", "variant"], sort=False)[cols].mean().reset_index()
@@ -86,7 +86,7 @@ def markdown(table) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mxkit.train.recipe import DEFAULT_WORK
+    from mxkit.workflows.recipe import DEFAULT_WORK
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))

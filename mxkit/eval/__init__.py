@@ -19,11 +19,11 @@ Every number mxkit reports is defined in the docstring of the module that comput
 * :mod:`mxkit.eval.oracle` -- a SynthME clip's ground truth as a Reconstruction-like object
   (the upper bound of every metric and feature);
 * :mod:`mxkit.eval.ablation` -- the comparison table with the paper's figures as separate
-  'as reported' rows;
-* :mod:`mxkit.eval.runner` -- one call each for the whole ablation (:func:`run_ablation`:
-  prepare with the weights' settings, reconstruct every variant, evaluate, table) and the
-  recognition comparison (:func:`run_recognition`: reconstruction features vs the 2D flow
-  baseline vs the 3D ground truth under LOSO); ``mxkit evaluate`` / ``mxkit recognise``.
+  'as reported' rows.
+
+The one-call runners that reconstruct and evaluate whole datasets (``run_ablation``,
+``run_recognition``) compose these with the reconstruction, so they live in
+:mod:`mxkit.workflows`.
 
 Importing :mod:`mxkit.eval` does not import scikit-learn or any plotting library.
 """
@@ -100,21 +100,8 @@ from .reconstruction import (
     vertex_error_table,
     vertex_errors,
 )
-from .runner import (
-    RECOGNITION_FEATURES,
-    SUMMARY_METRICS,
-    AblationResult,
-    RecognitionComparison,
-    iter_reconstructions,
-    load_networks,
-    prepared_clips,
-    run_ablation,
-    run_recognition,
-    weights_settings,
-)
 
 __all__ = [
-    "AblationResult",
     "ablation_row",
     "ablation_table",
     "AblationTable",
@@ -146,10 +133,8 @@ __all__ = [
     "Fold",
     "grid_candidates",
     "inner_folds",
-    "iter_reconstructions",
     "landmark_nme",
     "landmark_table",
-    "load_networks",
     "loso_folds",
     "make_card",
     "make_classifier",
@@ -160,9 +145,6 @@ __all__ = [
     "noise_floor",
     "noise_table",
     "oracle_reconstruction",
-    "prepared_clips",
-    "RECOGNITION_FEATURES",
-    "RecognitionComparison",
     "OracleReconstruction",
     "recognise",
     "recognise_clips",
@@ -174,11 +156,8 @@ __all__ = [
     "REPORTED",
     "REPORTED_SOURCE",
     "rigid_align",
-    "run_ablation",
-    "run_recognition",
     "signal_to_noise",
     "subject_keys",
-    "SUMMARY_METRICS",
     "TABLE_COLUMNS",
     "TABLE_METRICS",
     "TorchMLP",
@@ -187,5 +166,4 @@ __all__ = [
     "vertex_error_map",
     "vertex_error_table",
     "vertex_errors",
-    "weights_settings",
 ]

@@ -24,7 +24,8 @@ be mxkit's leakage-safe LOSO.
 
 The runner that produces the per-variant results (``mxkit.reconstruct`` with each variant of
 ``DESIGN.md`` §4, then :func:`~mxkit.eval.evaluate_reconstruction` and
-:func:`~mxkit.eval.recognise`) belongs with ``mxkit.reconstruct``.
+:func:`~mxkit.eval.recognise`) composes stages, so it lives in
+:func:`mxkit.workflows.run_ablation`.
 """
 
 from __future__ import annotations

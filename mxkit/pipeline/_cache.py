@@ -92,7 +92,7 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries whose numbers end up in a prepared clip (part of the key)."""
     from importlib import metadata
 
-    from .. import __version__
+    from .._version import __version__
 
     out = {"mxkit": __version__}
     for dist in ("opencv-contrib-python", "dlib-bin", "numpy", "scipy"):

@@ -33,7 +33,7 @@ from mxkit.face import detect_landmarks, detect_landmarks_sequence, inter_ocular
 from mxkit.fit import fit_frames_independently, fit_landmarks, smooth_fit
 from mxkit.fit.synthetic import project_parameters
 from mxkit.morph import face_mask, load_face_model
-from mxkit.reconstruct import DEFAULT_FIT
+from mxkit.workflows import DEFAULT_FIT
 from mxkit.viz import plot_meshes_side_by_side
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small

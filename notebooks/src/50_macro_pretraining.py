@@ -35,10 +35,9 @@ import mxkit
 from mxkit.data import make_dataset
 from mxkit.eval import evaluate_reconstruction
 from mxkit.morph import load_face_model
-from mxkit.reconstruct import DEFAULT_FIT, DEFAULT_PREPARE
+from mxkit.workflows import DEFAULT_FIT, DEFAULT_PREPARE, prepare_clips, synthme_samples
 from mxkit.train import load_payload, pretrain_macro
-from mxkit.train.recipe import recipe_configs, validation_errors
-from mxkit.train.synthme import prepare_clips, synthme_samples
+from mxkit.workflows.recipe import recipe_configs, validation_errors
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
 
@@ -89,7 +88,7 @@ print("target", tuple(s.target_vertices.shape), "| kind", s.expression_type,
 
 # %% [markdown]
 # ## 3 · The training configuration
-# `recipe_configs` returns the `TrainConfig`s of the shipped weights' recipe (`mxkit.train.recipe`:
+# `recipe_configs` returns the `TrainConfig`s of the shipped weights' recipe (`mxkit.workflows.recipe`:
 # pretraining, fine-tuning, training from scratch). We keep its network sizes and loss weights
 # and shorten the run. Everything random derives from `seed`: initial weights, clip order, the
 # frames drawn at each step.

@@ -29,11 +29,12 @@ import pandas as pd
 
 import mxkit
 from mxkit.data import make_dataset
-from mxkit.eval import evaluate_reconstruction, load_networks
+from mxkit.eval import evaluate_reconstruction
 from mxkit.morph import load_face_model
-from mxkit.reconstruct import VARIANTS
+from mxkit.nets import VARIANTS
+from mxkit.workflows import load_networks
 from mxkit.train import finetune_micro, pretrain_macro
-from mxkit.train.recipe import recipe_configs, recipe_samples
+from mxkit.workflows.recipe import recipe_configs, recipe_samples
 from mxkit.viz import plot_meshes_side_by_side
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
@@ -75,7 +76,7 @@ for name, c in (("pretrain", pre_cfg), ("fine-tune", fine_cfg), ("scratch", scra
 # %% [markdown]
 # Pretrain on the macro clip with a checkpoint, then fine-tune **from the checkpoint file**, as a
 # later session would (`init` also takes a `TrainResult`, a `DynamicRefiner`, e.g.
-# `mxkit.reconstruct.load_weights(variant="full", model=model)[0]`, or a weights file). The
+# `mxkit.workflows.load_weights(variant="full", model=model)[0]`, or a weights file). The
 # scratch run starts from the networks the seed draws, whose output layers are zero.
 
 # %%

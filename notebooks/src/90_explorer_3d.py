@@ -32,7 +32,8 @@ import numpy as np
 
 import mxkit
 from mxkit.data import make_dataset
-from mxkit.eval import evaluate_reconstruction, weights_settings
+from mxkit.eval import evaluate_reconstruction
+from mxkit.workflows import weights_settings
 from mxkit.morph import load_face_model
 from mxkit.viz import (
     magnify_motion,

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputValueError
-from .sample import TrainingSample, make_training_sample
+from ..train.sample import TrainingSample, make_training_sample
+from .reconstruct import coarse_fit
 
 __all__ = ["synthme_dataset", "prepare_clips", "synthme_samples", "clip_kind"]
 
@@ -100,7 +101,7 @@ def synthme_samples(clips: Sequence[Any], prepared: Sequence[Any], model: Any, *
         ``prepared[i]`` of ``clips[i]``.
     model : FaceModel
     fit_options : dict, optional
-        Coarse-fit options (default :data:`mxkit.reconstruct.DEFAULT_FIT`).
+        Coarse-fit options (default :data:`mxkit.workflows.DEFAULT_FIT`).
     progress : bool
 
     Returns
@@ -108,8 +109,6 @@ def synthme_samples(clips: Sequence[Any], prepared: Sequence[Any], model: Any, *
     list of TrainingSample
         ``kind`` from the truth; ``key`` the clip key.
     """
-    from ..reconstruct import coarse_fit
-
     if len(clips) != len(prepared):
         raise InputValueError(f"{len(clips)} clips but {len(prepared)} prepared clips")
     it = zip(clips, prepared, strict=True)

@@ -9,9 +9,9 @@ count, the same weights):
    ``seed``, ``subjects`` subjects with 2 micro + 3 macro clips each; training subjects only
    -- ``benchmarks/bench_accuracy.py`` and ``mxkit evaluate`` evaluate on other subjects, drawn
    with another seed);
-2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.reconstruct.DEFAULT_PREPARE`:
+2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.workflows.DEFAULT_PREPARE`:
    dlib landmarks, DIS flow, 192 px crops) and fit the ``smoothed`` coarse base
-   (:data:`mxkit.reconstruct.DEFAULT_FIT`); the training samples are cached in ``work``;
+   (:data:`mxkit.workflows.DEFAULT_FIT`); the training samples are cached in ``work``;
 3. for each network variant: ``encoder``, ``deformer`` and ``full`` are pretrained on the
    macro clips (:func:`mxkit.train.pretrain_macro`, :data:`PRETRAIN`) and fine-tuned on the
    micro clips (:func:`mxkit.train.finetune_micro`, :data:`FINETUNE`); ``full_no_pretrain`` is
@@ -42,7 +42,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._checks import check_option
 from ..errors import InputValueError
+from ..nets.variants import NETWORK_VARIANTS
+from ..train.checkpoint import save_atomic
+from .reconstruct import coarse_fit
+from .synthme import prepare_clips, synthme_dataset, synthme_samples
+from .weights import DEFAULT_FIT, DEFAULT_PREPARE, weights_bundle
 
 __all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "DEFAULT_WORK",
            "TrainedWeights", "recipe_samples", "recipe_configs", "validation_table", "validation_errors",
@@ -112,7 +118,7 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
                    log_fn: Callable[[str], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
     """SynthME clips -> prepared -> coarse fits -> TrainingSamples, cached under ``work``.
 
-    ``fit`` updates :data:`mxkit.reconstruct.DEFAULT_FIT` (the coarse base the networks are
+    ``fit`` updates :data:`mxkit.workflows.DEFAULT_FIT` (the coarse base the networks are
     trained on, recorded in the bundle). The data and prepared clips are cached per data and
     prepare settings, the samples per coarse-fit settings, so trying another fit reuses them.
 
@@ -125,9 +131,6 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     import torch
 
     from ..data.synth.truth import TRUTH_FORMAT
-    from ..reconstruct import DEFAULT_FIT, DEFAULT_PREPARE
-    from .checkpoint import save_atomic
-    from .synthme import prepare_clips, synthme_dataset, synthme_samples
 
     data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
     fit = {**DEFAULT_FIT, **(fit or {})}
@@ -159,7 +162,7 @@ def _digest(obj: Any) -> str:
 def recipe_configs(*, seed: int = 0, encoder: bool = True, deformer: bool = True,
                    quick: bool = False) -> tuple[Any, Any, Any]:
     """The :class:`~mxkit.train.TrainConfig` of pretraining, fine-tuning and training from scratch."""
-    from .config import TrainConfig
+    from ..train.config import TrainConfig
 
     pre = dict(PRETRAIN, **NETWORK, seed=seed, use_encoder=encoder, use_deformer=deformer)
     fine = dict(FINETUNE, **NETWORK, seed=seed, use_encoder=encoder, use_deformer=deformer)
@@ -191,10 +194,8 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
     import pandas as pd
     import torch
 
-    from .._checks import check_option
     from ..eval.reconstruction import face_mask, micro_motion_error, vertex_errors
     from ..nets import MeshGraph
-    from ..reconstruct import coarse_fit
 
     for name in baselines:
         check_option(name, ("zero", "static", "smoothed"), "baselines")
@@ -242,9 +243,7 @@ def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 
     ``samples`` holds the training subjects' macro and micro samples. Returns the
     :class:`~mxkit.train.TrainResult` and the loss summary of each phase.
     """
-    from .._checks import check_option
-    from ..reconstruct import NETWORK_VARIANTS
-    from .loop import finetune_micro, pretrain_macro
+    from ..train.loop import finetune_micro, pretrain_macro
 
     check_option(name, tuple(NETWORK_VARIANTS), "variant")
     enc, dfm = NETWORK_VARIANTS[name]
@@ -282,17 +281,17 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     validate : int, default 0
         Keep the last ``validate`` subjects out of training and report their micro-motion error.
     variants : sequence of str, optional
-        Network variants to train (default all of :data:`mxkit.reconstruct.NETWORK_VARIANTS`).
+        Network variants to train (default all of :data:`mxkit.nets.NETWORK_VARIANTS`).
     quick : bool
         Smoke run (see the module docstring).
     fit : dict, optional
-        Coarse-fit options updating :data:`mxkit.reconstruct.DEFAULT_FIT` (recorded in the
+        Coarse-fit options updating :data:`mxkit.workflows.DEFAULT_FIT` (recorded in the
         bundle, so :func:`mxkit.reconstruct` fits the same base by default).
     work : path-like
         Data and sample cache, reused when the settings match.
     progress : bool
     command : str, optional
-        The command line recorded in the provenance (default ``'mxkit.train.recipe.train_weights'``).
+        The command line recorded in the provenance (default ``'mxkit.workflows.recipe.train_weights'``).
     log_fn : callable str -> None, optional
         Where progress messages go (default: this module's logger, level INFO).
 
@@ -309,11 +308,8 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     """
     import torch
 
-    from .. import __version__
-    from .._checks import check_option
+    from .._version import __version__
     from ..morph import load_face_model
-    from ..reconstruct import NETWORK_VARIANTS, weights_bundle
-    from .checkpoint import save_atomic
 
     names = list(variants) if variants else list(NETWORK_VARIANTS)
     for name in names:
@@ -350,7 +346,7 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         _say(log_fn, "validation micro-motion L1 (mm): " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         _say(log_fn, "validation vertex L1 (mm): " + ", ".join(f"{k} {v:.3f}" for k, v in vertex.items()))
     provenance = {
-        "command": (command or "mxkit.train.recipe.train_weights").strip(), "seed": seed,
+        "command": (command or "mxkit.workflows.recipe.train_weights").strip(), "seed": seed,
         "mxkit_version": __version__, "torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),
         "data": info, "held_out_validation_subjects": sorted(held),
         "n_train_clips": {"macro": len(macro), "micro": len(micro)},
