@@ -47,6 +47,7 @@ MODULES: tuple[str, ...] = (
     "mxkit.flow",
     "mxkit.fit",
     "mxkit.geometry",
+    "mxkit.camera",
     "mxkit.viz",
     "mxkit.meshio",
     "mxkit.errors",

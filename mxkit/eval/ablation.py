@@ -40,11 +40,13 @@ import pandas as pd
 
 from .._io import atomic_write
 from ..errors import InputValueError
-from ..nets.variants import VARIANTS
+from ..nets.variants import VARIANTS as _VARIANTS
 
 __all__ = ["VARIANTS", "TABLE_METRICS", "REPORTED", "REPORTED_SOURCE", "ablation_row", "ablation_table",
            "AblationTable"]
 
+#: Reconstruction variants of the ablation, in table order: :data:`mxkit.nets.VARIANTS` (one home).
+VARIANTS = _VARIANTS
 #: Metric columns of the table, in order.
 TABLE_METRICS = ("L1", "L2", "micro_motion", "UF1", "UAR", "WF1", "ACC")
 #: Value of the ``source`` column on the paper's rows (mxkit's rows say ``'mxkit'``).

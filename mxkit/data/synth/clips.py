@@ -45,8 +45,10 @@ EXPRESSION_TYPE_DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {
     "macro": {"duration_s": (0.6, 1.2), "baseline_s": (0.04, 0.08), "intensity": (0.55, 0.9),
               "apex": (0.3, 0.5), "detail_ratio": (0.3, 0.6)},
 }
-#: Old names of :data:`EXPRESSION_TYPES` and :data:`EXPRESSION_TYPE_DEFAULTS` (deprecated).
-KINDS, KIND_DEFAULTS = EXPRESSION_TYPES, EXPRESSION_TYPE_DEFAULTS
+#: Old name of :data:`EXPRESSION_TYPES` (deprecated).
+KINDS = EXPRESSION_TYPES
+#: Old name of :data:`EXPRESSION_TYPE_DEFAULTS` (deprecated).
+KIND_DEFAULTS = EXPRESSION_TYPE_DEFAULTS
 #: Range of the detail field's amplitude (largest vertex displacement), metres.
 DETAIL_RANGE_M = (0.2e-3, 1.0e-3)
 
