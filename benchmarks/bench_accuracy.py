@@ -25,15 +25,12 @@ Markdown table. ``--quick`` uses 2 tiny-preset clips (a smoke run, not a measure
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 HELD_OUT = {"preset": "small", "seed": 1, "kind": "micro", "n_subjects": 4, "micro": 3}
 QUICK = {"preset": "tiny", "seed": 1, "kind": "micro", "n_subjects": 2, "micro": 1}
-DEFAULT_WORK = Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) \
-    / "bench_accuracy"
 
 
 def run(quick: bool = False, *, weights: Any = None, work: Any = None,
@@ -47,7 +44,8 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     weights : path, optional
         Weights bundle (default: the packaged ``mxkit/assets/reconstruct_v1.pt``).
     work : path, optional
-        Data and prepare cache (default ``~/.cache/mxkit/bench_accuracy``).
+        Data and prepare cache (default ``mxkit._io.cache_dir("bench_accuracy")``:
+        ``$MXKIT_CACHE_DIR/bench_accuracy``, else ``~/.cache/mxkit/bench_accuracy``).
     workers : int
         Prepare worker processes.
 
@@ -66,7 +64,9 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     from mxkit.workflows import default_weights_path, run_ablation, synthme_dataset
 
     data = QUICK if quick else HELD_OUT
-    work = Path(work or DEFAULT_WORK) / ("quick" if quick else "held_out")
+    from mxkit._io import cache_dir
+
+    work = Path(work or cache_dir("bench_accuracy")) / ("quick" if quick else "held_out")
     weights = Path(weights) if weights is not None else default_weights_path()
     model = load_face_model("mh-head")
     t0 = time.perf_counter()
@@ -84,7 +84,7 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     for clip, prep in zip(clips, ablation.prepared, strict=True):
         gt = clip.ground_truth.vertices(model)
         zero.append(micro_motion_error(np.repeat(gt[prep.onset][None], len(gt), 0), gt,
-                                       onset=prep.onset, apex=prep.apex, kind="l1", mask=mask))
+                                       onset=prep.onset, apex=prep.apex, norm="l1", mask=mask))
     overall = ablation.metrics[ablation.metrics["region"] == "all"]
     value = {(d, s, c, v, m): x for d, s, c, v, m, x in zip(
         overall["dataset"], overall["subject"], overall["clip"], overall["variant"],

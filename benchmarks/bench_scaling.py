@@ -27,7 +27,6 @@ Run ``python -m benchmarks.bench_scaling [--quick] [--figures DIR]``; it prints 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -242,12 +241,11 @@ def figure(result: dict[str, Any]) -> Any:
 
 def write_figures(result: dict[str, Any], folder: Any, suffix: str = "") -> list[str]:
     """Write ``scaling<suffix>.png`` into ``folder`` (atomically); returns the file names."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    from mxkit._io import atomic_open
+
     name = f"scaling{suffix}.png"
-    tmp = folder / (name + ".tmp")
-    figure(result).savefig(tmp, format="png", dpi=110)
-    os.replace(tmp, folder / name)
+    with atomic_open(Path(folder) / name, parents=True) as fh:
+        figure(result).savefig(fh, format="png", dpi=110)
     return [name]
 
 

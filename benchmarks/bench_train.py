@@ -50,7 +50,7 @@ def _samples(n_clips: int, n_frames: int, model: Any, *, quick: bool) -> list[An
         prep = prepare(clip, **options)
         fit = coarse_fit(prep.landmarks, model, fit_options=settings.get("fit"))
         out.append(make_training_sample(prep, fit, model, vertices=clip.ground_truth,
-                                        kind="micro", keep_frames=True))
+                                        expression_type="micro", keep_frames=True))
     return out
 
 

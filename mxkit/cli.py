@@ -172,7 +172,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro),
                               ("macro", args.macro)) if v is not None}
-    cs = make_dataset(args.out, preset=args.preset, kind=args.kind, layout=args.layout, seed=args.seed,
+    cs = make_dataset(args.out, preset=args.preset, expression_type=args.kind, layout=args.layout, seed=args.seed,
                       overwrite=args.overwrite, workers=args.workers, progress=not args.quiet, **opts)
     df = cs.to_dataframe(meta=True)
     kinds = df["meta_synthme"].map(lambda m: (m or {}).get("kind")) if "meta_synthme" in df else None

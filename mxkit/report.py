@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._io import atomic_write
 from .errors import InputValueError
 
 __all__ = ["Report", "markdown_table"]
@@ -194,10 +195,8 @@ class Report:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the page atomically (temp file + rename); returns the path."""
-        from .meshio import _atomic_write
-
-        return _atomic_write(path, self.to_html().encode("utf-8"))
+        """Write the page atomically (:func:`mxkit._io.atomic_write`); returns the path."""
+        return atomic_write(path, self.to_html())
 
 
 def markdown_table(df: Any, digits: int = 4) -> str:

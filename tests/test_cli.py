@@ -106,7 +106,7 @@ def test_synth_writes_a_synthme_folder(data):
 
     root, _, out = data
     clips = list(load_synthme(root))
-    assert len(clips) == 3 and all(c.ground_truth.kind == "micro" for c in clips)
+    assert len(clips) == 3 and all(c.ground_truth.expression_type == "micro" for c in clips)
     assert "3 clips of 3 subjects" in out and "sub03" in out and "micro" in out
 
 

@@ -228,7 +228,7 @@ class TestKnownAnswers:
         from mxkit.data.synth import generate_clip, generate_subject
 
         subject = generate_subject(seed=1, texture_size=512)
-        synth = generate_clip(subject, kind="micro", seed=0, fps=50.0)        # 25 frames
+        synth = generate_clip(subject, expression_type="micro", seed=0, fps=50.0)        # 25 frames
         p = prepare(synth, size=SIZE)
         truth = p.transform.apply(synth.ground_truth.landmarks.astype(np.float64))   # into the crop
         nme = np.linalg.norm(p.landmarks - truth, axis=-1).mean(axis=1) / inter_ocular_distance(truth)

@@ -37,14 +37,14 @@ F64 = torch.float64
 TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2)
 
 
-def _samples(model, n=2, *, kind=None, gain=1.0, seed=1, **kw):
+def _samples(model, n=2, *, expression_type=None, gain=1.0, seed=1, **kw):
     out = []
     det = torch.randn(model.n_vertices, 3, generator=_gen(seed), dtype=F64) * 1e-3
     det[:, 2] = 0
     for i in range(n):
         lmk, flow, fit, truth = toy_clip(model, detail=det * gain * (1 + 0.5 * i), **kw)
         out.append(training_sample_from_tensors(lmk, flow, None, fit, model, onset=0,
-                                                vertices=truth, kind=kind, key=("toy", str(i)),
+                                                vertices=truth, expression_type=expression_type, key=("toy", str(i)),
                                                 register=False))
     return out
 
@@ -202,14 +202,14 @@ class TestConfigAndSamples:
             TrainConfig.from_dict({"bogus": 1})
 
     def test_sample(self, toy):
-        s = _samples(toy, 1, kind="micro")[0]
+        s = _samples(toy, 1, expression_type="micro")[0]
         assert s.supervised and s.n_frames == 6 and s.key == ("toy", "0")
         assert s.to(dtype=torch.float32).features.encoder_input.dtype == torch.float32
         frames = draw_frames(s, 3, _gen())
         assert 3 in frames.tolist() and 0 not in frames.tolist() and len(frames) == 3
         assert len(draw_frames(s, 50, _gen())) == 5
-        with pytest.raises(Exception, match="kind"):
-            dataclasses.replace(s, kind="medium")
+        with pytest.raises(Exception, match="expression_type"):
+            dataclasses.replace(s, expression_type="medium")
 
     def test_from_prepared(self, toy):
         from types import SimpleNamespace
@@ -269,7 +269,7 @@ class TestTraining:
 
     def test_history_and_result(self, toy, tmp_path):
         cfg = TrainConfig(steps=3, **TINY)
-        res = pretrain_macro(_samples(toy, 2, kind="macro"), model=toy, config=cfg)
+        res = pretrain_macro(_samples(toy, 2, expression_type="macro"), model=toy, config=cfg)
         df = res.history.to_dataframe()
         assert list(df["step"]) == [1, 2, 3] and {"loss", "motion", "lr"} <= set(df.columns)
         long = res.history.to_dataframe(long=True)
@@ -283,16 +283,16 @@ class TestTraining:
         assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
                                                      res.refiner.state_dict().values(),
                                                      strict=True))
-        tuned = finetune_micro(_samples(toy, 2, kind="micro"), model=toy, init=res,
+        tuned = finetune_micro(_samples(toy, 2, expression_type="micro"), model=toy, init=res,
                                config=dataclasses.replace(FINETUNE_DEFAULTS, steps=2, **TINY))
         assert tuned.phase == "finetune_micro" and len(tuned.history) == 2
 
     def test_phase_kind_checks(self, toy):
         with pytest.raises(InputValueError, match="macro"):
-            pretrain_macro(_samples(toy, 1, kind="micro"), model=toy,
+            pretrain_macro(_samples(toy, 1, expression_type="micro"), model=toy,
                            config=TrainConfig(steps=1, **TINY))
         with pytest.raises(InputValueError, match="micro"):
-            finetune_micro(_samples(toy, 1, kind="macro"), model=toy, init=None,
+            finetune_micro(_samples(toy, 1, expression_type="macro"), model=toy, init=None,
                            config=TrainConfig(steps=1, **TINY))
         with pytest.raises(InputValueError, match="unknown options"):
             pretrain_macro(_samples(toy, 1), model=toy, bogus=1)

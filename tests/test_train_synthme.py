@@ -34,10 +34,10 @@ def test_synthme_end_to_end(tmp_path, mh_head):
     assert [c.key for c in again] == [c.key for c in clips]
     prepared = prepare_clips(clips, workers=1, size=96)
     samples = synthme_samples(clips, prepared, mh_head)
-    assert all(s.supervised and s.kind == clip_kind(c) for s, c in zip(samples, clips,
+    assert all(s.supervised and s.expression_type == clip_kind(c) for s, c in zip(samples, clips,
                                                                           strict=True))
-    macro = [s for s in samples if s.kind == "macro"]
-    micro = [s for s in samples if s.kind == "micro"]
+    macro = [s for s in samples if s.expression_type == "macro"]
+    micro = [s for s in samples if s.expression_type == "micro"]
     results = {}
     for name, (enc, dfm) in NETWORK_VARIANTS.items():
         cfg = TrainConfig(use_encoder=enc, use_deformer=dfm, **TINY)

@@ -47,6 +47,7 @@ MODULES: tuple[str, ...] = (
     "mxkit.flow",
     "mxkit.fit",
     "mxkit.geometry",
+    "mxkit.camera",
     "mxkit.viz",
     "mxkit.meshio",
     "mxkit.errors",
@@ -415,10 +416,9 @@ def build(modules: Iterable[str] = MODULES, *, api_dir: Path = API_DIR, write_in
             continue
         changed.append(path)
         if not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".md.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            from mxkit._io import atomic_write
+
+            atomic_write(path, text, parents=True)
     return changed
 
 

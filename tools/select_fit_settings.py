@@ -40,33 +40,33 @@ def _log(msg: str) -> None:
 
 def cross_validate(candidates, *, folds: int, only: list[int] | None, variants, work, threads: int):
     import pandas as pd
-    import torch
 
+    from mxkit._threads import torch_threads
     from mxkit.morph import load_face_model
     from mxkit.workflows.recipe import recipe_samples, train_variant, validation_table
 
-    torch.set_num_threads(threads)
-    model = load_face_model("mh-head")
-    tables = []
-    for name in candidates:
-        samples, info = recipe_samples(model, fit=CANDIDATES[name], work=work, workers=1, log_fn=_log)
-        subjects = sorted({s.key[1] for s in samples})
-        if not 2 <= folds <= len(subjects):
-            raise SystemExit(f"--folds must lie in [2, {len(subjects)}] (the training subjects); got {folds}")
-        size = len(subjects) // folds
-        for k in (only if only is not None else range(folds)):
-            held = set(subjects[k * size:(k + 1) * size])
-            train = [s for s in samples if s.key[1] not in held]
-            valid = [s for s in samples if s.key[1] in held and s.kind == "micro"]
-            results = {v: train_variant(v, train, model)[0] for v in variants}
-            t = validation_table(results, valid, model, fit_options=info["fit"], baselines=("zero", "smoothed"))
-            t.insert(0, "fold", k)
-            t.insert(0, "candidate", name)
-            tables.append(t)
-            means = t.groupby("variant", sort=False)["micro_motion_l1_mm"].mean()
-            _log(f"{name} fold {k} (held out {sorted(held)}): micro-motion L1 "
-                 + ", ".join(f"{v} {x:.4f}" for v, x in means.items()))
-    return pd.concat(tables, ignore_index=True)
+    with torch_threads(threads):                  # the count is restored when the study ends
+        model = load_face_model("mh-head")
+        tables = []
+        for name in candidates:
+            samples, info = recipe_samples(model, fit=CANDIDATES[name], work=work, workers=1, log_fn=_log)
+            subjects = sorted({s.key[1] for s in samples})
+            if not 2 <= folds <= len(subjects):
+                raise SystemExit(f"--folds must lie in [2, {len(subjects)}] (the training subjects); got {folds}")
+            size = len(subjects) // folds
+            for k in (only if only is not None else range(folds)):
+                held = set(subjects[k * size:(k + 1) * size])
+                train = [s for s in samples if s.key[1] not in held]
+                valid = [s for s in samples if s.key[1] in held and s.expression_type == "micro"]
+                results = {v: train_variant(v, train, model)[0] for v in variants}
+                t = validation_table(results, valid, model, fit_options=info["fit"], baselines=("zero", "smoothed"))
+                t.insert(0, "fold", k)
+                t.insert(0, "candidate", name)
+                tables.append(t)
+                means = t.groupby("variant", sort=False)["micro_motion_l1_mm"].mean()
+                _log(f"{name} fold {k} (held out {sorted(held)}): micro-motion L1 "
+                     + ", ".join(f"{v} {x:.4f}" for v, x in means.items()))
+        return pd.concat(tables, ignore_index=True)
 
 
 def markdown(table) -> str:

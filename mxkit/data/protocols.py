@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import InputValueError, OptionError
+from .._checks import check_option
+from ..errors import InputValueError
 from .clip import Clip, ClipSet
 
 __all__ = ["Protocol", "PROTOCOLS", "get_protocol", "CASME2_5CLASS", "OBJECTIVE_5CLASS",
@@ -98,11 +99,7 @@ class Protocol:
         if not classes or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
             raise InputValueError(f"Protocol {self.name!r}: classes must be unique non-empty strings; got {classes!r}")
         set_(self, "classes", classes)
-        if self.source not in ("emotion", "objective_class"):
-            raise OptionError(
-                f"Invalid value for 'source': allowed values are ['emotion', 'objective_class'], "
-                f"but got {self.source!r}"
-            )
+        check_option(self.source, ("emotion", "objective_class"), "source")
         if not isinstance(self.mapping, Mapping) or not self.mapping:
             raise InputValueError(f"Protocol {self.name!r}: mapping must be a non-empty {{dataset: {{value: class}}}} dict")
         mapping: dict[str, dict[str, str]] = {}
@@ -373,9 +370,5 @@ def get_protocol(name: str | Protocol) -> Protocol:
     """
     if isinstance(name, Protocol):
         return name
-    if name not in PROTOCOLS:
-        raise OptionError(
-            f"Invalid value for 'protocol': allowed values are {list(PROTOCOLS)}, but got {name!r}"
-        )
-    return PROTOCOLS[name]
+    return PROTOCOLS[check_option(name, PROTOCOLS, "protocol")]
 

@@ -9,6 +9,8 @@
 * :mod:`.refiner` -- :class:`DynamicRefiner` (:func:`refine`): both composed.
 * :mod:`.graph` -- mesh graph operators as sparse tensors (:class:`MeshGraph`).
 * :mod:`.layers` -- functional layers with module twins.
+* :mod:`.variants` -- :data:`VARIANTS` (the reconstruction variants, in ablation order) and
+  :data:`NETWORK_VARIANTS` (the networks each one runs).
 
 Every network is a pure function of its inputs and a parameter mapping, with a thin
 ``nn.Module`` that owns the parameters; devices follow the inputs (CPU or CUDA).

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_write
 from ..errors import InputValueError
-from ..meshio import PathLike, _atomic_write
+from ..meshio import PathLike
 
 __all__ = ["save_html"]
 
@@ -53,4 +54,4 @@ def save_html(fig: Any, path: PathLike, *, auto_play: bool = False,
     script = camera_link_script(fig)
     html = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=auto_play,
                        config=config, post_script=script or None)
-    return _atomic_write(path, html.encode("utf-8"))
+    return atomic_write(path, html)

@@ -661,12 +661,12 @@ def plot_model(
     faces = model.faces.detach().cpu().numpy()
     kind = show_landmarks
     if kind == "auto":
-        kind = "ibug68" if "ibug68" in model.landmark_kinds else None
+        kind = "ibug68" if "ibug68" in model.landmark_schemes else None
     lm = None
     if kind is not None:
         import torch
 
-        check_option(kind, model.landmark_kinds, "show_landmarks")
+        check_option(kind, model.landmark_schemes, "show_landmarks")
         lm = model.landmarks(torch.as_tensor(verts)[None].to(model.v_template), kind)[0]
         lm = lm.detach().cpu().numpy()
     if title is None:

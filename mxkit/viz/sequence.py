@@ -484,7 +484,7 @@ def reconstruction_animation(
         How many frames from the onset to the offset (evenly spread over the rise and the
         fall, always with the onset and the apex), or the frame indices.
     region : {"face", "skin", "all"}, boolean array (V,), or None
-        Vertices to keep (:func:`mxkit.eval.reconstruction.face_mask` for a name; None or
+        Vertices to keep (:func:`mxkit.morph.face_mask` for a name; None or
         ``"all"`` keeps the whole mesh). Triangles with a corner outside are dropped.
     fps : float
         Playback rate, frames per second of the animation.
@@ -508,7 +508,7 @@ def reconstruction_animation(
     if region is None or (isinstance(region, str) and region == "all"):
         keep = np.ones(seq.V, dtype=bool)
     elif isinstance(region, str):
-        from ..eval.reconstruction import face_mask
+        from ..morph.masks import face_mask
 
         keep = np.asarray(face_mask(model, check_option(region, ("face", "skin", "all"),
                                                         "region")), dtype=bool)

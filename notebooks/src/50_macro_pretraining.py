@@ -55,13 +55,13 @@ if FULL:
 
 # %% [markdown]
 # ## 1 · Macro clips with 3D truth
-# A tiny SynthME set, macro-expressions only (`kind="macro"`): the subjects pose strong
+# A tiny SynthME set, macro-expressions only (`expression_type="macro"`): the subjects pose strong
 # happiness, disgust, surprise... at 200 fps, each clip with its true 3D face per frame.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 workdir = Path(tempfile.mkdtemp(prefix="mxkit-nb50-"))
-clips = make_dataset(workdir / "synthme", preset="tiny", kind="macro", seed=SEED,
+clips = make_dataset(workdir / "synthme", preset="tiny", expression_type="macro", seed=SEED,
                      n_subjects=N_SUBJECTS, macro=1, macro_s=MACRO_S)
 for clip in clips:
     print(clip.subject, clip.clip_id, clip.emotion, f"AUs {clip.au_string}", clip.n_frames, "frames")
@@ -83,7 +83,7 @@ train_set, held_out = samples[:-1], samples[-1:]
 print(DEFAULT_PREPARE, DEFAULT_FIT)
 print(len(train_set), "training clips, held out:", held_out[0].key)
 s = samples[0]
-print("target", tuple(s.target_vertices.shape), "| kind", s.kind,
+print("target", tuple(s.target_vertices.shape), "| kind", s.expression_type,
       "| frames", s.features.n_frames, "| vertices", s.features.n_vertices)
 
 # %% [markdown]

@@ -63,8 +63,8 @@ if FULL:
 model = load_face_model("mh-head")
 workdir = Path(tempfile.mkdtemp(prefix="mxkit-nb60-"))
 samples, info = recipe_samples(model, quick=True, work=workdir / "quick", workers=1)
-macro = [s for s in samples if s.kind == "macro"]
-micro = [s for s in samples if s.kind == "micro"]
+macro = [s for s in samples if s.expression_type == "macro"]
+micro = [s for s in samples if s.expression_type == "micro"]
 pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=0)
 pre_cfg = dataclasses.replace(pre_cfg, steps=PRETRAIN_STEPS, warmup_steps=PRETRAIN_STEPS // 5)
 fine_cfg = dataclasses.replace(fine_cfg, steps=FINETUNE_STEPS)
@@ -160,7 +160,7 @@ for name, net in networks.items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-clips = make_dataset(workdir / "heldout", preset="small", kind="micro", seed=SEED,
+clips = make_dataset(workdir / "heldout", preset="small", expression_type="micro", seed=SEED,
                      n_subjects=N_SUBJECTS, micro=N_MICRO, micro_s=MICRO_S)
 prepared = [mxkit.prepare(clip, **settings["prepare"]) for clip in clips]
 for clip in clips:

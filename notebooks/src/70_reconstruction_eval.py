@@ -34,10 +34,10 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from mxkit.data import load_synthme, make_dataset
-from mxkit.eval import error_over_time, face_mask, motion_error_map
+from mxkit.eval import error_over_time, motion_error_map
+from mxkit.morph import face_mask, load_face_model
 from mxkit.nets import VARIANTS
 from mxkit.workflows import run_ablation
-from mxkit.morph import load_face_model
 from mxkit.viz import plot_meshes_side_by_side
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
@@ -68,7 +68,7 @@ workdir = Path(tempfile.mkdtemp(prefix="mxkit70_"))
 if DATASET_ROOT:
     clips = load_synthme(DATASET_ROOT)
 else:
-    clips = make_dataset(workdir / "SynthME", preset=PRESET, kind="micro", seed=SEED,
+    clips = make_dataset(workdir / "SynthME", preset=PRESET, expression_type="micro", seed=SEED,
                          n_subjects=N_SUBJECTS, micro=CLIPS_PER_SUBJECT)
 print(len(clips), "micro clips of", len(clips.subjects), "subjects, at", clips[0].fps, "fps")
 

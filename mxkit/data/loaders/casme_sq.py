@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from ..._checks import check_option, renamed_keywords
 from ...errors import DatasetFormatError
-from .._util import check_option
 from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
@@ -73,7 +73,8 @@ def _naming_rules(book: Workbook) -> tuple[dict[int, str], dict[str, int]]:
     return subj, stim
 
 
-def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "all"] = "micro",
+@renamed_keywords(kind="expression_type")
+def load_casme_sq(root: str | os.PathLike, *, expression_type: Literal["micro", "macro", "all"] = "micro",
                   frames: Literal["auto", "raw", "cropped", "selected"] = "auto",
                   labels: str | os.PathLike | None = None,
                   window: Literal["labelled", "all"] = "labelled",
@@ -86,8 +87,9 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
     root : path-like
         The CAS(ME)² folder: ``CAS(ME)^2code_final.xlsx`` alongside ``rawpic/``,
         ``cropped/`` and/or ``selectedpic/``.
-    kind : {'micro', 'macro', 'all'}, optional
-        Which rows, by the type column (``micro-expression`` / ``macro-expression``).
+    expression_type : {'micro', 'macro', 'all'}, optional
+        Which rows, by the type column (``micro-expression`` / ``macro-expression``); ``kind``
+        is a deprecated alias.
     frames : {'auto', 'raw', 'cropped', 'selected'}, optional
         ``rawpic/``, ``cropped/`` or ``selectedpic/``, assumed to share the layout
         ``{sNN}/{NN}_{code:04d}<name>/img{N}.jpg`` (unconfirmed); 'auto' prefers raw.
@@ -110,7 +112,7 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
     looked up in ``naming rule2`` to get the 4-digit video code, and the folder is the one in
     ``{sNN}/`` whose name starts with ``{NN}_{code:04d}``.
     """
-    check_option(kind, ("micro", "macro", "all"), "kind")
+    check_option(expression_type, ("micro", "macro", "all"), "expression_type")
     root = check_root(root, "CAS(ME)²")
     path = find_label_file(root, labels, names=(CASME_SQ_CODING_FILE,),
                            patterns=("cas(me)*code*.xlsx", "cas(me)*code*.xls", "casme2*code_final*.xlsx",
@@ -146,7 +148,7 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
                 f"{table.loc(row, 'type')}: expected 'micro-expression' or 'macro-expression'; "
                 f"got {table.get(values, 'type')!r}"
             )
-        if kind != "all" and etype != kind:
+        if expression_type != "all" and etype != expression_type:
             continue
         onset, apex, offset, src = table.window(row, values, dataset="casme_sq", subject=subject,
                                                  clip_id=clip, problems=problems)
@@ -178,6 +180,6 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
             apex_column=table.letter("apex"),
         ))
     if not specs:
-        raise DatasetFormatError(f"{table.loc(None)}: no {kind}-expression rows")
+        raise DatasetFormatError(f"{table.loc(None)}: no {expression_type}-expression rows")
     return assemble(specs, dataset="casme_sq", window=window, missing=missing,
                     problems=problems, name="casme_sq")

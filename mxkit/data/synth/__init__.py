@@ -32,8 +32,18 @@ Examples
 
 from .appearance import Atlas, SynthSubject, build_atlas, generate_subject
 from .check import detection_report
-from .clips import KIND_DEFAULTS, KINDS, generate_clip, iter_frames, plan_clip, render_frames
+from .clips import (
+    EXPRESSION_TYPE_DEFAULTS,
+    EXPRESSION_TYPES,
+    KIND_DEFAULTS,
+    KINDS,
+    generate_clip,
+    iter_frames,
+    plan_clip,
+    render_frames,
+)
 from .dataset import (
+    DATASET_EXPRESSION_TYPES,
     DATASET_KINDS,
     LAYOUTS,
     MANIFEST,
@@ -57,8 +67,8 @@ from .motion import (
 from .truth import SynthTruth
 
 __all__ = [
-    "SynthTruth", "SynthSubject", "Atlas", "PlannedClip", "PRESETS", "LAYOUTS", "DATASET_KINDS",
-    "KINDS", "KIND_DEFAULTS", "MANIFEST", "EMOTIONS", "EMOTION_RECIPES", "EMOTION_WEIGHTS",
+    "SynthTruth", "SynthSubject", "Atlas", "PlannedClip", "PRESETS", "LAYOUTS", "DATASET_EXPRESSION_TYPES",
+    "EXPRESSION_TYPES", "EXPRESSION_TYPE_DEFAULTS", "DATASET_KINDS", "KINDS", "KIND_DEFAULTS", "MANIFEST", "EMOTIONS", "EMOTION_RECIPES", "EMOTION_WEIGHTS",
     "make_dataset", "load_synthme", "dataset_plan", "generate_subject", "generate_clip",
     "plan_clip", "render_frames", "iter_frames", "build_atlas", "detail_field",
     "detail_weights", "head_motion", "intensity_profile", "recipe_aus", "layout_emotion",

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._checks import check_option, renamed_keywords
+from ..._io import atomic_open
 from ...errors import DatasetFormatError, InputValueError
-from .._util import check_option
 from .appearance import SynthSubject, check_model, generate_subject
 from .clips import iter_frames, plan_clip
 from .motion import EMOTION_WEIGHTS, EMOTIONS
@@ -44,15 +45,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...morph import FaceModel
     from ..clip import ClipSet
 
-__all__ = ["PRESETS", "LAYOUTS", "DATASET_KINDS", "MANIFEST", "make_dataset", "load_synthme",
+__all__ = ["PRESETS", "LAYOUTS", "DATASET_EXPRESSION_TYPES", "DATASET_KINDS", "MANIFEST", "make_dataset", "load_synthme",
            "dataset_plan", "PlannedClip", "layout_emotion"]
 
 #: File name of the dataset manifest (preset, seed, mxkit version, counts, clip list).
 MANIFEST = "synthme.json"
 #: Layouts :func:`make_dataset` writes.
 LAYOUTS = ("casme2", "samm", "ckplus")
-#: Values of ``make_dataset(kind=...)``.
-DATASET_KINDS = ("micro", "macro", "both")
+#: Values of ``make_dataset(expression_type=...)``.
+DATASET_EXPRESSION_TYPES = ("micro", "macro", "both")
+#: Old name of :data:`DATASET_EXPRESSION_TYPES` (deprecated).
+DATASET_KINDS = DATASET_EXPRESSION_TYPES
 _LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0}
 _FIXED_DATE = "2014-05-08T00:00:00Z"
 # files that mark a dataset folder (SynthME refuses to write anywhere below one)
@@ -161,11 +164,11 @@ def _emotions(n: int, mode: str, rng: np.random.Generator) -> list[str]:
     return [names[int(i)] for i in rng.choice(len(names), size=n, p=p / p.sum())]
 
 
-def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int) -> tuple[str, str, str]:
+def _clip_names(layout: str, subject: int, expression_type: str, emotion: str, k: int) -> tuple[str, str, str]:
     """(clip_id written, subject folder, clip_id loaded)."""
     e = EMOTIONS.index(emotion) + 1
     if layout == "casme2":
-        cid = f"{'EP' if kind == 'micro' else 'MA'}{e:02d}_{k:02d}"
+        cid = f"{'EP' if expression_type == 'micro' else 'MA'}{e:02d}_{k:02d}"
         return cid, f"sub{subject:02d}", cid
     if layout == "samm":
         cid = f"{subject:03d}_{e}_{k}"
@@ -173,7 +176,8 @@ def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int) -> t
     return f"{k:03d}", f"S{subject:03d}", f"S{subject:03d}_{k:03d}"
 
 
-def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "casme2", seed: int = 0,
+@renamed_keywords(kind="expression_type")
+def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout: str = "casme2", seed: int = 0,
                  model: FaceModel | None = None, **options: Any
                  ) -> tuple[list[SynthSubject], list[PlannedClip]]:
     """Subjects (unpainted) and every clip's ground truth of a dataset, without rendering.
@@ -182,17 +186,17 @@ def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "ca
     written clip id, the loader's subject folder and clip id, and the :class:`SynthTruth` of
     the written frames.
     """
-    check_option(kind, DATASET_KINDS, "kind")
+    check_option(expression_type, DATASET_EXPRESSION_TYPES, "expression_type")
     check_option(layout, LAYOUTS, "layout")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputValueError(f"seed must be a non-negative int; got {seed!r}")
     opts = _options(preset, options)
     model = check_model(model)
     fps = _LAYOUT_FPS[layout]
-    n_micro = opts["micro"] if kind in ("micro", "both") else 0
-    n_macro = opts["macro"] if kind in ("macro", "both") else 0
+    n_micro = opts["micro"] if expression_type in ("micro", "both") else 0
+    n_macro = opts["macro"] if expression_type in ("macro", "both") else 0
     if n_micro + n_macro == 0:
-        raise InputValueError(f"preset {preset!r} with kind={kind!r} has no clips (micro={opts['micro']}, "
+        raise InputValueError(f"preset {preset!r} with expression_type={expression_type!r} has no clips (micro={opts['micro']}, "
                               f"macro={opts['macro']})")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7101]))
     n_sub = opts["n_subjects"]
@@ -204,18 +208,18 @@ def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "ca
                                    image_size=opts["image_size"], field_m=opts["field_m"],
                                    texture_size=opts["texture_size"], paint=False)
         subjects.append(subject)
-        kinds = ["micro"] * n_micro + ["macro"] * n_macro
-        for k, clip_kind in enumerate(kinds, start=1):
+        types = ["micro"] * n_micro + ["macro"] * n_macro
+        for k, clip_type in enumerate(types, start=1):
             emotion = next(emotions)
-            truth = plan_clip(subject, kind=clip_kind, emotion=emotion, seed=_seed(seed, 2, s, k),
+            truth = plan_clip(subject, expression_type=clip_type, emotion=emotion, seed=_seed(seed, 2, s, k),
                               fps=fps, model=model, baseline_s=opts["baseline_s"],
-                              duration_s=opts[f"{clip_kind}_s"])
+                              duration_s=opts[f"{clip_type}_s"])
             window = (0, truth.n_frames)
             if layout == "ckplus":  # neutral -> apex, as CK+ sequences run
                 window = (0, truth.meta["apex"] + 1)
                 truth = _crop(truth, *window)
             first = 1 if layout == "ckplus" else int(rng.integers(1, 200))
-            cid, folder, loaded = _clip_names(layout, s, clip_kind, emotion, k)
+            cid, folder, loaded = _clip_names(layout, s, clip_type, emotion, k)
             items.append(PlannedClip(s, cid, folder, loaded, truth, window, first))
     return subjects, items
 
@@ -233,8 +237,7 @@ def _freeze_xlsx(path: Path) -> None:
     """Rewrite an openpyxl workbook with fixed zip timestamps and document dates."""
     with zipfile.ZipFile(path) as zf:
         members = [(info, zf.read(info.filename)) for info in zf.infolist()]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_open(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         for info, data in members:
             if info.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
@@ -243,7 +246,6 @@ def _freeze_xlsx(path: Path) -> None:
             new.compress_type = zipfile.ZIP_DEFLATED
             new.external_attr = 0o644 << 16
             zf.writestr(new, data)
-    os.replace(tmp, path)
 
 
 def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceModel,
@@ -262,13 +264,13 @@ def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceM
     return stream
 
 
-def _manifest(*, preset: str, kind: str, layout: str, seed: int, opts: dict[str, Any],
+def _manifest(*, preset: str, expression_type: str, layout: str, seed: int, opts: dict[str, Any],
               subjects: list[SynthSubject], items: list[PlannedClip]) -> dict[str, Any]:
     from ..._version import __version__
 
-    n_micro = sum(it.truth.kind == "micro" for it in items)
-    return {
-        "name": "SynthME", "format": 1, "preset": preset, "kind": kind, "layout": layout,
+    n_micro = sum(it.truth.expression_type == "micro" for it in items)
+    return {   # the manifest's keys (file format) keep the name "kind"
+        "name": "SynthME", "format": 1, "preset": preset, "kind": expression_type, "layout": layout,
         "seed": int(seed), "mxkit_version": __version__, "model": "mh-head",
         "fps": _LAYOUT_FPS[layout],
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()},
@@ -277,7 +279,7 @@ def _manifest(*, preset: str, kind: str, layout: str, seed: int, opts: dict[str,
                    "frames": int(sum(it.truth.n_frames for it in items))},
         "subjects": [s.describe() for s in subjects],
         "clips": [{"subject": it.folder_subject, "clip_id": it.loaded_id, "written_id": it.clip_id,
-                   "gt": f"gt/{it.folder_subject}/{it.loaded_id}.npz", "kind": it.truth.kind,
+                   "gt": f"gt/{it.folder_subject}/{it.loaded_id}.npz", "kind": it.truth.expression_type,
                    "emotion": it.truth.meta["emotion"], "au_string": it.truth.meta["au_string"],
                    "n_frames": it.truth.n_frames, "first_frame": it.first_frame}
                   for it in items],
@@ -308,7 +310,8 @@ def _check_out(out: Any, overwrite: bool) -> Path:
     return root
 
 
-def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "both",
+@renamed_keywords(kind="expression_type")
+def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_type: str = "both",
                  layout: str = "casme2", seed: int = 0, progress: bool = False,
                  overwrite: bool = False, model: FaceModel | None = None,
                  workers: int | None = None, quality: int = 95, **options: Any) -> ClipSet:
@@ -320,9 +323,9 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
         New or empty folder (or one written earlier by mxkit, with ``overwrite=True``).
     preset : {'tiny', 'small', 'full'}
         Size of the dataset (:data:`PRESETS`).
-    kind : {'micro', 'macro', 'both'}
+    expression_type : {'micro', 'macro', 'both'}
         Which clips: micro-expressions (low intensity, 0.2-0.5 s), macro-expressions (high
-        intensity, longer), or both.
+        intensity, longer), or both (``kind`` is a deprecated alias).
     layout : {'casme2', 'samm', 'ckplus'}
         CASME II (coding sheet in the official format, 200 fps), SAMM (200 fps, gray) or CK+
         (30 fps, neutral -> apex).
@@ -351,7 +354,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
     Raises
     ------
     OptionError
-        Unknown ``preset``, ``kind`` or ``layout`` (names the argument).
+        Unknown ``preset``, ``expression_type`` or ``layout`` (names the argument).
     InputValueError
         Bad options or seed, or an ``out`` folder that is not empty (a foreign folder is
         never written into; an mxkit one only with ``overwrite=True``).
@@ -366,11 +369,11 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
     from .. import writers
 
     root = _check_out(out, bool(overwrite))
-    check_option(kind, DATASET_KINDS, "kind")
+    check_option(expression_type, DATASET_EXPRESSION_TYPES, "expression_type")
     check_option(layout, LAYOUTS, "layout")
     opts = _options(preset, options)
     model = check_model(model)
-    subjects, items = dataset_plan(preset=preset, kind=kind, layout=layout, seed=seed, model=model,
+    subjects, items = dataset_plan(preset=preset, expression_type=expression_type, layout=layout, seed=seed, model=model,
                                    **options)
     total = sum(it.truth.n_frames for it in items)
     bar = tqdm(total=total, desc="SynthME frames", unit="frame") if progress else None
@@ -384,7 +387,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
             au = "+".join(re.sub(r"^[LR]", "", a) for a in au.split("+"))
             extra["landmarks"] = t.landmarks
         else:
-            extra["notes"] = "SynthME " + t.kind
+            extra["notes"] = "SynthME " + t.expression_type
         onset, apex, offset = (t.meta[k] for k in ("onset", "apex", "offset"))
         if layout == "ckplus":
             onset, apex, offset = 0, t.n_frames - 1, t.n_frames - 1
@@ -392,7 +395,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
             subject=it.subject, clip_id=it.clip_id, frames=stream(i), onset=onset, apex=apex,
             offset=offset, first_frame=it.first_frame, au_string=au,
             emotion=layout_emotion(t.meta["emotion"], layout), fps=t.fps, extra=extra))
-    manifest = _manifest(preset=preset, kind=kind, layout=layout, seed=seed, opts=opts,
+    manifest = _manifest(preset=preset, expression_type=expression_type, layout=layout, seed=seed, opts=opts,
                          subjects=subjects, items=items)
 
     def sidecar(tmp: Path) -> None:
@@ -425,8 +428,8 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
     The frames and labels are read by the real-data loader of its layout
     (:func:`~mxkit.data.load_casme2` / :func:`~mxkit.data.load_samm` with ``window='all'``,
     :func:`~mxkit.data.load_ckplus`), then each clip gets its :class:`SynthTruth` from
-    ``gt/`` in ``clip.ground_truth`` and ``clip.meta['synthme']`` (kind, emotion in CASME II
-    spelling, AU string).
+    ``gt/`` in ``clip.ground_truth`` and ``clip.meta['synthme']`` (``kind`` = the expression
+    type, emotion in CASME II spelling, AU string).
 
     Parameters
     ----------
@@ -478,7 +481,7 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         if truth.n_frames != clip.n_frames:
             raise DatasetFormatError(f"'{root / entry['gt']}' has {truth.n_frames} frames but clip "
                                      f"{clip.subject}/{clip.clip_id} has {clip.n_frames}")
-        info = {"kind": truth.kind, "emotion": truth.meta["emotion"],
+        info = {"kind": truth.expression_type, "emotion": truth.meta["emotion"],
                 "au_string": truth.meta["au_string"], "preset": manifest.get("preset"),
                 "seed": manifest.get("seed"), "gt": str(root / entry["gt"])}
         changes: dict[str, Any] = {"ground_truth": truth, "meta": {**clip.meta, "synthme": info}}
