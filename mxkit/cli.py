@@ -80,10 +80,10 @@ DATASETS: dict[str, str] = DATASET_LOADERS
 
 
 def _default_cache() -> Path:
-    """``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``)."""
-    import os
+    """``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``), read at call time."""
+    from ._io import cache_dir
 
-    return Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) / "prepared"
+    return cache_dir("prepared")
 
 
 def _cache(args: argparse.Namespace) -> Path | None:
@@ -138,9 +138,9 @@ def _select(clips: object, wanted: Sequence[str] | None, max_clips: int | None =
 
 def _micro_only(clips: list) -> list:
     """SynthME clips: only the micro-expressions (others unchanged)."""
-    from .workflows import clip_kind
+    from .workflows import expression_type_of
 
-    return [c for c in clips if clip_kind(c) in (None, "micro")]
+    return [c for c in clips if expression_type_of(c) in (None, "micro")]
 
 
 def _held_out_data(args: argparse.Namespace) -> tuple[list, str]:
@@ -152,7 +152,7 @@ def _held_out_data(args: argparse.Namespace) -> tuple[list, str]:
         clips = _load(args.root, args.dataset)
         return list(clips), str(args.root)  # type: ignore[call-overload]
     opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro)) if v is not None}
-    data = synthme_dataset(Path(args.out) / "synthme", preset=args.preset, seed=args.seed, kind="micro",
+    data = synthme_dataset(Path(args.out) / "synthme", preset=args.preset, seed=args.seed, expression_type="micro",
                            progress=not args.quiet, **opts)
     if not len(data):
         raise InputValueError(f"the SynthME {args.preset!r} preset produced no clips")
@@ -249,7 +249,6 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .errors import InputValueError
     from .workflows import default_weights_path, train_weights
-    from .workflows.recipe import DEFAULT_WORK
 
     out = Path(args.out)
     if out.resolve() == default_weights_path().resolve():
@@ -260,7 +259,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("mxkit", "__main__.py") else []
     result = train_weights(out, seed=args.seed, subjects=args.subjects, workers=args.workers,
                            validate=args.validate, variants=args.variants, quick=args.quick,
-                           preset=args.preset, work=args.work or DEFAULT_WORK, progress=not args.quiet,
+                           preset=args.preset, work=args.work, progress=not args.quiet,
                            command="mxkit " + " ".join(argv or ["train", str(out)]),
                            log_fn=None if args.quiet else lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}",
                                                                           flush=True))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mxkit.train as mxkit_train
 from mxkit.cli import build_parser, main
 from mxkit.meshio import load_obj, load_ply
 from mxkit.morph import load_face_model
@@ -189,6 +190,10 @@ def test_train_quick_writes_a_loadable_bundle(tmp_path, capsys):
     assert "smoke run" in capsys.readouterr().out
     assert main(args) == 2                                         # exists: no silent overwrite
     assert str(path) in capsys.readouterr().err
+    (cache,) = (tmp_path / "work").rglob("samples-*.samples.pt")   # tensors only, never a pickle
+    cache.write_bytes(b"damaged")                                   # a damaged cache is rebuilt
+    assert main([*args, "--overwrite"]) == 0
+    assert len(mxkit_train.load_samples(cache)) == 2
 
 
 @pytest.mark.parametrize("command", [["prepare"], ["reconstruct", "--clip", "sub01/EP01_01"], ["evaluate"],

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mxkit.errors import CheckpointError, InputValueError, OptionError, ShapeError
+import mxkit.train as mxkit_train
+from mxkit.errors import CacheError, CheckpointError, InputValueError, OptionError, ShapeError
 from mxkit.nets import DynamicRefiner, uniform_laplacian
 from mxkit.train import (
     FINETUNE_DEFAULTS,
@@ -464,3 +465,48 @@ def test_validation_table_known_answers(toy):
         validation_table({}, samples, toy, baselines=("mean",))
     means = validation_errors({"oracle": oracle}, samples, toy, baselines=("zero",))
     assert set(means) == {"zero", "oracle"} and means["zero"] == pytest.approx(table[table.variant == "zero"].micro_motion_l1_mm.mean())
+
+
+class TestSamplesFile:
+    """Training samples on disk: tensors and plain values only, never unpickled."""
+
+    def test_round_trip_is_exact(self, toy, tmp_path):
+        samples = _samples(toy, 2, expression_type="micro")
+        path = mxkit_train.save_samples(samples, tmp_path / "s.samples.pt")
+        back = mxkit_train.load_samples(path)
+        assert len(back) == 2 and [b.key for b in back] == [s.key for s in samples]
+        for a, b in zip(samples, back, strict=True):
+            assert b.expression_type == "micro"
+            torch.testing.assert_close(b.target_vertices, a.target_vertices, rtol=0, atol=0)
+            for f in dataclasses.fields(a.features):
+                x, y = getattr(a.features, f.name), getattr(b.features, f.name)
+                if torch.is_tensor(x):
+                    torch.testing.assert_close(y, x, rtol=0, atol=0)
+                else:
+                    assert y == x
+
+    def test_a_planted_pickle_is_refused_without_running(self, tmp_path):
+        marker = tmp_path / "ran"
+
+        class Evil:
+            def __reduce__(self):
+                return (os.system, (f"touch {marker}",))
+
+        path = tmp_path / "evil.samples.pt"
+        torch.save({"format": mxkit_train.SAMPLES_FORMAT, "version": 1, "samples": [Evil()]}, path)
+        with pytest.raises(CacheError, match="unreadable"):
+            mxkit_train.load_samples(path)
+        assert not marker.exists()
+
+    @pytest.mark.parametrize("damage", ["truncate", "foreign", "bad_entry"])
+    def test_damaged_files_raise_cache_error(self, toy, tmp_path, damage):
+        path = mxkit_train.save_samples(_samples(toy, 1), tmp_path / "s.samples.pt")
+        if damage == "truncate":
+            path.write_bytes(path.read_bytes()[:100])
+        elif damage == "foreign":
+            torch.save({"format": "something else"}, path)
+        else:
+            torch.save({"format": mxkit_train.SAMPLES_FORMAT, "version": 1,
+                        "samples": [{"features": {"onset": 0}}]}, path)
+        with pytest.raises(CacheError):
+            mxkit_train.load_samples(path)

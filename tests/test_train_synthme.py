@@ -13,7 +13,7 @@ from mxkit.eval import evaluate_reconstruction
 from mxkit.nets import NETWORK_VARIANTS
 from mxkit.train import TrainConfig, finetune_micro, pretrain_macro
 from mxkit.workflows import (
-    clip_kind,
+    expression_type_of,
     prepare_clips,
     reconstruct,
     synthme_dataset,
@@ -27,14 +27,14 @@ TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2,
 
 @pytest.mark.slow                     # renders, detects landmarks and fits: ~20-40 s
 def test_synthme_end_to_end(tmp_path, mh_head):
-    data = dict(preset="tiny", seed=3, kind="both", n_subjects=1)
+    data = dict(preset="tiny", seed=3, expression_type="both", n_subjects=1)
     clips = list(synthme_dataset(tmp_path / "synthme", **data))
-    assert sorted(clip_kind(c) for c in clips) == ["macro", "micro"]
+    assert sorted(expression_type_of(c) for c in clips) == ["macro", "micro"]
     again = synthme_dataset(tmp_path / "synthme", **data)              # reused, not rebuilt
     assert [c.key for c in again] == [c.key for c in clips]
     prepared = prepare_clips(clips, workers=1, size=96)
     samples = synthme_samples(clips, prepared, mh_head)
-    assert all(s.supervised and s.expression_type == clip_kind(c) for s, c in zip(samples, clips,
+    assert all(s.supervised and s.expression_type == expression_type_of(c) for s, c in zip(samples, clips,
                                                                           strict=True))
     macro = [s for s in samples if s.expression_type == "macro"]
     micro = [s for s in samples if s.expression_type == "micro"]
@@ -45,7 +45,7 @@ def test_synthme_end_to_end(tmp_path, mh_head):
                                                                       config=cfg)
         results[name] = finetune_micro(micro, model=mh_head, init=init, config=cfg)
     bundle = weights_bundle(results, model_name=mh_head.name, prepare={"size": 96})
-    clip = next(c for c in clips if clip_kind(c) == "micro")
+    clip = next(c for c in clips if expression_type_of(c) == "micro")
     prep = prepared[clips.index(clip)]
     for variant in ("smoothed", "full"):
         rec = reconstruct(prep, model=mh_head, variant=variant, weights=bundle)

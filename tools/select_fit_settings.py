@@ -86,14 +86,13 @@ def markdown(table) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mxkit.workflows.recipe import DEFAULT_WORK
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--only-fold", type=int, nargs="*", default=None)
     parser.add_argument("--variants", nargs="+", default=["encoder", "deformer", "full"])
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--work", type=Path, default=None, help="data and sample cache (default: "
+                        "mxkit.workflows.recipe.default_work())")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="CSV",

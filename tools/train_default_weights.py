@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mxkit.workflows.recipe import DEFAULT_WORK, train_weights  # noqa: E402
+from mxkit.workflows.recipe import default_work, train_weights  # noqa: E402
 
 DEFAULT_OUT = ROOT / "mxkit" / "assets" / "reconstruct_v1.pt"
 
@@ -53,8 +53,8 @@ def _log(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help="data and sample cache (reused when the settings match)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help=f"data and sample cache, reused when the settings match (default: {default_work()})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--subjects", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="prepare worker processes")

@@ -3,17 +3,25 @@ preprocessing (landmarks, flow, coarse fit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._checks import check_finite, check_option, check_shape, renamed_attribute, renamed_keywords
-from ..errors import InputValueError
+from .._io import atomic_open, display_path
+from ..errors import CacheError, InputValueError
 from ..nets.features import ClipFeatures, clip_features
 
-__all__ = ["TrainingSample", "make_training_sample", "training_sample_from_tensors"]
+__all__ = ["TrainingSample", "make_training_sample", "training_sample_from_tensors", "SAMPLES_FORMAT",
+           "save_samples", "load_samples"]
+
+#: Format tag of a samples file (:func:`save_samples`).
+SAMPLES_FORMAT = "mxkit-training-samples"
+_SAMPLES_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,3 +174,61 @@ def make_training_sample(prepared: Any, fit: Any, model: Any, *, vertices: Any =
         frames=getattr(prepared, "frames", None) if keep_frames else None,
         key=tuple(getattr(prepared, "clip_key", ()) or ()), expression_type=expression_type,
         vertex_mask=vertex_mask)
+
+
+# ----------------------------------------------------------------------------- files
+def _plain(obj: Any) -> dict[str, Any]:
+    """A dataclass as ``{field: tensor | int | float | str | None | list}`` (nothing to unpickle)."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def save_samples(samples: Any, path: str | os.PathLike) -> Path:
+    """Write training samples to ``path`` atomically, as tensors and plain values only.
+
+    The file is a ``torch.save`` dict of tensors, numbers, strings and lists (no Python
+    objects), so :func:`load_samples` reads it with ``torch.load(weights_only=True)``: a
+    samples file is never unpickled.
+    """
+    payload = {"format": SAMPLES_FORMAT, "version": _SAMPLES_VERSION,
+               "samples": [{**_plain(s), "features": _plain(s.features)} for s in samples]}
+    with atomic_open(path, parents=True) as fh:
+        torch.save(payload, fh)
+    return Path(path)
+
+
+def load_samples(path: str | os.PathLike) -> list[TrainingSample]:
+    """Read a file written by :func:`save_samples` (``weights_only=True``; checked).
+
+    Raises
+    ------
+    CacheError
+        The file is missing, truncated, corrupt, of another format or version, or its
+        samples do not validate.
+    """
+    where = display_path(path)
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
+        raise CacheError(f"samples file {where} is unreadable: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != SAMPLES_FORMAT:
+        raise CacheError(f"{where} is not an mxkit samples file")
+    if payload.get("version") != _SAMPLES_VERSION:
+        raise CacheError(f"{where}: samples version {payload.get('version')!r} is not {_SAMPLES_VERSION}")
+    entries = payload.get("samples")
+    if not isinstance(entries, list):
+        raise CacheError(f"{where} holds no list of samples")
+    return [_sample(entry, i, where) for i, entry in enumerate(entries)]
+
+
+def _sample(entry: Any, i: int, where: str) -> TrainingSample:
+    try:
+        entry = dict(entry)
+        feats = ClipFeatures(**entry.pop("features"))
+        entry["key"] = tuple(entry.get("key") or ())
+        return TrainingSample(features=feats, **entry)
+    except Exception as exc:  # noqa: BLE001 - a damaged entry fails validation in any way
+        raise CacheError(f"{where}: sample {i} does not validate: {type(exc).__name__}: {exc}") from exc

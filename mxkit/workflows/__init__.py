@@ -45,7 +45,7 @@ from .recipe import TrainedWeights, train_weights
 from .recognition import RECOGNITION_FEATURES, RecognitionComparison, run_recognition
 from .reconstruct import Reconstruction, coarse_fit, reconstruct
 from .showcase import SHOWCASE_AUS, export_model_showcase
-from .synthme import clip_kind, prepare_clips, synthme_dataset, synthme_samples
+from .synthme import expression_type_of, prepare_clips, synthme_dataset, synthme_samples
 from .weights import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
@@ -71,7 +71,7 @@ __all__ = [
     "SUMMARY_METRICS", "AblationResult", "run_ablation", "clip_table", "variant_summary",
     "region_table",
     "RECOGNITION_FEATURES", "RecognitionComparison", "run_recognition",
-    "clip_kind", "prepare_clips", "synthme_dataset", "synthme_samples",
+    "expression_type_of", "prepare_clips", "synthme_dataset", "synthme_samples",
     "TrainedWeights", "train_weights",
     "DEMO_SEED", "DEMO_VARIANTS", "DemoResult", "run_demo",
     "SHOWCASE_AUS", "export_model_showcase",

@@ -36,12 +36,13 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_option
+from .._io import atomic_write
 from ..errors import InputValueError
 from ..eval.ablation import REPORTED, AblationTable, ablation_row, ablation_table
 from ..nets.variants import VARIANTS
 from ..report import markdown_table
-from .batch import _atomic_text, _labelled, iter_reconstructions, prepared_clips
-from .synthme import clip_kind
+from .batch import _labelled, iter_reconstructions, prepared_clips
+from .synthme import expression_type_of
 from .weights import DEFAULT_WEIGHTS, load_networks
 
 __all__ = [
@@ -111,7 +112,7 @@ def region_table(metrics: pd.DataFrame, variants: Sequence[str], *,
 
 
 def _is_synthme(clip: Any) -> bool:
-    return clip_kind(clip) is not None and getattr(clip, "ground_truth", None) is not None
+    return expression_type_of(clip) is not None and getattr(clip, "ground_truth", None) is not None
 
 
 def _dataset_labels(clips: Sequence[Any], dataset: str | None) -> list[str]:
@@ -222,18 +223,18 @@ class AblationResult:
         out.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(out / "ablation.csv")
         files = {"ablation": out / "ablation.csv",
-                 "ablation_md": _atomic_text(out / "ablation.md", self.to_markdown()),
-                 "summary": _atomic_text(out / "summary.csv", self.per_variant.to_csv(index=False)),
-                 "summary_md": _atomic_text(out / "summary.md", markdown_table(self.per_variant)),
-                 "regions": _atomic_text(out / "regions.csv", self.regions.to_csv(index=False)),
-                 "metrics": _atomic_text(out / "metrics.csv", self.metrics.to_csv(index=False)),
-                 "clips": _atomic_text(out / "clips.csv", self.clips.to_csv(index=False)),
-                 "settings": _atomic_text(out / "settings.json",
+                 "ablation_md": atomic_write(out / "ablation.md", self.to_markdown()),
+                 "summary": atomic_write(out / "summary.csv", self.per_variant.to_csv(index=False)),
+                 "summary_md": atomic_write(out / "summary.md", markdown_table(self.per_variant)),
+                 "regions": atomic_write(out / "regions.csv", self.regions.to_csv(index=False)),
+                 "metrics": atomic_write(out / "metrics.csv", self.metrics.to_csv(index=False)),
+                 "clips": atomic_write(out / "clips.csv", self.clips.to_csv(index=False)),
+                 "settings": atomic_write(out / "settings.json",
                                           json.dumps(self.settings, indent=1, default=str) + "\n")}
         if self.recognition:
             tidy = pd.concat([r.to_dataframe().assign(variant=v) for v, r in self.recognition.items()],
                              ignore_index=True)
-            files["recognition"] = _atomic_text(out / "recognition.csv", tidy.to_csv(index=False))
+            files["recognition"] = atomic_write(out / "recognition.csv", tidy.to_csv(index=False))
         self.files.clear()
         self.files.update(files)
         return dict(files)

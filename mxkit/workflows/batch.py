@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..errors import InputValueError, ShapeError
@@ -144,12 +143,6 @@ def reconstruct_clip(clip: Any, *, variant: str = "full", model: Any = None, wei
     _, _, rec, sec = next(iter_reconstructions([prep], variants=[variant], model=model, networks=nets,
                                                fit_options=settings["fit"], progress=False))
     return rec, prep, sec
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    from ..meshio import _atomic_write
-
-    return _atomic_write(path, text.encode())
 
 
 def _labelled(clips: Any, protocol: Any) -> Any:

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import check_option
+from .._io import atomic_write
 from ..errors import InputValueError
 from ..nets.variants import VARIANTS
 from ..report import markdown_table
 from .ablation import SUMMARY_METRICS as _SUMMARY_METRICS
 from .ablation import region_table, run_ablation
-from .synthme import clip_kind, synthme_dataset
+from .synthme import expression_type_of, synthme_dataset
 from .weights import load_networks
 
 __all__ = ["run_demo", "DemoResult", "DEMO_SEED", "DEMO_VARIANTS", "SUMMARY_METRICS"]
@@ -243,9 +244,9 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     settings = {"prepare": settings["prepare"], "fit": settings["fit"]}
 
     t0 = time.perf_counter()
-    data = synthme_dataset(out / "synthme", preset=preset, seed=seed, kind="micro",
+    data = synthme_dataset(out / "synthme", preset=preset, seed=seed, expression_type="micro",
                            progress=progress)
-    clips = [c for c in data if clip_kind(c) == "micro"]
+    clips = [c for c in data if expression_type_of(c) == "micro"]
     if max_clips is not None:
         clips = clips[:max_clips]
     if not clips:
@@ -261,13 +262,10 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     prepared, recons = list(ablation.prepared), ablation.reconstructions or {}
     metrics, summary, clip_table = ablation.metrics, ablation.per_variant, ablation.clips
 
-    from ..meshio import _atomic_write
-
     files = {
-        "metrics": _atomic_write(out / "metrics.csv", metrics.to_csv(index=False).encode()),
-        "summary": _atomic_write(out / "summary.csv", summary.to_csv(index=False).encode()),
-        "summary_md": _atomic_write(out / "summary.md",
-                                    markdown_table(summary).encode()),
+        "metrics": atomic_write(out / "metrics.csv", metrics.to_csv(index=False)),
+        "summary": atomic_write(out / "summary.csv", summary.to_csv(index=False)),
+        "summary_md": atomic_write(out / "summary.md", markdown_table(summary)),
     }
     if report:
         t0 = time.perf_counter()

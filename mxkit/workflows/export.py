@@ -77,7 +77,8 @@ def export_reconstruction(rec: Any, out: str | os.PathLike, *, model: Any, truth
     -------
     ReconstructionExport
     """
-    from ..meshio import _atomic_write, save_obj
+    from .._io import atomic_write
+    from ..meshio import save_obj
     from ..viz import plot_meshes_side_by_side, save_html
 
     out = Path(out)
@@ -86,7 +87,7 @@ def export_reconstruction(rec: Any, out: str | os.PathLike, *, model: Any, truth
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     verts, faces = arrays["vertices"], arrays["faces"]
-    files = [_atomic_write(out / "reconstruction.npz", buf.getvalue()),
+    files = [atomic_write(out / "reconstruction.npz", buf.getvalue()),
              save_obj(out / "onset.obj", verts[rec.onset], faces),
              save_obj(out / "apex.obj", verts[rec.apex], faces)]
     disp = np.linalg.norm(verts[rec.apex] - verts[rec.onset], axis=1) * 1e3

@@ -43,21 +43,23 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import check_option
-from ..errors import InputValueError
+from .._io import cache_dir, display_path
+from ..errors import CacheError, InputValueError
 from ..nets.variants import NETWORK_VARIANTS
 from ..train.checkpoint import save_atomic
+from ..train.sample import load_samples, save_samples
 from .reconstruct import coarse_fit
 from .synthme import prepare_clips, synthme_dataset, synthme_samples
 from .weights import DEFAULT_FIT, DEFAULT_PREPARE, weights_bundle
 
-__all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "DEFAULT_WORK",
+__all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "default_work",
            "TrainedWeights", "recipe_samples", "recipe_configs", "validation_table", "validation_errors",
            "train_variant", "train_weights"]
 
 log = logging.getLogger(__name__)
 
 #: The training data: SynthME "small" (256 px), 2 micro + 3 macro clips per subject.
-DATA: dict[str, Any] = {"preset": "small", "kind": "both", "micro": 2, "macro": 3}
+DATA: dict[str, Any] = {"preset": "small", "expression_type": "both", "micro": 2, "macro": 3}
 #: Network sizes (see :class:`mxkit.train.TrainConfig`).
 NETWORK: dict[str, Any] = {"hidden": 32, "code_dim": 16, "gru_hidden": 16, "n_blocks": 2, "n_layers": 3,
                            "order": 3}
@@ -77,7 +79,10 @@ QUICK_DATA: dict[str, Any] = {"preset": "tiny", "n_subjects": 1, "micro": 1, "ma
 QUICK_FIT: dict[str, Any] = {"n_iters": 2}
 #: Default data and sample cache (``$MXKIT_CACHE_DIR`` or ``~/.cache/mxkit``, then
 #: ``train_default_weights``).
-DEFAULT_WORK = Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) / "train_default_weights"
+def default_work() -> Path:
+    """The default data and sample cache: ``cache_dir("train_default_weights")``
+    (``$MXKIT_CACHE_DIR`` or ``~/.cache/mxkit``, read at call time)."""
+    return cache_dir("train_default_weights")
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,16 @@ def _say(log_fn: Callable[[str], None] | None, msg: str) -> None:
 
 def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                    quick: bool = False, fit: dict[str, Any] | None = None,
-                   work: str | os.PathLike = DEFAULT_WORK, workers: int | None = 2, progress: bool = False,
+                   work: str | os.PathLike | None = None, workers: int | None = 2, progress: bool = False,
                    log_fn: Callable[[str], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
     """SynthME clips -> prepared -> coarse fits -> TrainingSamples, cached under ``work``.
 
     ``fit`` updates :data:`mxkit.workflows.DEFAULT_FIT` (the coarse base the networks are
     trained on, recorded in the bundle). The data and prepared clips are cached per data and
     prepare settings, the samples per coarse-fit settings, so trying another fit reuses them.
+    ``work`` defaults to :func:`default_work`. The samples file holds tensors and plain values
+    only (:func:`mxkit.train.save_samples`), so it is read without unpickling; a damaged one is
+    rebuilt.
 
     Returns
     -------
@@ -128,8 +136,6 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     info : dict
         ``synthme`` (the data options and truth format), ``prepare``, ``fit``.
     """
-    import torch
-
     from ..data.synth.truth import TRUTH_FORMAT
 
     data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
@@ -137,12 +143,17 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     if quick:
         data.update(QUICK_DATA)
         fit.update(QUICK_FIT)
-    root = Path(work) / _digest([data, DEFAULT_PREPARE])
-    cache = root / f"samples-{_digest(fit)}.pt"
+    root = Path(work if work is not None else default_work()) / _digest([data, DEFAULT_PREPARE])
+    cache = root / f"samples-{_digest(fit)}.samples.pt"
     info = {"synthme": {**data, "truth_format": TRUTH_FORMAT}, "prepare": dict(DEFAULT_PREPARE), "fit": fit}
     if cache.is_file():
-        _say(log_fn, f"samples from {cache}")
-        return torch.load(cache, weights_only=False), info
+        try:
+            samples = load_samples(cache)
+        except CacheError as exc:
+            _say(log_fn, f"rebuilding damaged samples file {display_path(cache)} ({exc})")
+        else:
+            _say(log_fn, f"samples from {display_path(cache)}")
+            return samples, info
     t0 = time.perf_counter()
     clips = list(synthme_dataset(root / "synthme", progress=progress, **data))
     _say(log_fn, f"SynthME: {len(clips)} clips in {time.perf_counter() - t0:.0f} s")
@@ -151,7 +162,7 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     _say(log_fn, f"prepared in {time.perf_counter() - t0:.0f} s")
     samples = synthme_samples(clips, prepared, model, fit_options=fit, progress=progress)
     _say(log_fn, f"samples in {time.perf_counter() - t0:.0f} s")
-    save_atomic(samples, cache)
+    save_samples(samples, cache)
     return samples, info
 
 
@@ -194,7 +205,8 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
     import pandas as pd
     import torch
 
-    from ..eval.reconstruction import face_mask, micro_motion_error, vertex_errors
+    from ..eval.reconstruction import micro_motion_error, vertex_errors
+    from ..morph import face_mask
     from ..nets import MeshGraph
 
     for name in baselines:
@@ -219,7 +231,7 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
         for name, v in preds.items():
             rows.append({"clip": "/".join(map(str, s.key)), "variant": name,
                          "micro_motion_l1_mm": micro_motion_error(v, gt, onset=f.onset, apex=f.apex,
-                                                                  kind="l1", mask=mask),
+                                                                  norm="l1", mask=mask),
                          "vertex_l1_mm": vertex_errors(v, gt, align="frame", mask=mask)["vertex_l1"]})
     return pd.DataFrame(rows, columns=["clip", "variant", "micro_motion_l1_mm", "vertex_l1_mm"])
 
@@ -248,8 +260,8 @@ def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 
     check_option(name, tuple(NETWORK_VARIANTS), "variant")
     enc, dfm = NETWORK_VARIANTS[name]
     pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=seed, encoder=enc, deformer=dfm, quick=quick)
-    macro = [s for s in samples if s.kind == "macro"]
-    micro = [s for s in samples if s.kind == "micro"]
+    macro = [s for s in samples if s.expression_type == "macro"]
+    micro = [s for s in samples if s.expression_type == "micro"]
     if name == "full_no_pretrain":
         res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress)
         return res, {"micro": res.history.summary()}
@@ -261,7 +273,7 @@ def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 
 def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                   workers: int | None = 2,
                   validate: int = 0, variants: Sequence[str] | None = None, quick: bool = False,
-                  fit: dict[str, Any] | None = None, work: str | os.PathLike = DEFAULT_WORK,
+                  fit: dict[str, Any] | None = None, work: str | os.PathLike | None = None,
                   progress: bool = False, command: str | None = None,
                   log_fn: Callable[[str], None] | None = None) -> TrainedWeights:
     """Train the reconstruction networks on SynthME with the recipe of the module docstring.
@@ -325,9 +337,9 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         raise InputValueError(f"validate={validate} holds out all {len(subject_ids)} subjects")
     held = set(subject_ids[len(subject_ids) - validate:]) if validate else set()
     train_set = [s for s in samples if s.key[1] not in held]
-    valid = [s for s in samples if s.key[1] in held and s.kind == "micro"]
-    macro = [s for s in train_set if s.kind == "macro"]
-    micro = [s for s in train_set if s.kind == "micro"]
+    valid = [s for s in samples if s.key[1] in held and s.expression_type == "micro"]
+    macro = [s for s in train_set if s.expression_type == "macro"]
+    micro = [s for s in train_set if s.expression_type == "micro"]
     _say(log_fn, f"training on {len(macro)} macro + {len(micro)} micro clips of "
          f"{len(subject_ids) - len(held)} subjects; validating on {len(valid)} micro clips")
 

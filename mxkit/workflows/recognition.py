@@ -21,11 +21,12 @@ from typing import Any
 import pandas as pd
 
 from .._checks import check_option
+from .._io import atomic_write
 from ..errors import InputValueError
 from ..eval.metrics import METRICS
 from ..nets.variants import VARIANTS
 from ..report import markdown_table
-from .batch import _atomic_text, _labelled, iter_reconstructions, prepared_clips
+from .batch import _labelled, iter_reconstructions, prepared_clips
 from .weights import load_networks
 
 __all__ = ["RECOGNITION_FEATURES", "RecognitionComparison", "run_recognition"]
@@ -119,12 +120,12 @@ class RecognitionComparison:
         folds = pd.concat([r.folds.assign(features=k) for k, r in self.results.items()], ignore_index=True)
         preds = pd.concat([r.predictions().assign(features=k) for k, r in self.results.items()],
                           ignore_index=True)
-        files = {"recognition": _atomic_text(out / "recognition.csv", self.table.to_csv(index=False)),
-                 "recognition_md": _atomic_text(out / "recognition.md", self.to_markdown()),
-                 "metrics": _atomic_text(out / "metrics.csv", self.to_dataframe().to_csv(index=False)),
-                 "folds": _atomic_text(out / "folds.csv", folds.to_csv(index=False)),
-                 "predictions": _atomic_text(out / "predictions.csv", preds.to_csv(index=False)),
-                 "cards": _atomic_text(out / "cards.json", json.dumps(
+        files = {"recognition": atomic_write(out / "recognition.csv", self.table.to_csv(index=False)),
+                 "recognition_md": atomic_write(out / "recognition.md", self.to_markdown()),
+                 "metrics": atomic_write(out / "metrics.csv", self.to_dataframe().to_csv(index=False)),
+                 "folds": atomic_write(out / "folds.csv", folds.to_csv(index=False)),
+                 "predictions": atomic_write(out / "predictions.csv", preds.to_csv(index=False)),
+                 "cards": atomic_write(out / "cards.json", json.dumps(
                      {k: r.card for k, r in self.results.items()}, indent=1, default=str) + "\n")}
         self.files.clear()
         self.files.update(files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .._io import atomic_write, display_path
 from ..errors import MxkitError
 
 __all__ = ["SHOWCASE_AUS", "export_model_showcase"]
@@ -75,8 +76,10 @@ def export_model_showcase(out: str | Path, *, model_name: str = "mh-head", image
                               clim=(0.0, 10.0)))
     strip = (np.concatenate(frames, axis=1).clip(0, 1) * 255).round().astype(np.uint8)
     png = out / "renders.png"
-    if not cv2.imwrite(str(png), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)):
-        raise MxkitError(f"could not write {png}")
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise MxkitError(f"could not encode {display_path(png)}")
+    atomic_write(png, encoded.tobytes())
     files.append(png)
     fig = plot_meshes_side_by_side(
         [(verts[i], name) for i, name in enumerate(names)], faces,
