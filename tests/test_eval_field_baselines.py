@@ -27,6 +27,8 @@ from mxkit.eval import (
     bootstrap_intervals,
     classification_metrics,
     cnn_recognise,
+    evaluation_card,
+    evaluation_table,
     flow_cnn_input,
     flow_cnn_inputs,
     late_fusion,
@@ -430,7 +432,8 @@ def _result(y_true, y_pred, subjects, classes=("a", "b", "c")):
     subjects = tuple(subjects)
     return RecognitionResult(classes=classes, sample_ids=tuple(str(i) for i in range(len(y_true))),
                              subjects=subjects, datasets=tuple(s.split("/")[0] for s in subjects),
-                             y_true=np.asarray(y_true), y_pred=np.asarray(y_pred), card={"empty_class": "exclude"})
+                             y_true=np.asarray(y_true), y_pred=np.asarray(y_pred), card={"empty_class": "exclude"},
+                             metrics=classification_metrics(np.asarray(y_true), np.asarray(y_pred), classes=classes))
 
 
 def test_bootstrap_over_subjects_known_answers():
@@ -524,6 +527,34 @@ def test_published_figures_are_kept_apart_and_sourced():
     sun = reported_recognition(methods=["Sun et al. (3D reconstruction)"])
     assert sorted(sun["value"]) == [0.447, 0.5332, 0.5686]
     assert "mxkit" not in set(reported_recognition()["source"])
+
+
+def test_the_megc_composite_is_scored_overall_and_per_part():
+    subjects = ["casme2/sub01"] * 3 + ["casme2/sub02"] * 2 + ["samm/006"] * 3 + ["smic/s1"] * 4
+    truth = [0, 1, 2, 0, 0, 0, 1, 2, 0, 1, 2, 2]
+    pred = [0, 1, 1, 0, 2, 0, 1, 2, 1, 1, 2, 0]
+    r = _result(truth, pred, subjects, classes=("negative", "positive", "surprise"))
+    r.card.update(protocol="megc2019-3class", n_excluded=2, excluded_by_reason={"x": 2})
+    import pandas as pd
+
+    r = RecognitionResult(**{**r.__dict__, "folds": pd.DataFrame(
+        [{"UF1": 0.5, "UAR": 0.5, "WF1": 0.5, "ACC": 0.5}, {"UF1": 1.0, "UAR": 1.0, "WF1": 1.0, "ACC": 1.0}])})
+    t = evaluation_table(r)
+    pooled = t[t["aggregation"] == "pooled"].set_index(["subset", "metric"])
+    assert list(dict.fromkeys(t["subset"])) == ["all", "casme2", "samm", "smic"]
+    ds = np.asarray([s.split("/")[0] for s in subjects])
+    for part in ("casme2", "samm", "smic"):
+        sel = ds == part
+        ref = classification_metrics(np.asarray(truth)[sel], np.asarray(pred)[sel], classes=["n", "p", "s"])
+        assert pooled.loc[(part, "UF1"), "value"] == pytest.approx(ref["UF1"]) and pooled.loc[(part, "UF1"), "n"] == sel.sum()
+    assert set(t.loc[t["headline"], "metric"]) == {"UF1", "UAR"}
+    assert t[t["aggregation"] == "fold_mean"].set_index("metric").loc["UF1", "value"] == 0.75
+    card = evaluation_card(r)
+    assert card["class_counts"] == {"negative": 5, "positive": 3, "surprise": 4}
+    assert card["class_counts_by_dataset"]["smic"] == {"negative": 1, "positive": 1, "surprise": 2}
+    assert card["n_subjects"] == 4 and card["n_excluded"] == 2 and "pooled" in card["aggregation"]["primary"]
+    with pytest.raises(InputValueError, match="smic"):
+        evaluation_table(_result(truth[:8], pred[:8], subjects[:8]), protocol="megc2019-3class")
 
 
 # ============================================================================ the dispatch layer

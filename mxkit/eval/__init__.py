@@ -194,6 +194,7 @@ __all__ = [
 # the published figures (kept apart from mxkit's results).
 from .apexflow import BASELINE_FLOW, ApexFlow, apex_flow  # noqa: E402
 from .biwoof import biwoof, biwoof_features  # noqa: E402
+from .evaluation_protocols import EVALUATION_PROTOCOLS, evaluation_card, evaluation_table  # noqa: E402
 from .field_baselines import (  # noqa: E402
     BASELINE_KINDS,
     HANDCRAFTED_KINDS,
@@ -220,7 +221,7 @@ from .stats import PermutationTest, bootstrap_intervals, paired_permutation_test
 __all__ += [
     "ApexFlow", "apex_flow", "apex_flows", "BASELINE_FLOW", "BASELINE_KINDS", "baseline_feature_matrix",
     "baseline_recognise_clips", "biwoof", "biwoof_features", "bootstrap_intervals", "CNN_ARCHS",
-    "cnn_recognise", "cnn_recognise_clips", "flow_cnn_input", "flow_cnn_inputs", "HANDCRAFTED_KINDS",
+    "cnn_recognise", "cnn_recognise_clips", "evaluation_card", "EVALUATION_PROTOCOLS", "evaluation_table", "flow_cnn_input", "flow_cnn_inputs", "HANDCRAFTED_KINDS",
     "late_fusion", "late_fusion_clips", "lbp_top", "lbptop_features", "mdmo", "mdmo_features", "MDMO_ROIS",
     "mdmo_rois", "OffApexNet", "paired_permutation_test", "PermutationTest", "REPORTED_RECOGNITION",
     "reported_recognition", "resample_frames", "STSTNet", "tim_matrix", "train_flow_cnn",

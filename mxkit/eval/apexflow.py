@@ -5,14 +5,18 @@ frame of the *aligned* face crop (``DATASETS.md`` §7): **TV-L1** (Zach et al. 2
 ``DualTVL1OpticalFlow`` with its default parameters, :data:`mxkit.flow.FLOW_DEFAULTS`), after
 **face alignment** (one similarity estimated on the onset frame and applied to every frame:
 what :func:`mxkit.prepare` does), optionally on **Eulerian-magnified** frames (Wu et al. 2012;
-``alpha = 20, r1 = 0.4, r2 = 0.05`` as meb). :data:`BASELINE_FLOW` holds these defaults; Bi-WOOF,
-the flow CNNs and (through its ROIs) MDMO use them.
+``alpha = 20, r1 = 0.4, r2 = 0.05`` as meb). :data:`BASELINE_FLOW` holds these defaults; Bi-WOOF
+and the flow CNNs read this flow; MDMO reads the prepared onset -> t flows (or the fields it is
+given, e.g. this one).
 
-**Cost** (measured by ``benchmarks/bench_recognition.py``, see its results): one TV-L1 pair of
-192 px crops takes about 0.3-0.5 s on one core of the CI machine, against a few milliseconds for
-DIS; :func:`mxkit.prepare` computes the flow of *every* frame, so a clip prepared with DIS (the
-reconstruction default) gets its baseline TV-L1 flow here, for the apex only. Magnification adds
-a pass over the onset..offset frames (about 10 ms per 192 px frame).
+**Cost** (``benchmarks/bench_recognition.py``, results in ``benchmarks/results/recognition.md``;
+2 shared CPU cores, so the figures vary with the load): one TV-L1 pair of 192 px aligned crops
+takes 0.3-0.45 s, the same order as the whole :func:`mxkit.prepare` of a 50-frame clip with DIS
+(landmarks, alignment, DIS flow of every frame: 0.23-0.42 s per clip in the same runs).
+:func:`mxkit.prepare` with ``flow='tvl1'`` would compute TV-L1 for *every* frame (T - 1 pairs),
+so a clip prepared with DIS (the reconstruction default) gets its baseline TV-L1 flow here, for
+the apex only. Magnification (:func:`mxkit.flow.magnify` over the onset..offset crops, then the
+TV-L1 pair) takes about 3.5 s per clip, some 8 x the plain apex flow.
 
 :func:`apex_flow` reuses ``item.flow[apex]`` when the clip was prepared with the same method and
 parameters and no magnification is asked; otherwise it computes the one pair.
