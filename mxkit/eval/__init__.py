@@ -167,3 +167,40 @@ __all__ = [
     "vertex_error_table",
     "vertex_errors",
 ]
+
+# Issue 17: the field's 2D baselines (LBP-TOP, Bi-WOOF, MDMO, flow CNNs), fusion, statistics and
+# the published figures (kept apart from mxkit's results).
+from .apexflow import BASELINE_FLOW, ApexFlow, apex_flow  # noqa: E402
+from .biwoof import biwoof, biwoof_features  # noqa: E402
+from .evaluation_protocols import EVALUATION_PROTOCOLS, evaluation_card, evaluation_table  # noqa: E402
+from .field_baselines import (  # noqa: E402
+    BASELINE_KINDS,
+    HANDCRAFTED_KINDS,
+    apex_flows,
+    baseline_feature_matrix,
+    baseline_recognise_clips,
+    cnn_recognise_clips,
+)
+from .flownets import (  # noqa: E402
+    CNN_ARCHS,
+    OffApexNet,
+    STSTNet,
+    cnn_recognise,
+    flow_cnn_input,
+    flow_cnn_inputs,
+    train_flow_cnn,
+)
+from .fusion import late_fusion, late_fusion_clips  # noqa: E402
+from .lbptop import lbp_top, lbptop_features, resample_frames, tim_matrix  # noqa: E402
+from .mdmo import MDMO_ROIS, mdmo, mdmo_features, mdmo_rois  # noqa: E402
+from .published import REPORTED_RECOGNITION, reported_recognition  # noqa: E402
+from .stats import PermutationTest, bootstrap_intervals, paired_permutation_test  # noqa: E402
+
+__all__ += [
+    "ApexFlow", "apex_flow", "apex_flows", "BASELINE_FLOW", "BASELINE_KINDS", "baseline_feature_matrix",
+    "baseline_recognise_clips", "biwoof", "biwoof_features", "bootstrap_intervals", "CNN_ARCHS",
+    "cnn_recognise", "cnn_recognise_clips", "evaluation_card", "EVALUATION_PROTOCOLS", "evaluation_table", "flow_cnn_input", "flow_cnn_inputs", "HANDCRAFTED_KINDS",
+    "late_fusion", "late_fusion_clips", "lbp_top", "lbptop_features", "mdmo", "mdmo_features", "MDMO_ROIS",
+    "mdmo_rois", "OffApexNet", "paired_permutation_test", "PermutationTest", "REPORTED_RECOGNITION",
+    "reported_recognition", "resample_frames", "STSTNet", "tim_matrix", "train_flow_cnn",
+]
