@@ -109,7 +109,7 @@ def synthme_micro_clip(n_frames: int, *, subject: Any = None, seed: int = 0,
                          f"got {n_frames}")
     if subject is None:
         subject = synthme_subject()
-    clip = generate_clip(subject, kind="micro", seed=seed, fps=FPS,
+    clip = generate_clip(subject, expression_type="micro", seed=seed, fps=FPS,
                          duration_s=active / FPS, baseline_s=LEAD_FRAMES / FPS,
                          clip_id=clip_id or f"micro{n_frames}f{seed:03d}")
     if clip.n_frames != n_frames:  # pragma: no cover - rounding in the planner

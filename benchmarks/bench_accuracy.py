@@ -3,8 +3,8 @@
 Workload: SynthME micro-expression clips of subjects that no network saw in training
 (``preset="small"``, 256 px, **seed 1**: ``tools/train_default_weights.py`` trains on seed 0's
 subjects), 4 subjects x 3 micro clips. Every clip is prepared once
-(:data:`mxkit.reconstruct.DEFAULT_PREPARE`: dlib landmarks, DIS flow, 192 px crops) and
-reconstructed with each variant of :data:`mxkit.reconstruct.VARIANTS` using the packaged
+(:data:`mxkit.workflows.DEFAULT_PREPARE`: dlib landmarks, DIS flow, 192 px crops) and
+reconstructed with each variant of :data:`mxkit.nets.VARIANTS` using the packaged
 default weights (or ``--weights``).
 
 Metric: the **micro-motion error** of :func:`mxkit.eval.evaluate_reconstruction` -- the
@@ -25,15 +25,12 @@ Markdown table. ``--quick`` uses 2 tiny-preset clips (a smoke run, not a measure
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 HELD_OUT = {"preset": "small", "seed": 1, "kind": "micro", "n_subjects": 4, "micro": 3}
 QUICK = {"preset": "tiny", "seed": 1, "kind": "micro", "n_subjects": 2, "micro": 1}
-DEFAULT_WORK = Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) \
-    / "bench_accuracy"
 
 
 def run(quick: bool = False, *, weights: Any = None, work: Any = None,
@@ -47,7 +44,8 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     weights : path, optional
         Weights bundle (default: the packaged ``mxkit/assets/reconstruct_v1.pt``).
     work : path, optional
-        Data and prepare cache (default ``~/.cache/mxkit/bench_accuracy``).
+        Data and prepare cache (default ``mxkit._io.cache_dir("bench_accuracy")``:
+        ``$MXKIT_CACHE_DIR/bench_accuracy``, else ``~/.cache/mxkit/bench_accuracy``).
     workers : int
         Prepare worker processes.
 
@@ -60,20 +58,21 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     """
     import numpy as np
 
-    from mxkit.eval import run_ablation
     from mxkit.eval.reconstruction import face_mask, micro_motion_error
     from mxkit.morph import load_face_model
-    from mxkit.reconstruct import VARIANTS, default_weights_path
-    from mxkit.train.synthme import synthme_dataset
+    from mxkit.nets import VARIANTS
+    from mxkit.workflows import default_weights_path, run_ablation, synthme_dataset
 
     data = QUICK if quick else HELD_OUT
-    work = Path(work or DEFAULT_WORK) / ("quick" if quick else "held_out")
+    from mxkit._io import cache_dir
+
+    work = Path(work or cache_dir("bench_accuracy")) / ("quick" if quick else "held_out")
     weights = Path(weights) if weights is not None else default_weights_path()
     model = load_face_model("mh-head")
     t0 = time.perf_counter()
     clips = list(synthme_dataset(work / "synthme", **data))
     t_data = time.perf_counter() - t0
-    # prepare (the weights' settings: mxkit.reconstruct.DEFAULT_PREPARE), reconstruct every
+    # prepare (the weights' settings: mxkit.workflows.DEFAULT_PREPARE), reconstruct every
     # variant, evaluate the fine mesh overall
     ablation = run_ablation(clips, variants=VARIANTS, model=model, weights=weights,
                             cache_dir=work / "prepared", workers=workers, progress=False,
@@ -85,7 +84,7 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     for clip, prep in zip(clips, ablation.prepared, strict=True):
         gt = clip.ground_truth.vertices(model)
         zero.append(micro_motion_error(np.repeat(gt[prep.onset][None], len(gt), 0), gt,
-                                       onset=prep.onset, apex=prep.apex, kind="l1", mask=mask))
+                                       onset=prep.onset, apex=prep.apex, norm="l1", mask=mask))
     overall = ablation.metrics[ablation.metrics["region"] == "all"]
     value = {(d, s, c, v, m): x for d, s, c, v, m, x in zip(
         overall["dataset"], overall["subject"], overall["clip"], overall["variant"],

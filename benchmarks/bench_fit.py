@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from mxkit._threads import torch_threads
+
 
 def _median_time(fn, repeats: int) -> tuple[float, Any]:
     times, out = [], None
@@ -76,13 +78,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         "batched, smooth=10": (lambda th: fit_landmarks(model, lm, smooth=10.0, threads=th), 1),
         "per-frame Python loop": (loop, 1),
     }
-    default_threads = torch.get_num_threads()
     rows = []
-    try:
-        for threads in sorted({1, default_threads}):
-            torch.set_num_threads(threads)
+    for threads in sorted({1, torch.get_num_threads()}):
+        with torch_threads(threads):                       # restored after each count
             for mode, (fn, reps) in modes.items():
-                seconds, out = _median_time(lambda fn=fn: fn(threads), reps)
+                seconds, out = _median_time(lambda fn=fn, th=threads: fn(th), reps)
                 if isinstance(out, list):
                     iters = sum(f.n_iters for f in out) / len(out)
                     err = sum(float(f.error_px.mean()) for f in out) / len(out)
@@ -91,8 +91,6 @@ def run(quick: bool = False) -> dict[str, Any]:
                 rows.append({"mode": mode, "threads": threads, "seconds": seconds,
                              "frames_per_s": n_frames / seconds, "iterations": iters,
                              "mean_error_px": err})
-    finally:
-        torch.set_num_threads(default_threads)
     return {
         "benchmark": "fit",
         "model": f"mh-head (K={model.n_identity}, E={model.n_expressions}, 68 landmarks)",

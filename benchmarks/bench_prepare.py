@@ -63,7 +63,7 @@ def _synthme_nme(n_subjects: int, n_clips: int) -> dict[str, Any]:
     for s in range(n_subjects):
         subject = generate_subject(seed=s, index=s + 1)
         for c in range(n_clips):
-            clip = generate_clip(subject, kind="micro", seed=10 * s + c)
+            clip = generate_clip(subject, expression_type="micro", seed=10 * s + c)
             p = prepare(clip, size=CROP)
             truth = p.transform.apply(clip.ground_truth.landmarks.astype(np.float64))
             err = np.linalg.norm(p.landmarks - truth, axis=-1)              # (T, 68) crop px

@@ -65,7 +65,7 @@ def run(quick: bool = False, device: str = "cpu") -> dict[str, Any]:
 
     from mxkit.morph import load_face_model
     from mxkit.pipeline import prepare
-    from mxkit.reconstruct import DEFAULT_PREPARE, load_weights, reconstruct
+    from mxkit.workflows import DEFAULT_PREPARE, load_weights, reconstruct
 
     dev = torch.device(device)
     n_frames = 16 if quick else N_FRAMES

@@ -27,7 +27,6 @@ Run ``python -m benchmarks.bench_scaling [--quick] [--figures DIR]``; it prints 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ FORWARD_FRAMES = 60
 
 
 def _prepare_options(model: Any) -> dict[str, Any]:
-    from mxkit.reconstruct import DEFAULT_PREPARE, load_weights
+    from mxkit.workflows import DEFAULT_PREPARE, load_weights
 
     _, settings = load_weights(None, variant="full", model=model)
     return {**DEFAULT_PREPARE, **settings.get("prepare", {}), "flow": "dis"}
@@ -55,7 +54,7 @@ def _prepare_options(model: Any) -> dict[str, Any]:
 
 def _length_rows(lengths: tuple[int, ...], subject: Any, model: Any,
                  options: dict[str, Any]) -> list[dict[str, Any]]:
-    from mxkit.reconstruct import reconstruct
+    from mxkit.workflows import reconstruct
 
     reconstruct(_common.synthme_micro_clip(14, subject=subject, seed=99), model=model,
                 variant="full", prepare_options=options)                       # warm-up
@@ -80,8 +79,8 @@ def _mesh_rows(levels: tuple[int, ...], subject: Any, model: Any, options: dict[
     from mxkit.morph.subdivide import subdivide_model
     from mxkit.nets import DynamicRefiner
     from mxkit.pipeline import prepare
-    from mxkit.reconstruct import reconstruct
     from mxkit.render import Camera, rasterize, render, warmup
+    from mxkit.workflows import reconstruct
 
     warmup()
     cam = Camera.frontal((256, 256))
@@ -242,12 +241,11 @@ def figure(result: dict[str, Any]) -> Any:
 
 def write_figures(result: dict[str, Any], folder: Any, suffix: str = "") -> list[str]:
     """Write ``scaling<suffix>.png`` into ``folder`` (atomically); returns the file names."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    from mxkit._io import atomic_open
+
     name = f"scaling{suffix}.png"
-    tmp = folder / (name + ".tmp")
-    figure(result).savefig(tmp, format="png", dpi=110)
-    os.replace(tmp, folder / name)
+    with atomic_open(Path(folder) / name, parents=True) as fh:
+        figure(result).savefig(fh, format="png", dpi=110)
     return [name]
 
 

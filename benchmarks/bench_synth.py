@@ -1,6 +1,6 @@
 """Benchmark of SynthME (mxkit.data.synth): generation time per preset, and dlib on its frames.
 
-Workload: ``make_dataset(out, preset=..., kind="both", layout="casme2", seed=0)`` into a
+Workload: ``make_dataset(out, preset=..., expression_type="both", layout="casme2", seed=0)`` into a
 temporary folder for the ``tiny`` and ``small`` presets (the whole job: planning the ground
 truth, painting the subjects' albedo, rendering, sensor noise, JPEG and the coding sheet, the
 ``gt/`` sidecar, then loading it back). The reference measured in the same run is mxkit's
@@ -125,7 +125,7 @@ def run(quick: bool = False, dlib: bool = True) -> dict[str, Any]:
 def to_markdown(result: dict[str, Any]) -> str:
     """Format :func:`run`'s result as a Markdown table."""
     lines = [
-        f"SynthME generation (make_dataset, layout casme2, kind both), {result['cpu_count']} CPU "
+        f"SynthME generation (make_dataset, layout casme2, expression_type both), {result['cpu_count']} CPU "
         f"cores, 1-min load {result['load_avg']:.1f} at start (shared CPU: timings are noisy), "
         f"quick={result['quick']}",
         "",

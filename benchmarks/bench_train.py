@@ -38,8 +38,8 @@ CONFIGS = (
 
 def _samples(n_clips: int, n_frames: int, model: Any, *, quick: bool) -> list[Any]:
     from mxkit.pipeline import prepare
-    from mxkit.reconstruct import DEFAULT_PREPARE, coarse_fit, load_weights
     from mxkit.train import make_training_sample
+    from mxkit.workflows import DEFAULT_PREPARE, coarse_fit, load_weights
 
     _, settings = load_weights(None, variant="full", model=model)
     options = {**DEFAULT_PREPARE, **settings.get("prepare", {}), "flow": "dis"}
@@ -50,7 +50,7 @@ def _samples(n_clips: int, n_frames: int, model: Any, *, quick: bool) -> list[An
         prep = prepare(clip, **options)
         fit = coarse_fit(prep.landmarks, model, fit_options=settings.get("fit"))
         out.append(make_training_sample(prep, fit, model, vertices=clip.ground_truth,
-                                        kind="micro", keep_frames=True))
+                                        expression_type="micro", keep_frames=True))
     return out
 
 

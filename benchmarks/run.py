@@ -201,10 +201,9 @@ def run_one(name: str, *, quick: bool, device: str = "cpu", timeout: float | Non
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from mxkit._io import atomic_write
+
+    atomic_write(path, text, parents=True)
 
 
 def _results(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

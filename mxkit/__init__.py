@@ -1,8 +1,10 @@
 """mxkit: fine-grained 3D reconstruction of facial micro-expressions, and its evaluation.
 
 Stages are plain functions in subpackages (``mxkit.morph``, ``mxkit.render``, ``mxkit.data``,
-``mxkit.face``, ``mxkit.flow``, ``mxkit.viz``); importing ``mxkit`` is cheap and has no side
-effects (no downloads, no global state, no heavy optional imports).
+``mxkit.face``, ``mxkit.flow``, ``mxkit.fit``, ``mxkit.nets``, ``mxkit.eval``, ``mxkit.train``,
+``mxkit.viz``); their composition lives in ``mxkit.workflows`` (``docs/architecture.md``).
+Importing ``mxkit`` is cheap and has no side effects (no downloads, no global state, no heavy
+optional imports).
 """
 
 from ._version import __version__
@@ -17,8 +19,8 @@ _LAZY = {
     "prepare": "mxkit.pipeline",
     "Prepared": "mxkit.pipeline",
     "prepare_many": "mxkit.pipeline",
-    "reconstruct": "mxkit.reconstruct",
-    "Reconstruction": "mxkit.reconstruct",
+    "reconstruct": "mxkit.workflows.reconstruct",
+    "Reconstruction": "mxkit.workflows.reconstruct",
 }
 
 

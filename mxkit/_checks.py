@@ -1,16 +1,28 @@
-"""Small input-validation helpers shared by every module (internal)."""
+"""Small input-validation helpers shared by every module (internal, layer 0).
+
+Importing this module does not import torch (so torch-free packages such as
+:mod:`mxkit.data` use the same checks); tensors are recognised when torch is loaded.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import functools
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch
 
 from .errors import InputValueError, OptionError, ShapeError
 
-__all__ = ["check_shape", "check_finite", "check_option", "as_tensor"]
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["check_shape", "check_finite", "check_option", "as_tensor", "renamed_keywords",
+           "renamed_attribute"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _shape_str(spec: Sequence[int | str | None]) -> str:
@@ -53,9 +65,16 @@ def check_shape(x: Any, spec: Sequence[int | str | None], name: str) -> dict[str
     return bound
 
 
+def _is_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")  # a tensor exists only if torch was imported
+    return torch is not None and torch.is_tensor(x)
+
+
 def check_finite(x: Any, name: str) -> None:
     """Raise :class:`InputValueError` if ``x`` holds NaN or infinite values."""
-    if torch.is_tensor(x):
+    if _is_tensor(x):
+        import torch
+
         ok = bool(torch.isfinite(x).all())
     else:
         ok = bool(np.isfinite(np.asarray(x)).all())
@@ -64,7 +83,14 @@ def check_finite(x: Any, name: str) -> None:
 
 
 def check_option(value: Any, allowed: Iterable[Any], name: str) -> Any:
-    """Return ``value`` if it is one of ``allowed``, else raise :class:`OptionError`."""
+    """Return ``value`` if it is one of ``allowed``, else raise :class:`OptionError`.
+
+    The message names the parameter, the allowed values and the value given (MNE's
+    ``_check_option`` wording); the one allowed-value check of mxkit.
+
+    >>> check_option("l1", ("l1", "l2"), "norm")
+    'l1'
+    """
     allowed = list(allowed)
     if value not in allowed:
         raise OptionError(
@@ -76,6 +102,8 @@ def check_option(value: Any, allowed: Iterable[Any], name: str) -> Any:
 def as_tensor(x: Any, *, like: torch.Tensor | None = None, dtype: torch.dtype | None = None,
               name: str = "input") -> torch.Tensor:
     """Convert ``x`` to a tensor on ``like``'s device and dtype (or ``dtype``)."""
+    import torch
+
     if like is not None:
         dtype = dtype or like.dtype
         device = like.device
@@ -86,3 +114,47 @@ def as_tensor(x: Any, *, like: torch.Tensor | None = None, dtype: torch.dtype | 
     except (TypeError, ValueError, RuntimeError) as exc:
         raise InputValueError(f"{name} cannot be converted to a tensor: {exc}") from exc
     return t
+
+
+def renamed_keywords(**renames: str) -> Callable[[F], F]:
+    """Decorator: accept old keyword names (``old="new"``) with a :class:`DeprecationWarning`.
+
+    The wrapped function keeps its signature (new names only); a call with an old keyword
+    warns (attributed to the caller) and passes the value on under the new name. Giving
+    both names is a :class:`TypeError`.
+
+    >>> @renamed_keywords(kind="norm")
+    ... def error(x, *, norm="l2"):
+    ...     return norm
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     error(1, kind="l1"), w[0].category.__name__
+    ('l1', 'DeprecationWarning')
+    """
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__qualname__}() got both {old!r} (deprecated) and {new!r}")
+                    warnings.warn(f"{fn.__qualname__}(): the keyword {old!r} is deprecated; use {new!r}",
+                                  DeprecationWarning, stacklevel=2)
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        wrapper.__renamed_keywords__ = dict(renames)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def renamed_attribute(new: str, *, old: str) -> property:
+    """A read-only property ``old`` that returns attribute ``new`` with a DeprecationWarning."""
+    def getter(self: Any) -> Any:
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated; use .{new}", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(self, new)
+
+    return property(getter, doc=f"Deprecated alias of :attr:`{new}`.")

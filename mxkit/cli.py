@@ -8,15 +8,16 @@ command                   what it does
                           per-clip table (:func:`mxkit.prepare_many`)
 ``mxkit reconstruct``     one clip in 3D: ``reconstruction.npz``, onset / apex OBJ meshes and an HTML
                           viewer (:func:`mxkit.reconstruct`)
-``mxkit train OUT.pt``    train weights with the shipped weights' recipe (:mod:`mxkit.train.recipe`)
-``mxkit evaluate``        the ablation table on held-out SynthME or ``ROOT`` (:func:`mxkit.eval.run_ablation`)
-``mxkit recognise``       the recognition table (:func:`mxkit.eval.run_recognition`)
+``mxkit train OUT.pt``    train weights with the shipped weights' recipe (:mod:`mxkit.workflows.recipe`)
+``mxkit evaluate``        the ablation table on held-out SynthME or ``ROOT`` (:func:`mxkit.workflows.run_ablation`)
+``mxkit recognise``       the recognition table (:func:`mxkit.workflows.run_recognition`)
 ``mxkit demo``            the main job: SynthME -> prepare -> reconstruct -> evaluate -> ``report.html``
 ``mxkit report``          alias of ``demo`` (the report is made from the reconstructions, which only
                           the main job holds)
 ``mxkit model``           render and export the face model in a few expressions
 ========================  ==========================================================================
 
+This module only parses arguments and prints; every command calls :mod:`mxkit.workflows`.
 Run ``mxkit --help`` (or ``python -m mxkit --help``) for the list; every subcommand has its
 own ``--help``; ``--quiet`` turns progress bars off. Prepared clips are cached in
 ``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``) unless ``--cache DIR`` or
@@ -39,87 +40,10 @@ from .errors import MxkitError
 
 __all__ = ["main", "build_parser", "DATASETS"]
 
-#: Expressions shown by ``mxkit model``: name -> FACS AU intensities in [0, 1].
-SHOWCASE_AUS: dict[str, dict[str, float]] = {
-    "neutral": {},
-    "smile (AU6+12)": {"AU6": 0.6, "AU12": 0.8},
-    "surprise (AU1+2+5+27)": {"AU1": 0.8, "AU2": 0.8, "AU5": 0.6, "AU27": 0.35},
-    "frown (AU4+7)": {"AU4": 0.9, "AU7": 0.6},
-    "disgust (AU9+10)": {"AU9": 0.8, "AU10": 0.6},
-}
-
-
-def _slug(name: str) -> str:
-    return name.split(" ")[0]
-
-
-def export_model_showcase(out: str | Path, *, model_name: str = "mh-head", image_size: int = 256,
-                          progress: bool = True) -> dict[str, object]:
-    """Render and export the embedded face model in a few expressions.
-
-    Writes, under ``out``: ``renders.png`` (one rasterized frame per expression, side by
-    side), ``<expression>.obj`` and ``<expression>.ply`` (PLY coloured by displacement from
-    neutral, in mm), and ``viewer.html`` (a self-contained interactive plotly page with the
-    meshes in linked 3D panels, coloured by displacement).
-
-    Returns
-    -------
-    dict
-        ``files`` (list of paths written), ``max_displacement_mm`` per expression,
-        ``render_ms`` (mean time per rendered frame) and the model's sizes.
-    """
-    import cv2
-    import numpy as np
-    import torch
-
-    from .meshio import save_html, save_obj, save_ply
-    from .morph import load_face_model
-    from .render import Camera, render, warmup
-    from .viz import displacement_scalars, plot_meshes_side_by_side
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model = load_face_model(model_name)
-    faces = model.faces.numpy()
-    names = list(SHOWCASE_AUS)
-    with torch.no_grad():
-        expr = torch.cat([model.aus_to_expression(SHOWCASE_AUS[n]) for n in names])
-        verts = model(expression=expr).numpy()
-    camera = Camera.frontal(image_size, distance=0.55, fov_deg=30.0, target=(0.0, -0.02, 0.0))
-    warmup()
-    files: list[Path] = []
-    frames, maxdisp, t_render = [], {}, 0.0
-    iterator = names
-    if progress:
-        from tqdm.auto import tqdm
-        iterator = tqdm(names, desc="exporting expressions", unit="mesh")
-    for i, name in zip(range(len(names)), iterator, strict=True):
-        t0 = time.perf_counter()
-        frames.append(render(verts[i], faces, camera, albedo=(0.85, 0.68, 0.58)).image)
-        t_render += time.perf_counter() - t0
-        disp = displacement_scalars(verts[0], verts[i]) if i else np.zeros(len(verts[i]))
-        maxdisp[name] = round(float(disp.max()), 3)
-        files.append(save_obj(out / f"{_slug(name)}.obj", verts[i], faces))
-        files.append(save_ply(out / f"{_slug(name)}.ply", verts[i], faces, scalars=disp,
-                              clim=(0.0, 10.0)))
-    strip = (np.concatenate(frames, axis=1).clip(0, 1) * 255).round().astype(np.uint8)
-    png = out / "renders.png"
-    if not cv2.imwrite(str(png), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)):
-        raise MxkitError(f"could not write {png}")
-    files.append(png)
-    fig = plot_meshes_side_by_side(
-        [(verts[i], name) for i, name in enumerate(names)], faces,
-        scalars=[displacement_scalars(verts[0], verts[i]) for i in range(len(names))],
-        colorbar_title="displacement (mm)", title=f"{model.name}: FACS AUs on the embedded model",
-    )
-    files.append(save_html(fig, out / "viewer.html"))
-    return {"files": [str(f) for f in files], "max_displacement_mm": maxdisp,
-            "render_ms": round(1000 * t_render / len(names), 1),
-            "n_vertices": model.n_vertices, "n_faces": int(faces.shape[0])}
-
-
 # ---------------------------------------------------------------------------- commands
 def _cmd_model(args: argparse.Namespace) -> int:
+    from .workflows import export_model_showcase
+
     info = export_model_showcase(args.out, model_name=args.model, image_size=args.size,
                                  progress=not args.quiet)
     print(f"{args.model}: {info['n_vertices']} vertices, {info['n_faces']} triangles; "
@@ -131,7 +55,7 @@ def _cmd_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .workflows import run_demo
 
     result = run_demo(args.out, preset=args.preset, seed=args.seed, variants=args.variants,
                       max_clips=args.max_clips, weights=args.weights, workers=args.workers,
@@ -156,10 +80,10 @@ DATASETS: dict[str, str] = DATASET_LOADERS
 
 
 def _default_cache() -> Path:
-    """``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``)."""
-    import os
+    """``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``), read at call time."""
+    from ._io import cache_dir
 
-    return Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) / "prepared"
+    return cache_dir("prepared")
 
 
 def _cache(args: argparse.Namespace) -> Path | None:
@@ -214,21 +138,21 @@ def _select(clips: object, wanted: Sequence[str] | None, max_clips: int | None =
 
 def _micro_only(clips: list) -> list:
     """SynthME clips: only the micro-expressions (others unchanged)."""
-    from .train.synthme import clip_kind
+    from .workflows import expression_type_of
 
-    return [c for c in clips if clip_kind(c) in (None, "micro")]
+    return [c for c in clips if expression_type_of(c) in (None, "micro")]
 
 
 def _held_out_data(args: argparse.Namespace) -> tuple[list, str]:
     """The clips of ``ROOT``, or a held-out SynthME set generated under ``OUT/synthme``."""
     from .errors import InputValueError
-    from .train.synthme import synthme_dataset
+    from .workflows import synthme_dataset
 
     if args.root is not None:
         clips = _load(args.root, args.dataset)
         return list(clips), str(args.root)  # type: ignore[call-overload]
     opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro)) if v is not None}
-    data = synthme_dataset(Path(args.out) / "synthme", preset=args.preset, seed=args.seed, kind="micro",
+    data = synthme_dataset(Path(args.out) / "synthme", preset=args.preset, seed=args.seed, expression_type="micro",
                            progress=not args.quiet, **opts)
     if not len(data):
         raise InputValueError(f"the SynthME {args.preset!r} preset produced no clips")
@@ -248,7 +172,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro),
                               ("macro", args.macro)) if v is not None}
-    cs = make_dataset(args.out, preset=args.preset, kind=args.kind, layout=args.layout, seed=args.seed,
+    cs = make_dataset(args.out, preset=args.preset, expression_type=args.kind, layout=args.layout, seed=args.seed,
                       overwrite=args.overwrite, workers=args.workers, progress=not args.quiet, **opts)
     df = cs.to_dataframe(meta=True)
     kinds = df["meta_synthme"].map(lambda m: (m or {}).get("kind")) if "meta_synthme" in df else None
@@ -262,8 +186,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from .eval.runner import weights_settings
     from .pipeline import prepare_many
+    from .workflows import weights_settings
 
     clips = _select(_load(args.root, args.dataset), args.clip, args.max_clips)
     opts = dict(weights_settings(args.weights)["prepare"])
@@ -299,72 +223,32 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
-    import io
-
-    import numpy as np
-
-    from .eval.runner import iter_reconstructions, load_networks, prepared_clips
-    from .meshio import _atomic_write, save_html, save_obj
     from .morph import load_face_model
-    from .viz import plot_meshes_side_by_side
+    from .workflows import export_reconstruction, reconstruct_clip
 
     clip = _select(_load(args.root, args.dataset), [args.clip])[0]
     model = load_face_model("mh-head")
-    nets, settings = load_networks([args.variant], weights=args.weights, model=model)
-    prep = prepared_clips([clip], settings=settings, cache_dir=_cache(args), workers=1,
-                          progress=not args.quiet)[0]
-    _, _, rec, sec = next(iter_reconstructions([prep], variants=[args.variant], model=model, networks=nets,
-                                               fit_options=settings["fit"], progress=False))
+    rec, _, sec = reconstruct_clip(clip, variant=args.variant, model=model, weights=args.weights,
+                                   cache_dir=_cache(args), progress=not args.quiet)
     out = Path(args.out) if args.out else Path("outputs") / "reconstruct" / f"{clip.subject}_{clip.clip_id}"
-    out.mkdir(parents=True, exist_ok=True)
-    verts = rec.vertices.detach().cpu().numpy().astype(np.float32)
-    arrays = {"vertices": verts, "vertices_coarse": rec.vertices_coarse.detach().cpu().numpy().astype(np.float32),
-              "offsets": rec.offsets.detach().cpu().numpy().astype(np.float32),
-              "expression": rec.expression.detach().cpu().numpy().astype(np.float32),
-              "delta_expression": rec.delta_expression.detach().cpu().numpy().astype(np.float32),
-              "faces": model.faces.cpu().numpy(), "onset": np.int64(rec.onset), "apex": np.int64(rec.apex),
-              "offset": np.int64(rec.offset), "fps": np.float64(rec.fps),
-              "clip_key": np.asarray(rec.clip_key), "variant": np.asarray(rec.variant),
-              "model_name": np.asarray(rec.model_name)}
-    if rec.dynamic_code is not None:
-        arrays["dynamic_code"] = rec.dynamic_code.detach().cpu().numpy().astype(np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    faces = model.faces.cpu().numpy()
-    files = [_atomic_write(out / "reconstruction.npz", buf.getvalue()),
-             save_obj(out / "onset.obj", verts[rec.onset], faces),
-             save_obj(out / "apex.obj", verts[rec.apex], faces)]
-    disp = np.linalg.norm(verts[rec.apex] - verts[rec.onset], axis=1) * 1e3
-    meshes, scalars = [(verts[rec.onset], "onset"), (verts[rec.apex], f"apex ({args.variant})")], \
-        [np.zeros_like(disp), disp]
-    truth = getattr(clip, "ground_truth", None)
-    line = ""
-    if truth is not None and callable(getattr(truth, "vertices", None)):
-        from .eval import evaluate_reconstruction
-
-        gt = truth.vertices(model)
-        meshes.append((gt[rec.apex], "apex (ground truth)"))
-        scalars.append(np.linalg.norm(gt[rec.apex] - gt[rec.onset], axis=1) * 1e3)
-        m = evaluate_reconstruction(rec, truth, model, regions=False, aus=None, meshes=("fine",))
-        line = (f"against the 3D ground truth: micro-motion L1 {m.value('micro_motion_l1'):.4f} mm, "
-                f"vertex L1 {m.value('vertex_l1'):.4f} mm (true motion {m.value('motion_true'):.4f} mm)")
-    fig = plot_meshes_side_by_side(meshes, faces, scalars=scalars, colorbar_title="apex − onset (mm)",
-                                   title=f"{clip.subject}/{clip.clip_id}: {args.variant} reconstruction")
-    files.append(save_html(fig, out / "viewer.html"))
+    name = f"{clip.subject}/{clip.clip_id}"
+    exported = export_reconstruction(rec, out, model=model, truth=getattr(clip, "ground_truth", None),
+                                     title=f"{name}: {args.variant} reconstruction")
     s = rec.summary()
-    print(f"{clip.subject}/{clip.clip_id}: {args.variant}, {s['frames']} frames (onset {s['onset']}, apex "
+    print(f"{name}: {args.variant}, {s['frames']} frames (onset {s['onset']}, apex "
           f"{s['apex']}, offset {s['offset']}), apex motion RMS {s['apex_motion_rms_mm']:.4f} mm, {sec:.1f} s")
-    if line:
-        print(line)
-    for f in files:
+    m = exported.metrics
+    if m:
+        print(f"against the 3D ground truth: micro-motion L1 {m['micro_motion_l1']:.4f} mm, "
+              f"vertex L1 {m['vertex_l1']:.4f} mm (true motion {m['motion_true']:.4f} mm)")
+    for f in exported.files:
         print(f"wrote {f}")
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .errors import InputValueError
-    from .reconstruct import default_weights_path
-    from .train.recipe import DEFAULT_WORK, train_weights
+    from .workflows import default_weights_path, train_weights
 
     out = Path(args.out)
     if out.resolve() == default_weights_path().resolve():
@@ -375,7 +259,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("mxkit", "__main__.py") else []
     result = train_weights(out, seed=args.seed, subjects=args.subjects, workers=args.workers,
                            validate=args.validate, variants=args.variants, quick=args.quick,
-                           preset=args.preset, work=args.work or DEFAULT_WORK, progress=not args.quiet,
+                           preset=args.preset, work=args.work, progress=not args.quiet,
                            command="mxkit " + " ".join(argv or ["train", str(out)]),
                            log_fn=None if args.quiet else lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}",
                                                                           flush=True))
@@ -390,8 +274,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .eval import run_ablation, weights_settings
-    from .eval.runner import markdown_table
+    from .report import markdown_table
+    from .workflows import run_ablation, weights_settings
 
     clips, where = _held_out_data(args)
     clips = _select(_micro_only(clips), None, args.max_clips)
@@ -411,7 +295,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_recognise(args: argparse.Namespace) -> int:
     from .errors import InputValueError
-    from .eval import run_recognition, weights_settings
+    from .workflows import run_recognition, weights_settings
 
     clips, where = _held_out_data(args)
     clips = _select(_micro_only(clips), None, args.max_clips)
@@ -458,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     from .data.synth import DATASET_KINDS, LAYOUTS, PRESETS
-    from .demo import DEMO_SEED, DEMO_VARIANTS
-    from .eval import CLASSIFIERS, RECOGNITION_FEATURES, VARIANTS
+    from .eval import CLASSIFIERS
+    from .nets import VARIANTS
+    from .workflows import DEMO_SEED, DEMO_VARIANTS, RECOGNITION_FEATURES
 
     presets = ", ".join(PRESETS)
 

@@ -7,6 +7,9 @@ expected and what was received, and name the argument, file, sheet, row or colum
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 __all__ = [
     "MxkitError",
     "ShapeError",
@@ -21,6 +24,7 @@ __all__ = [
     "CacheError",
     "CheckpointError",
     "BackendUnavailableError",
+    "FileWriteError",
 ]
 
 
@@ -74,3 +78,15 @@ class CheckpointError(MxkitError):
 
 class BackendUnavailableError(MxkitError, ImportError):
     """An optional backend is not installed or lacks its weights; the message says how to get it."""
+
+
+class FileWriteError(MxkitError, OSError):
+    """A file cannot be written; ``.path`` holds the path that was tried.
+
+    It is both an :class:`MxkitError` and an :class:`OSError`, so either ``except`` clause
+    catches it. Raised by every writer (they all go through :func:`mxkit._io.atomic_write`).
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike):
+        super().__init__(message)
+        self.path = Path(path)

@@ -1,17 +1,26 @@
-"""Batched, differentiable 3D geometry helpers shared by every stage.
+"""Batched, differentiable 3D geometry helpers shared by every stage (layer 0).
 
 Conventions: rotation matrices act on column vectors (``x' = R @ x``); axis-angle vectors
 are rotation axis times angle in radians; everything is batched over leading dimensions
 and follows the device and dtype of its inputs.
+
+* rotations: :func:`axis_angle_to_matrix`, :func:`matrix_to_axis_angle`, :func:`euler_to_matrix`;
+* alignment: :func:`procrustes` *estimates* the least-squares rigid (or similarity)
+  :class:`SimilarityTransform` between two point sets, :func:`apply_similarity` applies one,
+  and :func:`rigid_align` *returns the aligned points* (per frame, per clip or with the
+  transform of one reference frame);
+* meshes: :func:`vertex_normals` (numpy or torch).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import numpy as np
 import torch
 
-from ._checks import check_shape
+from ._checks import check_finite, check_option, check_shape
+from .errors import InputValueError, ShapeError
 
 __all__ = [
     "axis_angle_to_matrix",
@@ -20,7 +29,13 @@ __all__ = [
     "SimilarityTransform",
     "procrustes",
     "apply_similarity",
+    "rigid_align",
+    "ALIGN_PER",
+    "vertex_normals",
 ]
+
+#: Alignment modes of :func:`rigid_align`.
+ALIGN_PER = ("frame", "clip", "reference")
 
 
 def _skew(v: torch.Tensor) -> torch.Tensor:
@@ -143,8 +158,6 @@ def procrustes(source: torch.Tensor, target: torch.Tensor, *, weights: torch.Ten
     check_shape(source, ("...", "N", 3), "source")
     check_shape(target, ("...", "N", 3), "target")
     if source.shape != target.shape:
-        from .errors import ShapeError
-
         raise ShapeError(f"source and target must have equal shapes; got {tuple(source.shape)} "
                          f"and {tuple(target.shape)}")
     if weights is None:
@@ -166,3 +179,140 @@ def procrustes(source: torch.Tensor, target: torch.Tensor, *, weights: torch.Ten
         scale = torch.ones(source.shape[:-2], dtype=source.dtype, device=source.device)
     t = mu_t - scale[..., None] * (mu_s[..., None, :] @ R.transpose(-1, -2))[..., 0, :]
     return SimilarityTransform(R, t, scale)
+
+
+def rigid_align(source: torch.Tensor, target: torch.Tensor, *,
+                per: Literal["frame", "clip", "reference"] = "frame", weights: Any = None,
+                reference: int = 0, allow_scale: bool = False) -> torch.Tensor:
+    """``source`` moved onto ``target`` by least-squares rigid transforms (:func:`procrustes`).
+
+    Parameters
+    ----------
+    source, target : Tensor, shape (T, V, 3)
+        Point sets (e.g. predicted and true meshes of ``T`` frames), same shape.
+    per : {'frame', 'clip', 'reference'}, default 'frame'
+        ``'frame'``: one transform per frame; ``'clip'``: one transform fitted to all frames
+        together; ``'reference'``: the transform mapping frame ``reference`` of ``source``
+        onto that of ``target``, applied to every frame (a rigid drift of ``source`` relative
+        to that frame is then kept).
+    weights : array or Tensor, shape (V,), optional
+        Non-negative point weights with a positive sum (bool accepted); default all 1.
+    reference : int
+        Frame of ``per='reference'``.
+    allow_scale : bool, default False
+        Similarity (isotropic scale too) instead of rigid.
+
+    Returns
+    -------
+    Tensor, shape (T, V, 3)
+        The aligned ``source``; differentiable with respect to ``source`` (and ``target``),
+        in ``source``'s dtype and device.
+
+    Raises
+    ------
+    ShapeError, InputValueError, OptionError
+        Shapes that differ or are not (T, V, 3), invalid weights or ``reference``, an unknown
+        ``per``.
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 10, 3, dtype=torch.float64)
+    >>> R = axis_angle_to_matrix(torch.tensor([0.0, 0.0, 0.3], dtype=torch.float64))
+    >>> torch.allclose(rigid_align(x @ R.T + 1.0, x), x)
+    True
+    """
+    check_option(per, ALIGN_PER, "per")
+    T, V = check_shape(source, ("T", "V", 3), "source").values()
+    check_shape(target, (T, V, 3), "target")
+    target = target.to(source)
+    if weights is None:
+        w = torch.ones(V, dtype=source.dtype, device=source.device)
+    else:
+        w = torch.as_tensor(np.ascontiguousarray(weights) if not torch.is_tensor(weights) else weights)
+        w = w.to(dtype=source.dtype, device=source.device)
+        check_shape(w, (V,), "weights")
+        check_finite(w, "weights")
+        if bool((w < 0).any()) or not float(w.sum()) > 0:
+            raise InputValueError("weights must be non-negative point weights (V,) with a positive sum")
+    if per == "frame":
+        tf = procrustes(source, target, weights=w.expand(T, V), allow_scale=allow_scale)
+        return apply_similarity(source, tf)
+    if per == "clip":
+        src, dst, ww = source.reshape(1, -1, 3), target.reshape(1, -1, 3), w.repeat(T)[None]
+    else:
+        if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)) \
+                or not -T <= int(reference) < T:
+            raise InputValueError(f"reference must be a frame index in [0, {T}); got {reference!r}")
+        k = int(reference) % T
+        src, dst, ww = source[k:k + 1], target[k:k + 1], w[None]
+    tf = procrustes(src, dst, weights=ww, allow_scale=allow_scale)
+    tf = SimilarityTransform(tf.R.expand(T, 3, 3), tf.t.expand(T, 3), tf.scale.expand(T))
+    return apply_similarity(source, tf)
+
+
+def _face_indices(faces: Any, n_vertices: int) -> np.ndarray:
+    f = faces.detach().cpu().numpy() if torch.is_tensor(faces) else np.asarray(faces)
+    check_shape(f, ("F", 3), "faces")
+    if f.size and not np.issubdtype(f.dtype, np.integer):
+        raise InputValueError(f"faces must hold integer vertex indices; got dtype {f.dtype}")
+    f = np.ascontiguousarray(f, dtype=np.int64)
+    if f.size and (f.min() < 0 or f.max() >= n_vertices):
+        raise InputValueError(f"faces index vertices outside [0, {n_vertices}); got range "
+                              f"[{f.min()}, {f.max()}]")
+    return f
+
+
+def vertex_normals(vertices: Any, faces: Any) -> Any:
+    """Area-weighted unit vertex normals of a triangle mesh (numpy or torch).
+
+    Each face adds its cross product ``(b - a) x (c - a)`` (twice its area, so the weighting
+    is by area) to its three vertices; the sums are normalised.
+
+    Parameters
+    ----------
+    vertices : Tensor, shape (..., V, 3), or array-like, shape (..., V, 3)
+        Vertex positions (any unit). A tensor gives a tensor (batched, differentiable, on its
+        device and dtype); anything else a float64 ndarray (finite values required).
+    faces : array or Tensor, shape (F, 3), int
+        Triangles, counter-clockwise seen from outside (normals then point outward).
+
+    Returns
+    -------
+    Tensor or ndarray, shape (..., V, 3)
+        Unit normals; zero vectors for vertices used by no (non-degenerate) triangle.
+
+    Raises
+    ------
+    ShapeError, InputValueError
+        Malformed vertices or faces, faces indexing missing vertices, NaN/inf (arrays).
+
+    Examples
+    --------
+    >>> vertex_normals(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]), [[0, 1, 2]]).tolist()
+    [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
+    """
+    if torch.is_tensor(vertices):
+        n = check_shape(vertices, ("...", "V", 3), "vertices")["V"]
+        f = torch.as_tensor(_face_indices(faces, n), device=vertices.device)
+        return _normals(vertices, f)
+    try:
+        v = np.asarray(vertices)
+    except (TypeError, ValueError) as exc:
+        raise InputValueError(f"vertices cannot be converted to an array: {exc}") from exc
+    n = check_shape(v, ("...", "V", 3), "vertices")["V"]
+    if not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):
+        raise InputValueError(f"vertices must hold real numbers; got dtype {v.dtype}")
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    check_finite(v, "vertices")
+    f = torch.from_numpy(_face_indices(faces, n))
+    return _normals(torch.from_numpy(v), f).numpy()
+
+
+def _normals(v: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    p0, p1, p2 = (v[..., f[:, k], :] for k in range(3))
+    fn = torch.cross(p1 - p0, p2 - p0, dim=-1)                       # (..., F, 3), 2 x area
+    out = torch.zeros_like(v)
+    for k in range(3):
+        out = out.index_add(-2, f[:, k], fn)
+    norm = torch.linalg.norm(out, dim=-1, keepdim=True)
+    return out / torch.where(norm > 0, norm, torch.ones_like(norm))

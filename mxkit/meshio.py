@@ -1,10 +1,11 @@
-"""Mesh export and import: Wavefront OBJ, Stanford PLY, and self-contained HTML figures.
+"""Mesh export and import: Wavefront OBJ and Stanford PLY (self-contained HTML pages: :func:`mxkit.viz.save_html`).
 
 Writers take vertices as they are (mxkit's model space is metres, +x toward the subject's
 left, +y up, +z toward a frontal camera) and write them unscaled; most mesh viewers
-(Blender, MeshLab) accept metres. Every writer is **atomic**: it writes a temporary file
-next to the target and renames it over the target with :func:`os.replace`, so a reader
-never sees a half-written file and an interrupted export leaves the old file intact.
+(Blender, MeshLab) accept metres. Every writer is **atomic** (:func:`mxkit._io.atomic_write`:
+a unique temporary file next to the target, fsync-ed, renamed over the target with
+:func:`os.replace`), so a reader never sees a half-written file and an interrupted export
+leaves the old file intact.
 
 The readers are deliberately minimal, for round-trip tests and for loading meshes written
 by common tools: plain ASCII OBJ (``v``, ``vt``, ``vn``, ``f``; polygons are fan
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -30,8 +30,10 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from ._checks import check_finite, check_option, check_shape
+from ._io import atomic_write
 from ._version import __version__
-from .errors import InputValueError, ModelFileError, MxkitError, ShapeError
+from .errors import FileWriteError, InputValueError, ModelFileError, ShapeError
+from .geometry import vertex_normals as _vertex_normals
 
 __all__ = [
     "MeshData",
@@ -40,24 +42,11 @@ __all__ = [
     "load_obj",
     "save_ply",
     "load_ply",
-    "save_html",
     "vertex_normals",
     "apply_colormap",
 ]
 
 PathLike = str | os.PathLike
-
-
-class FileWriteError(MxkitError, OSError):
-    """A file cannot be written; ``.path`` holds the path that was tried.
-
-    It is both an :class:`~mxkit.errors.MxkitError` and an :class:`OSError`, so either
-    ``except`` clause catches it.
-    """
-
-    def __init__(self, message: str, *, path: PathLike):
-        super().__init__(message)
-        self.path = Path(path)
 
 
 class MeshData(NamedTuple):
@@ -146,19 +135,10 @@ def _as_scalars(x: Any, n: int, name: str = "scalars") -> np.ndarray:
 
 
 def vertex_normals(vertices: Any, faces: Any) -> np.ndarray:
-    """Area-weighted unit vertex normals of a triangle mesh.
+    """Area-weighted unit vertex normals as a float64 ndarray (V, 3), also for a tensor.
 
-    Parameters
-    ----------
-    vertices : array or Tensor, shape (V, 3)
-        Vertex positions (any unit).
-    faces : array or Tensor, shape (F, 3), int
-        Triangles, counter-clockwise seen from outside (normals point outward).
-
-    Returns
-    -------
-    ndarray, shape (V, 3), float64
-        Unit normals; vertices used by no triangle (or only degenerate ones) get ``(0, 0, 0)``.
+    :func:`mxkit.geometry.vertex_normals` (the one implementation) on the vertices as a
+    numpy array (a CPU/GPU, possibly grad-tracking tensor is detached and copied).
 
     Examples
     --------
@@ -166,16 +146,7 @@ def vertex_normals(vertices: Any, faces: Any) -> np.ndarray:
     >>> vertex_normals(v, np.array([[0, 1, 2]]))[0]
     array([0., 0., 1.])
     """
-    v = _as_points(vertices, "vertices").astype(np.float64)
-    f = _as_faces(faces, len(v))
-    n = np.zeros_like(v)
-    if len(f):
-        a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-        fn = np.cross(b - a, c - a)          # length = 2 * area: area weighting for free
-        for corner in range(3):
-            np.add.at(n, f[:, corner], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+    return _vertex_normals(_as_points(vertices, "vertices"), faces)
 
 
 # ---------------------------------------------------------------------------- colour maps
@@ -279,32 +250,8 @@ def _as_colors(colors: Any, n: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- atomic writes
 def _atomic_write(path: PathLike, payload: bytes) -> Path:
-    """Write ``payload`` to ``path`` via a temporary sibling file and :func:`os.replace`."""
-    path = Path(os.fspath(path))
-    if path.is_dir():
-        raise FileWriteError(f"cannot write {path}: it is a directory", path=path)
-    parent = path.parent
-    if not parent.is_dir():
-        raise FileWriteError(f"cannot write {path}: the folder {parent} does not exist",
-                             path=path)
-    tmp = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        # os.open honours the umask, so the final file gets the usual permissions
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-    except OSError as exc:
-        raise FileWriteError(f"cannot write {path}: {exc.strerror or exc}", path=path) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise FileWriteError(f"cannot write {path}: {exc.strerror or exc}", path=path) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """:func:`mxkit._io.atomic_write` (kept under this name for existing callers)."""
+    return atomic_write(path, payload)
 
 
 def _read_bytes(path: PathLike, what: str) -> tuple[Path, bytes]:
@@ -399,7 +346,7 @@ def save_obj(path: PathLike, vertices: Any, faces: Any, *, uv: Any = None,
             fmt = "f %d %d %d"
             cols = f + 1
         np.savetxt(buf, cols, fmt=fmt)
-    return _atomic_write(path, buf.getvalue().encode("ascii"))
+    return atomic_write(path, buf.getvalue().encode("ascii"))
 
 
 def load_obj(path: PathLike) -> MeshData:
@@ -621,7 +568,7 @@ def save_ply(path: PathLike, vertices: Any, faces: Any, *, colors: Any = None,
         if len(f):
             np.savetxt(buf, f, fmt="3 %d %d %d")
         payload = head + buf.getvalue().encode("ascii")
-    return _atomic_write(path, payload)
+    return atomic_write(path, payload)
 
 
 class _PlyProperty(NamedTuple):
@@ -868,49 +815,3 @@ def load_ply(path: PathLike) -> MeshData:
         if faces.size and (faces.min() < 0 or faces.max() >= n):
             raise ModelFileError(f"{path}: PLY faces index vertices outside [0, {n})")
     return MeshData(vertices=v, faces=faces, colors=colors, scalars=scalars)
-
-
-# ---------------------------------------------------------------------------- HTML
-def save_html(fig: Any, path: PathLike, *, auto_play: bool = False,
-              config: dict | None = None) -> Path:
-    """Write a plotly figure as a **self-contained** HTML page (atomically).
-
-    plotly.js is embedded in the file (about 4.8 MB), so the page works offline and
-    without a CDN. Figures from :func:`mxkit.viz.plot_meshes_side_by_side` with linked
-    cameras get a small script that keeps their 3D views in step.
-
-    Parameters
-    ----------
-    fig : plotly.graph_objects.Figure or FigureWidget
-    path : path-like
-        Target file (``.html``); its folder must exist.
-    auto_play : bool
-        Start an animation (:func:`mxkit.viz.mesh_animation`) on load.
-    config : dict, optional
-        plotly config (e.g. ``{"displaylogo": False}``).
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    InputValueError
-        ``fig`` is not a plotly figure.
-    FileWriteError
-        The file cannot be written.
-    BackendUnavailableError
-        plotly is not installed.
-    """
-    from .viz._backend import require_plotly
-    from .viz.mesh import camera_link_script
-
-    require_plotly("save_html")
-    from plotly.basedatatypes import BaseFigure
-
-    if not isinstance(fig, BaseFigure):
-        raise InputValueError(f"fig must be a plotly figure; got {type(fig).__name__}")
-    script = camera_link_script(fig)
-    html = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=auto_play,
-                       config=config, post_script=script or None)
-    return _atomic_write(path, html.encode("utf-8"))

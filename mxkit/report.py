@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._io import atomic_write
 from .errors import InputValueError
 
-__all__ = ["Report"]
+__all__ = ["Report", "markdown_table"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -194,7 +195,15 @@ class Report:
         )
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the page atomically (temp file + rename); returns the path."""
-        from .meshio import _atomic_write
+        """Write the page atomically (:func:`mxkit._io.atomic_write`); returns the path."""
+        return atomic_write(path, self.to_html())
 
-        return _atomic_write(path, self.to_html().encode("utf-8"))
+
+def markdown_table(df: Any, digits: int = 4) -> str:
+    """A DataFrame as a GitHub Markdown table (floats with ``digits`` decimals)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+                                       for x in row) + " |")
+    return "\n".join(lines) + "\n"

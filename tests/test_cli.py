@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mxkit.cli import SHOWCASE_AUS, build_parser, main
+import mxkit.train as mxkit_train
+from mxkit.cli import build_parser, main
 from mxkit.meshio import load_obj, load_ply
 from mxkit.morph import load_face_model
+from mxkit.workflows import SHOWCASE_AUS
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -67,7 +69,7 @@ def test_every_subcommand_has_help(name, capsys):
 
 
 def test_help_names_every_variant_and_the_report_alias(capsys):
-    from mxkit.reconstruct import VARIANTS
+    from mxkit.nets import VARIANTS
 
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
@@ -105,7 +107,7 @@ def test_synth_writes_a_synthme_folder(data):
 
     root, _, out = data
     clips = list(load_synthme(root))
-    assert len(clips) == 3 and all(c.ground_truth.kind == "micro" for c in clips)
+    assert len(clips) == 3 and all(c.ground_truth.expression_type == "micro" for c in clips)
     assert "3 clips of 3 subjects" in out and "sub03" in out and "micro" in out
 
 
@@ -176,7 +178,7 @@ def test_recognise_writes_the_comparison_table(data, prepared_out, tmp_path, cap
 
 
 def test_train_quick_writes_a_loadable_bundle(tmp_path, capsys):
-    from mxkit.reconstruct import load_weights
+    from mxkit.workflows import load_weights
 
     path = tmp_path / "w.pt"
     args = ["train", str(path), "--quick", "--variants", "encoder", "--work", str(tmp_path / "work"),
@@ -188,6 +190,10 @@ def test_train_quick_writes_a_loadable_bundle(tmp_path, capsys):
     assert "smoke run" in capsys.readouterr().out
     assert main(args) == 2                                         # exists: no silent overwrite
     assert str(path) in capsys.readouterr().err
+    (cache,) = (tmp_path / "work").rglob("samples-*.samples.pt")   # tensors only, never a pickle
+    cache.write_bytes(b"damaged")                                   # a damaged cache is rebuilt
+    assert main([*args, "--overwrite"]) == 0
+    assert len(mxkit_train.load_samples(cache)) == 2
 
 
 @pytest.mark.parametrize("command", [["prepare"], ["reconstruct", "--clip", "sub01/EP01_01"], ["evaluate"],

@@ -184,8 +184,8 @@ def test_casme_sq(tmp_path):
     assert c.fps == 30 and c.meta["video_code"] == "0401" and c.meta["video_folder"] == "15_0401girlcrashing"
     assert c.meta["self_reported_emotion"] == "anger" and c.meta["expression_type"] == "micro"
     assert c.frames[0].name == "img557.jpg" and c.meta["label_sheet"] == "CASFEcode_final" and c.meta["label_row"] == 1
-    assert [x.clip_id for x in load_casme_sq(root, kind="macro")] == ["disgust1_1"]
-    assert len(load_casme_sq(root, kind="all")) == 3
+    assert [x.clip_id for x in load_casme_sq(root, expression_type="macro")] == ["disgust1_1"]
+    assert len(load_casme_sq(root, expression_type="all")) == 3
     allf = load_casme_sq(root, window="all")
     assert allf[0].n_frames == 40 and allf[0].onset_frame == 557
     assert tree_snapshot(root) == before
@@ -207,7 +207,7 @@ def test_casme_sq_errors(tmp_path):
     with pytest.raises(MissingFramesError, match="15_anger1"):
         load_casme_sq(root)
     with pytest.raises(OptionError):
-        load_casme_sq(root, kind="both")
+        load_casme_sq(root, expression_type="both")
 
 
 # ============================================================================= MMEW

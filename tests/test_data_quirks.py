@@ -72,7 +72,7 @@ def test_casme_sq_real_quirks(tmp_path):
     root = make_casme_sq_real(tmp_path / "C")
     before = tree_snapshot(root)
     with pytest.warns(DatasetWarning) as rec:
-        cs = load_casme_sq(root, kind="all")
+        cs = load_casme_sq(root, expression_type="all")
     text = " ".join(str(w.message) for w in rec)
     assert "2 row(s) of the labels are invalid" in text and "no annotated offset" in text
     # every valid row loads, with the subject mapped 1 -> s15, 2 -> s16 and folders 15_0401..., 16_0102...
@@ -111,7 +111,7 @@ def test_casme_sq_one_bad_row_never_aborts(tmp_path):
     wb["CASFEcode_final"]["H1"] = "sometimes"  # the first row's type is unreadable
     wb.save(p)
     with pytest.warns(DatasetWarning) as rec:
-        cs = load_casme_sq(root, kind="all")
+        cs = load_casme_sq(root, expression_type="all")
     assert warned(rec, r"row 1\): column H \('type'\)")
     assert [c.clip_id for c in cs] == ["anger1_2", "disgust1_1", "happy1_3"]
 

@@ -54,6 +54,6 @@ def test_bad_variant_is_a_clear_error(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--variants", "nope", "--quiet"]) == 2
     assert "nope" in capsys.readouterr().err
     with pytest.raises(OptionError):
-        from mxkit.demo import run_demo
+        from mxkit.workflows import run_demo
 
         run_demo(tmp_path, preset="huge")

@@ -47,10 +47,10 @@ def test_motion_error_map_known_answers():
     m = motion_error_map(pred, truth, onset=onset)
     assert m.shape == pred.shape[:2]
     assert np.allclose(m[onset], 0.0)
-    for kind in ("l1", "l2"):
-        mk = motion_error_map(pred, truth, onset=onset, kind=kind)
+    for norm in ("l1", "l2"):
+        mk = motion_error_map(pred, truth, onset=onset, norm=norm)
         assert mk[apex].mean() == pytest.approx(micro_motion_error(pred, truth, onset=onset, apex=apex,
-                                                                   kind=kind))
+                                                                   norm=norm))
     # a rigid motion of the prediction as a whole is removed by the onset alignment
     R = axis_angle_to_matrix(torch.tensor([0.05, -0.1, 0.2], dtype=torch.float64)).numpy()
     moved = truth @ R.T + 0.01
@@ -61,7 +61,7 @@ def test_motion_error_map_known_answers():
     m = motion_error_map(shifted, truth, onset=0, align="none")
     assert np.allclose(m[2], 1.0) and np.allclose(np.delete(m, 2, axis=0), 0.0)
     # ... and a 3 mm Euclidean error
-    assert np.allclose(motion_error_map(shifted, truth, onset=0, align="none", kind="l2")[2], 3.0)
+    assert np.allclose(motion_error_map(shifted, truth, onset=0, align="none", norm="l2")[2], 3.0)
 
 
 def test_motion_error_map_rejects_bad_inputs():
@@ -71,7 +71,10 @@ def test_motion_error_map_rejects_bad_inputs():
     with pytest.raises(InputValueError):
         motion_error_map(pred, truth, onset=len(pred))
     with pytest.raises(OptionError):
-        motion_error_map(pred, truth, onset=0, kind="l3")
+        motion_error_map(pred, truth, onset=0, norm="l3")
+    with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'norm'"):
+        old = motion_error_map(pred, truth, onset=0, kind="l2")
+    np.testing.assert_array_equal(old, motion_error_map(pred, truth, onset=0, norm="l2"))
 
 
 def test_error_over_time_matches_the_clip_metrics(mh_head):
@@ -106,7 +109,7 @@ def test_error_over_time_matches_the_clip_metrics(mh_head):
     assert series("motion_pred")[4] == pytest.approx(clip.value("motion_pred"), rel=1e-9)
     # the per-vertex map averaged over the face mask is the curve
     w = face_mask(mh_head)
-    assert np.allclose(vertex_error_map(pred, truth, kind="l1", mask=w)[:, w].mean(1), series("vertex_l1"))
+    assert np.allclose(vertex_error_map(pred, truth, norm="l1", mask=w)[:, w].mean(1), series("vertex_l1"))
     # the true motion: mouth share of the face mask times 1 mm at the apex
     share = (mouth & w).sum() / w.sum()
     assert series("motion_true")[4] == pytest.approx(share * 1.0, rel=1e-9)

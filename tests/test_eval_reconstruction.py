@@ -100,7 +100,7 @@ def test_vertex_error_definitions_known_answer():
     assert errs["vertex_rmse"] == pytest.approx(np.sqrt(25 / 4))
     emap = vertex_error_map(pred, truth, align="none")
     assert emap.shape == (2, 4) and emap[0, 0] == pytest.approx(5.0)
-    assert vertex_error_map(pred, truth, align="none", kind="l1")[1, 0] == pytest.approx(7 / 3)
+    assert vertex_error_map(pred, truth, align="none", norm="l1")[1, 0] == pytest.approx(7 / 3)
     w = np.array([1.0, 1.0, 0.0, 0.0])
     assert vertex_errors(pred, truth, align="none", weights=w)["vertex_l2"] == pytest.approx(2.5)
 
@@ -334,7 +334,7 @@ def test_oracle_reconstruction_of_a_synthme_clip(mh_head):
     from mxkit.data.synth import generate_subject, plan_clip
     from mxkit.eval import oracle_reconstruction, reconstruction_features
 
-    truth = plan_clip(generate_subject(seed=0, paint=False, model=mh_head), kind="micro",
+    truth = plan_clip(generate_subject(seed=0, paint=False, model=mh_head), expression_type="micro",
                       emotion="happiness", seed=0, model=mh_head)
     on, ap, off = (truth.meta[k] for k in ("onset", "apex", "offset"))
     clip = Clip(dataset="casme2", subject="sub01", clip_id="EP01", frames=np.zeros((truth.n_frames, 2, 2, 3), np.uint8),

@@ -9,18 +9,20 @@ import pandas as pd
 import pytest
 
 from mxkit.errors import AssetNotFoundError, InputValueError, OptionError, ShapeError
-from mxkit.eval import (
-    REPORTED_SOURCE,
-    evaluate_reconstruction,
-    flow_baseline,
+from mxkit.eval import REPORTED_SOURCE, evaluate_reconstruction, flow_baseline
+from mxkit.workflows import (
+    BUNDLE_FORMAT,
+    DEFAULT_FIT,
+    DEFAULT_PREPARE,
     load_networks,
     prepared_clips,
+    region_table,
     run_ablation,
     run_recognition,
+    variant_summary,
     weights_settings,
 )
-from mxkit.eval.runner import _feature_specs, region_table, variant_summary
-from mxkit.reconstruct import BUNDLE_FORMAT, DEFAULT_FIT, DEFAULT_PREPARE
+from mxkit.workflows.recognition import _feature_specs
 
 
 # ----------------------------------------------------------------------------- no data needed

@@ -644,7 +644,7 @@ class TestLandmarks:
         np.save(tmp_path / "landmark_embedding.npy", emb, allow_pickle=True)
         m = load_flame(model_path, dtype=F64,
                        landmark_embedding=tmp_path / "landmark_embedding.npy")
-        assert set(m.landmark_kinds) == {"ibug68", "ibug51"}
+        assert set(m.landmark_schemes) == {"ibug68", "ibug51"}
         rng = np.random.default_rng(12)
         beta = rng.normal(size=N_ID)
         verts = m(torch.tensor(beta)[None])
@@ -662,7 +662,7 @@ class TestLandmarks:
                  lmk_b_coords=bary, landmark_indices=np.arange(105) * 4)
         m = load_flame(model_path, landmark_embedding=[tmp_path / "mediapipe_landmark_"
                                                        "embedding.npz"])
-        assert m.landmark_kinds == ("mp105",)
+        assert m.landmark_schemes == ("mp105",)
         assert m.meta["landmark_files"][0]["mediapipe_indices"][:3] == [0, 4, 8]
         verts = m()
         tri = m.faces.numpy()[faces]

@@ -1,13 +1,14 @@
-"""Rotation conversions and Procrustes alignment."""
+"""Rotation conversions, Procrustes and rigid alignment, vertex normals."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from mxkit.errors import ShapeError
+from mxkit.errors import InputValueError, OptionError, ShapeError
 from mxkit.geometry import (
     SimilarityTransform,
     apply_similarity,
@@ -15,6 +16,8 @@ from mxkit.geometry import (
     euler_to_matrix,
     matrix_to_axis_angle,
     procrustes,
+    rigid_align,
+    vertex_normals,
 )
 
 
@@ -74,3 +77,155 @@ class TestProcrustes:
     def test_mismatched(self):
         with pytest.raises(ShapeError):
             procrustes(torch.zeros(5, 3), torch.zeros(6, 3))
+
+
+# ----------------------------------------------------------------------------- vertex normals
+def _cube_with_face_centres():
+    """Unit cube (corners at +-0.5) with each face split into 4 triangles about its centre."""
+    import itertools
+
+    corners = [np.array(c, dtype=float) for c in itertools.product((-0.5, 0.5), repeat=3)]
+    verts = list(corners)
+    faces = []
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            normal = np.zeros(3)
+            normal[axis] = sign
+            ring = [i for i, c in enumerate(corners) if c[axis] == 0.5 * sign]
+            centre = np.mean([corners[i] for i in ring], axis=0)
+            u = np.cross(normal, np.eye(3)[(axis + 1) % 3])
+            ring.sort(key=lambda i: math.atan2(np.dot(corners[i] - centre, np.cross(normal, u)),
+                                               np.dot(corners[i] - centre, u)))
+            ci = len(verts)
+            verts.append(centre)
+            for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+                tri = (ci, a, b)
+                n = np.cross(verts[a] - centre, verts[b] - centre)
+                faces.append(tri if n @ normal > 0 else (ci, b, a))
+    return np.array(verts), np.array(faces)
+
+
+class TestVertexNormals:
+    def test_plane_points_along_its_normal_and_flips_with_the_winding(self):
+        xs, ys = np.meshgrid(np.arange(4.0), np.arange(3.0))
+        v = np.stack([xs.ravel(), ys.ravel(), np.full(12, 0.7)], 1)
+        quads = [(r * 4 + c, r * 4 + c + 1, (r + 1) * 4 + c + 1, (r + 1) * 4 + c)
+                 for r in range(2) for c in range(3)]
+        f = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])  # ccw from +z
+        n = vertex_normals(v, f)
+        assert isinstance(n, np.ndarray) and n.dtype == np.float64
+        np.testing.assert_array_equal(n, np.tile([0.0, 0.0, 1.0], (12, 1)))
+        np.testing.assert_array_equal(vertex_normals(v, f[:, ::-1]), np.tile([0.0, 0.0, -1.0], (12, 1)))
+
+    def test_cube_corners_are_diagonal_and_face_centres_axial(self):
+        v, f = _cube_with_face_centres()
+        n = vertex_normals(v, f)
+        np.testing.assert_allclose(n[:8], v[:8] / np.linalg.norm(v[:8], axis=1, keepdims=True),
+                                   atol=1e-15)
+        np.testing.assert_allclose(n[8:], 2.0 * v[8:], atol=1e-15)       # centres at +-0.5 e_i
+        # the tensor path: same numbers, batched, float32 kept, differentiable
+        t = vertex_normals(torch.tensor(np.stack([v, 2 * v])), torch.tensor(f))
+        assert torch.is_tensor(t) and t.shape == (2, len(v), 3)
+        torch.testing.assert_close(t[0].numpy(), n, rtol=0.0, atol=1e-15)
+        torch.testing.assert_close(t[1].numpy(), n, rtol=0.0, atol=1e-15)   # scale-free
+        assert vertex_normals(torch.tensor(v, dtype=torch.float32), f).dtype == torch.float32
+        x = torch.tensor(v + 0.01 * np.random.default_rng(0).normal(size=v.shape), requires_grad=True)
+        assert torch.autograd.gradcheck(lambda p: vertex_normals(p, f), (x,), fast_mode=True)
+
+    def test_unused_vertex_is_zero_and_bad_faces_raise(self):
+        v, f = _cube_with_face_centres()
+        n = vertex_normals(np.vstack([v, [[3.0, 3.0, 3.0]]]), f)
+        np.testing.assert_array_equal(n[-1], 0.0)
+        with pytest.raises(InputValueError, match="outside"):
+            vertex_normals(v, f + len(v))
+        with pytest.raises(InputValueError, match="integer"):
+            vertex_normals(v, f.astype(float))
+        with pytest.raises(InputValueError, match="NaN"):
+            vertex_normals(np.full((3, 3), np.nan), [[0, 1, 2]])
+        with pytest.raises(ShapeError):
+            vertex_normals(v[:, :2], f)
+
+    def test_every_public_home_is_the_one_implementation(self):
+        import mxkit.meshio
+        import mxkit.nets
+        import mxkit.nets.graph
+        import mxkit.render
+        from mxkit.render.raster import _kernels
+
+        v, f = _cube_with_face_centres()
+        assert mxkit.nets.vertex_normals is mxkit.nets.graph.vertex_normals is vertex_normals
+        ref = vertex_normals(v, f)
+        for fn in (mxkit.meshio.vertex_normals, mxkit.render.vertex_normals):
+            out = fn(torch.tensor(v), f)                  # a tensor in, an ndarray out (as before)
+            assert isinstance(out, np.ndarray)
+            np.testing.assert_array_equal(out, ref)
+        inplace = np.empty_like(v)                        # the renderer's compiled twin
+        _kernels().vertex_normals_into(np.ascontiguousarray(v), f.astype(np.int32), inplace)
+        np.testing.assert_allclose(inplace, ref, rtol=0.0, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- rigid_align
+class TestRigidAlign:
+    @staticmethod
+    def _motions(T, generator):
+        R = axis_angle_to_matrix(0.4 * torch.randn(T, 3, generator=generator, dtype=torch.float64))
+        t = torch.randn(T, 3, generator=generator, dtype=torch.float64)
+        return R, t
+
+    def test_per_frame_undoes_a_different_motion_in_every_frame(self, generator):
+        target = torch.randn(4, 20, 3, generator=generator, dtype=torch.float64)
+        R, t = self._motions(4, generator)
+        source = target @ R.transpose(1, 2) + t[:, None]
+        torch.testing.assert_close(rigid_align(source, target), target)
+        # one transform for the whole clip cannot undo four different ones
+        assert float((rigid_align(source, target, per="clip") - target).abs().max()) > 0.05
+
+    def test_per_clip_and_reference_with_a_shared_motion_and_a_drift(self, generator):
+        target = torch.randn(3, 20, 3, generator=generator, dtype=torch.float64)
+        R, t = self._motions(1, generator)
+        source = target @ R[0].T + t[0]
+        torch.testing.assert_close(rigid_align(source, target, per="clip"), target)
+        drift = torch.tensor([0.0, 0.002, 0.0], dtype=torch.float64)
+        source[2] += drift                                          # a rigid drift at frame 2
+        out = rigid_align(source, target, per="reference", reference=0)
+        torch.testing.assert_close(out[:2], target[:2])
+        torch.testing.assert_close(out[2], target[2] + drift @ R[0])  # the drift is kept: R^T d
+        torch.testing.assert_close(rigid_align(source, target, per="reference", reference=-3), out)
+
+    def test_weights_scale_gradient_and_errors(self, generator):
+        target = torch.randn(2, 12, 3, generator=generator, dtype=torch.float64)
+        R, t = self._motions(2, generator)
+        source = 1.5 * target @ R.transpose(1, 2) + t[:, None]
+        torch.testing.assert_close(rigid_align(source, target, allow_scale=True), target)
+        noisy = source.clone()
+        noisy[:, :3] += 1.0                                         # outliers with zero weight
+        w = np.ones(12, dtype=bool)
+        w[:3] = False
+        out = rigid_align(noisy, target, weights=w, allow_scale=True)
+        torch.testing.assert_close(out[:, 3:], target[:, 3:])
+        x = source.clone().requires_grad_(True)
+        assert torch.autograd.gradcheck(lambda p: rigid_align(p, target), (x,), fast_mode=True)
+        with pytest.raises(OptionError):
+            rigid_align(source, target, per="onset")
+        with pytest.raises(InputValueError, match="positive sum"):
+            rigid_align(source, target, weights=np.zeros(12))
+        with pytest.raises(InputValueError, match="reference"):
+            rigid_align(source, target, per="reference", reference=5)
+        with pytest.raises(ShapeError):
+            rigid_align(source, target[:, :5])
+
+    def test_train_and_eval_names_are_the_one_alignment(self, generator):
+        from mxkit.eval import rigid_align as eval_rigid_align
+        from mxkit.train.losses import rigid_align as loss_rigid_align
+
+        assert loss_rigid_align is rigid_align
+        target = torch.randn(3, 15, 3, generator=generator, dtype=torch.float64)
+        R, t = self._motions(3, generator)
+        pred = target @ R.transpose(1, 2) + t[:, None]
+        mask = np.r_[np.ones(10), np.zeros(5)]
+        for align, per in (("frame", "frame"), ("clip", "clip"), ("onset", "reference")):
+            out = eval_rigid_align(pred.numpy(), target.numpy(), align=align, mask=mask, onset=1)
+            assert isinstance(out, np.ndarray) and out.dtype == np.float64
+            np.testing.assert_array_equal(
+                out, rigid_align(pred, target, per=per, weights=mask, reference=1).numpy())
+        np.testing.assert_array_equal(eval_rigid_align(pred, target, align="none"), pred.numpy())

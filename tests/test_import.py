@@ -43,3 +43,34 @@ def test_import_does_not_seed_rngs():
     )
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_no_function_changes_the_process_thread_count():
+    """torch.set_num_threads / cv2.setNumThreads only in mxkit._threads.torch_threads (which
+    restores the count) and in the prepare pool's worker initializer (worker processes)."""
+    import ast
+    from pathlib import Path
+
+    class Calls(ast.NodeVisitor):
+        def __init__(self, file: str):
+            self.file, self.stack, self.found = file, ["<module>"], []
+
+        def visit_FunctionDef(self, node):
+            self.stack.append(node.name)
+            self.generic_visit(node)
+            self.stack.pop()
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_Call(self, node):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in ("set_num_threads", "setNumThreads", "set_num_interop_threads"):
+                self.found.append((self.file, self.stack[-1]))
+            self.generic_visit(node)
+
+    found = []
+    for path in sorted(Path(__import__("mxkit").__file__).parent.rglob("*.py")):
+        v = Calls(path.name)
+        v.visit(ast.parse(path.read_text(encoding="utf-8")))
+        found += v.found
+    assert sorted(set(found)) == [("_threads.py", "torch_threads"), ("many.py", "_init_worker")], found

@@ -74,7 +74,7 @@ class TestMhHeadShapes:
     def test_names(self, mh_head):
         assert mh_head.expression_names == ARKIT_NAMES
         assert mh_head.n_identity >= 10
-        assert {"ibug68", "mp468"} <= set(mh_head.landmark_kinds)
+        assert {"ibug68", "mp468"} <= set(mh_head.landmark_schemes)
 
     def test_smile_left_moves_left_mouth_corner_up_and_out(self, mh_head):
         neutral = mh_head.landmarks(mh_head())[0]
@@ -152,9 +152,14 @@ class TestLandmarksAndRegions:
         base = mh_head.landmarks(mh_head())
         torch.testing.assert_close(moved, base @ axis_angle_to_matrix(aa)[0].T + t, atol=1e-6, rtol=0)
 
-    def test_unknown_kind(self, mh_head):
-        with pytest.raises(OptionError, match="kind"):
-            mh_head.landmarks(mh_head(), kind="ibug51")
+    def test_unknown_scheme(self, mh_head):
+        with pytest.raises(OptionError, match="scheme"):
+            mh_head.landmarks(mh_head(), scheme="ibug51")
+        with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'scheme'"):
+            old = mh_head.landmarks(mh_head(), kind="ibug68")
+        torch.testing.assert_close(old, mh_head.landmarks(mh_head(), "ibug68"))
+        with pytest.warns(DeprecationWarning, match="landmark_kinds is deprecated"):
+            assert mh_head.landmark_kinds == mh_head.landmark_schemes
 
     def test_regions_cover_skin(self, mh_head):
         skin = mh_head.part_mask("skin")
@@ -257,3 +262,29 @@ class TestBadInput:
         loaded = load_face_model("npz", path=p, dtype=torch.float64)
         e = torch.rand(1, 52, dtype=torch.float64)
         torch.testing.assert_close(loaded(expression=e), toy_model(expression=e))
+
+
+class TestMasks:
+    """face_mask / region_weights live on the face model (mxkit.morph); eval re-exports them."""
+
+    def test_known_counts_on_the_toy_grid(self):
+        from mxkit.morph import face_mask, region_weights
+
+        toy = make_toy_model(5)                       # regions: x > 0 'right' (10 vertices), else 'left'
+        assert face_mask(toy, "all").sum() == 25 and face_mask(toy, "face").sum() == 25  # no skin part
+        w = region_weights(toy, mask=np.r_[np.zeros(5), np.ones(20)], regions=["right"])
+        assert list(w) == ["all", "right"]
+        assert w["all"].sum() == 20 and w["right"].sum() == 8       # the first row (5 vertices) is out
+        with pytest.raises(InputValueError, match="positive sum"):
+            region_weights(toy, mask=np.zeros(25))
+        with pytest.raises(OptionError, match="which"):
+            face_mask(toy, "nose")
+
+    def test_mh_head_face_mask_and_one_home(self, mh_head):
+        import mxkit.eval
+        import mxkit.eval.reconstruction
+        from mxkit.morph import face_mask, region_weights
+
+        assert mxkit.eval.face_mask is mxkit.eval.reconstruction.face_mask is face_mask
+        assert mxkit.eval.region_weights is region_weights
+        assert (face_mask(mh_head, "face").sum(), face_mask(mh_head, "skin").sum()) == (2896, 4221)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from mxkit.errors import InputValueError, ShapeError
+from mxkit.errors import InputValueError, OptionError, ShapeError
 from mxkit.fit import CoarseFit
 from mxkit.nets import (
     DEFORMER_CHANNELS,
@@ -216,8 +216,11 @@ class TestGraph:
             mesh_edges([[0, 1]], 3)
         with pytest.raises(InputValueError, match="degenerate"):
             cotangent_laplacian(torch.zeros(3, 3, dtype=F64), [[0, 1, 2]])
-        with pytest.raises(Exception, match="kind"):
+        with pytest.raises(OptionError, match="'operator'"):
             MeshGraph.from_model(toy).operator("bogus")
+        with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'operator'"):
+            old = MeshGraph.from_model(toy).operator(kind="uniform", dtype=F64)
+        torch.testing.assert_close(old.to_dense(), MeshGraph.from_model(toy).operator("uniform", dtype=F64).to_dense())
 
 
 # ----------------------------------------------------------------------------- layers
@@ -280,23 +283,19 @@ class TestFeatures:
                                                   [-0.1, 0.3, 0.0]], dtype=F64))[None]
         X = torch.randn(1, 10, 3, generator=_gen(), dtype=F64) * 0.05
         s, c = torch.tensor([900.0], dtype=F64), torch.tensor([[120.0, 90.0]], dtype=F64)
-        from mxkit.nets.features import _project
-
-        px = _project(X, R, s, c)
+        px = project_points(X, R, s, c)
         assert torch.allclose(backproject(px, R, s, c), plane_projection(X, R), atol=1e-15)
-        assert torch.allclose(_project(plane_projection(X, R), R, s, c), px)
+        assert torch.allclose(project_points(plane_projection(X, R), R, s, c), px)
 
     def test_register_rigid_known_pose(self):
         from mxkit.geometry import axis_angle_to_matrix
-        from mxkit.nets.features import _project
-
         X = torch.randn(60, 3, generator=_gen(), dtype=F64) * 0.05
         om = torch.tensor([[0.0, 0.0, 0.0], [0.03, -0.02, 0.01], [-0.01, 0.04, -0.02]],
                           dtype=F64)
         R = axis_angle_to_matrix(om)
         s = torch.tensor([1000.0, 1010.0, 990.0], dtype=F64)
         c = torch.tensor([[100.0, 90.0], [101.5, 89.0], [99.0, 92.0]], dtype=F64)
-        q = _project(X[None].expand(3, -1, -1), R, s, c)
+        q = project_points(X[None].expand(3, -1, -1), R, s, c)
         q[1, :8] += 5.0                                        # outliers: a moving region
         init = dict(rotation=torch.eye(3, dtype=F64).expand(3, 3, 3), scale=s.new_full((3,), 1e3),
                     t2d=c[:1].expand(3, 2))

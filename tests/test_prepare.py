@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 import mxkit
+import mxkit._version
 import mxkit.pipeline.prepared as prep_mod
 from mxkit.data import Clip
 from mxkit.errors import FrameReadError, InputValueError, NoFaceError, OptionError
@@ -227,7 +228,7 @@ class TestKnownAnswers:
         from mxkit.data.synth import generate_clip, generate_subject
 
         subject = generate_subject(seed=1, texture_size=512)
-        synth = generate_clip(subject, kind="micro", seed=0, fps=50.0)        # 25 frames
+        synth = generate_clip(subject, expression_type="micro", seed=0, fps=50.0)        # 25 frames
         p = prepare(synth, size=SIZE)
         truth = p.transform.apply(synth.ground_truth.landmarks.astype(np.float64))   # into the crop
         nme = np.linalg.norm(p.landmarks - truth, axis=-1).mean(axis=1) / inter_ocular_distance(truth)
@@ -442,7 +443,7 @@ class TestCache:
         frames = clip.frames.copy()
         frames[1, 0, 0, 0] ^= 1                                         # one bit of one pixel
         variants.append(prepare(clip.replace(frames=frames), size=64, cache_dir=tmp_path))
-        monkeypatch.setattr(mxkit, "__version__", "999.0")
+        monkeypatch.setattr(mxkit._version, "__version__", "999.0")
         _cache.library_versions.cache_clear()
         try:
             variants.append(prepare(clip, size=64, cache_dir=tmp_path))

@@ -73,7 +73,20 @@ class TestCamera:
         np.testing.assert_allclose(cam.forward, [0.0, 0.0, -1.0])
         assert (cam.cx, cam.cy) == (79.5, 59.5)
         assert cam.fx == pytest.approx(60.0 / np.tan(np.radians(15.0)))
-        assert cam.image_size == (120, 160) and cam.kind == "perspective"
+        assert cam.image_size == (120, 160) and cam.projection == "perspective"
+
+    def test_old_keyword_kind_still_works_with_a_deprecation_warning(self):
+        with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'projection'"):
+            cam = Camera.frontal(32, kind="orthographic")
+        assert cam == Camera.frontal(32, projection="orthographic")
+        with pytest.warns(DeprecationWarning, match="Camera.kind is deprecated"):
+            assert cam.kind == "orthographic"
+        with pytest.warns(DeprecationWarning):
+            again = Camera(fx=cam.fx, fy=cam.fy, cx=cam.cx, cy=cam.cy, R=cam.R, t=cam.t,
+                           image_size=cam.image_size, kind="orthographic")
+        assert again == cam
+        with pytest.raises(TypeError, match="both"):
+            Camera.frontal(32, kind="orthographic", projection="perspective")
 
     def test_frontal_frames_a_head(self):
         cam = Camera.frontal((256, 256))
@@ -89,7 +102,7 @@ class TestCamera:
         np.testing.assert_allclose(proj.pixels, [[49.5, 49.5], [54.5, 49.5], [49.5, 44.5],
                                                  [59.5, 39.5]])
         np.testing.assert_allclose(proj.depth, [1.0, 1.0, 1.0, 0.5])
-        ortho = Camera.frontal((100, 100), distance=1.0, fov_deg=90.0, kind="orthographic")
+        ortho = Camera.frontal((100, 100), distance=1.0, fov_deg=90.0, projection="orthographic")
         np.testing.assert_allclose(project(pts, ortho).pixels,
                                    [[49.5, 49.5], [54.5, 49.5], [49.5, 44.5], [54.5, 44.5]])
 
@@ -116,8 +129,8 @@ class TestCamera:
                                    (project(pts, cam).pixels + 0.5) * 2 - 0.5, atol=1e-9)
 
     def test_exceptions(self):
-        with pytest.raises(OptionError, match="kind"):
-            Camera.frontal(64, kind="fisheye")
+        with pytest.raises(OptionError, match="projection"):
+            Camera.frontal(64, projection="fisheye")
         for bad in (0, (64, 0), (-1, 5), (2.5, 3)):
             with pytest.raises(InputValueError, match="image_size"):
                 Camera.frontal(bad)
@@ -139,16 +152,16 @@ class TestCamera:
 
 
 class TestProjectTorch:
-    @pytest.mark.parametrize("kind", ["perspective", "orthographic"])
-    def test_matches_numpy(self, kind):
-        cams = [Camera.look_at((40, 50), eye=e, kind=kind) for e in
+    @pytest.mark.parametrize("projection", ["perspective", "orthographic"])
+    def test_matches_numpy(self, projection):
+        cams = [Camera.look_at((40, 50), eye=e, projection=projection) for e in
                 [(0.1, 0.05, 0.6), (-0.2, 0.0, 0.5)]]
         pts = np.random.default_rng(1).normal(scale=0.05, size=(2, 7, 3))
         R = torch.tensor(np.stack([c.R for c in cams]))
         t = torch.tensor(np.stack([c.t for c in cams]))
         intr = {k: torch.tensor([getattr(c, k) for c in cams], dtype=torch.float64)
                 for k in ("fx", "fy", "cx", "cy")}
-        out = project_torch(torch.tensor(pts), R, t, **intr, kind=kind)
+        out = project_torch(torch.tensor(pts), R, t, **intr, projection=projection)
         assert out.pixels.shape == (2, 7, 2) and out.depth.shape == (2, 7)
         for b, cam in enumerate(cams):
             ref = project(pts[b], cam)
@@ -158,9 +171,9 @@ class TestProjectTorch:
         np.testing.assert_allclose(single.pixels[0].numpy(), project(pts[0], cams[0]).pixels,
                                    atol=1e-9)
 
-    @pytest.mark.parametrize("kind", ["perspective", "orthographic"])
-    def test_gradcheck(self, kind):
-        cam = Camera.look_at(32, eye=(0.1, 0.1, 0.5), kind=kind)
+    @pytest.mark.parametrize("projection", ["perspective", "orthographic"])
+    def test_gradcheck(self, projection):
+        cam = Camera.look_at(32, eye=(0.1, 0.1, 0.5), projection=projection)
         gen = torch.Generator().manual_seed(0)
         pts = (0.05 * torch.randn(1, 4, 3, generator=gen, dtype=torch.float64)).requires_grad_()
         R = torch.tensor(cam.R)[None]
@@ -168,13 +181,13 @@ class TestProjectTorch:
         fx = torch.tensor(cam.fx, dtype=torch.float64, requires_grad=True)
 
         def fn(p, tt, f):
-            out = project_torch(p, R, tt, f, cam.fy, cam.cx, cam.cy, kind=kind)
+            out = project_torch(p, R, tt, f, cam.fy, cam.cx, cam.cy, projection=projection)
             return out.pixels, out.depth
 
         assert torch.autograd.gradcheck(fn, (pts, t, fx), fast_mode=True)
 
     def test_weak_perspective(self):
-        cam = Camera.look_at((32, 32), eye=(0.2, 0.1, 0.5), kind="orthographic")
+        cam = Camera.look_at((32, 32), eye=(0.2, 0.1, 0.5), projection="orthographic")
         pts = np.random.default_rng(2).normal(scale=0.05, size=(1, 6, 3))
         out = weak_perspective(torch.tensor(pts), torch.tensor([cam.fx], dtype=torch.float64),
                                torch.tensor(cam.R)[None],
@@ -192,7 +205,7 @@ class TestProjectTorch:
             project_torch(torch.zeros(4, 3), torch.eye(3), torch.zeros(3), 1, 1, 0, 0)
         with pytest.raises(OptionError):
             project_torch(torch.zeros(1, 4, 3), torch.eye(3), torch.zeros(3), 1, 1, 0, 0,
-                          kind="weak")
+                          projection="weak")
         with pytest.raises(ShapeError, match="R"):
             project_torch(torch.zeros(2, 4, 3), torch.eye(3).expand(3, 3, 3), torch.zeros(3),
                           1, 1, 0, 0)
@@ -293,13 +306,13 @@ class TestRasterize:
         assert rasterize(tri, [[0, 1, 2]], 8, near=1.0).mask.sum() == 0
         assert rasterize(tri - [0, 0, 2], [[0, 1, 2]], 8, perspective_correct=True).mask.sum() == 0
 
-    @pytest.mark.parametrize("kind,size", [("perspective", (64, 64)), ("orthographic", (48, 64))])
-    def test_matches_pytorch3d(self, kind, size):
+    @pytest.mark.parametrize("projection,size", [("perspective", (64, 64)), ("orthographic", (48, 64))])
+    def test_matches_pytorch3d(self, projection, size):
         from mxkit.render import rasterize_pytorch3d
 
         v, f = _bumpy_sphere()
-        cam = Camera.look_at(size, eye=(0.2, 0.1, 0.45), fov_deg=30, kind=kind)
-        ours = rasterize(_px(v, cam), f, size, perspective_correct=kind == "perspective",
+        cam = Camera.look_at(size, eye=(0.2, 0.1, 0.45), fov_deg=30, projection=projection)
+        ours = rasterize(_px(v, cam), f, size, perspective_correct=projection == "perspective",
                          cull_backfaces=True)
         ref = rasterize_pytorch3d(v, f, cam, cull_backfaces=True)
         assert isinstance(ref, Fragments)
@@ -394,7 +407,7 @@ class TestRender:
 
     def test_lambert_and_phong_values(self):
         v, f = _plane()
-        cam = Camera.frontal(16, kind="orthographic")
+        cam = Camera.frontal(16, projection="orthographic")
         c = np.array([0.5, 0.4, 0.3])
         light = Light(direction=(0.0, np.sin(np.pi / 3), np.cos(np.pi / 3)), ambient=0.2,
                       diffuse=0.6)
@@ -421,7 +434,7 @@ class TestRender:
         tex[0, 1] = [0, 255, 0]
         tex[1, 0] = [0, 0, 255]
         tex[1, 1] = [255, 255, 255]
-        cam = Camera.frontal(32, kind="orthographic", fov_deg=2 * np.degrees(np.arctan(0.2 / 0.6)))
+        cam = Camera.frontal(32, projection="orthographic", fov_deg=2 * np.degrees(np.arctan(0.2 / 0.6)))
         out = render(v, f, cam, uv=uv, texture=tex, light=Light(ambient=1.0, diffuse=0.0))
         assert out.mask.all()
         np.testing.assert_allclose(out.image[2, 2], [1, 0, 0], atol=1e-6)
@@ -520,8 +533,8 @@ class TestDifferentiable:
     def test_camera_conversion(self):
         from mxkit.render import to_pytorch3d_cameras
 
-        for kind in ("perspective", "orthographic"):
-            cam = Camera.look_at((30, 40), eye=(0.2, 0.1, 0.5), kind=kind)
+        for projection in ("perspective", "orthographic"):
+            cam = Camera.look_at((30, 40), eye=(0.2, 0.1, 0.5), projection=projection)
             pts = np.random.default_rng(0).normal(scale=0.05, size=(6, 3))
             p3d = to_pytorch3d_cameras(cam)
             screen = p3d.transform_points_screen(torch.tensor(pts, dtype=torch.float32)[None])

@@ -62,8 +62,8 @@ def test_round_trip_labels_and_truth(tiny, mh_head):
         for name in ("identity", "expression", "detail", "detail_profile", "rotation",
                      "translation", "landmarks", "profile"):
             np.testing.assert_array_equal(getattr(gt, name), getattr(t, name), err_msg=name)
-        assert gt.aus == t.aus and gt.kind == t.kind and gt.camera == t.camera
-        assert clip.meta["synthme"]["kind"] == t.kind
+        assert gt.aus == t.aus and gt.expression_type == t.expression_type and gt.camera == t.camera
+        assert clip.meta["synthme"]["kind"] == t.expression_type
     # the frames on disk are the rendered frames (JPEG quality 95)
     subjects, _ = dataset_plan(preset="tiny", seed=0, model=mh_head)
     ref = render_frames(subjects[0].painted(), items[0].truth, frames=[0, items[0].truth.meta["apex"]])
@@ -133,7 +133,7 @@ def test_vertices_follow_the_contract(tiny, mh_head):
 
 @pytest.mark.parametrize("au_string", ["6+12", "4+L10", "1+2+5", "L14", "15+17"])
 def test_detail_field_is_outside_the_blendshape_span_and_local(subject, mh_head, au_string):
-    gt = plan_clip(subject, kind="micro", au_string=au_string, seed=3, model=mh_head)
+    gt = plan_clip(subject, expression_type="micro", au_string=au_string, seed=3, model=mh_head)
     d = gt.detail.astype(np.float64)
     B = mh_head.expr_basis.numpy().reshape(mh_head.n_expressions, -1).astype(np.float64)
     cos = np.abs(B @ d.ravel()) / (np.linalg.norm(B, axis=1) * np.linalg.norm(d))
@@ -155,7 +155,7 @@ def test_detail_field_is_outside_the_blendshape_span_and_local(subject, mh_head,
 
 
 def test_detail_field_moves_the_pixels_of_its_region(subject, mh_head):
-    gt = plan_clip(subject, kind="macro", au_string="6+12", seed=4, model=mh_head)
+    gt = plan_clip(subject, expression_type="macro", au_string="6+12", seed=4, model=mh_head)
     a = gt.meta["apex"]
     with_detail = render_frames(subject, gt, frames=[a]).astype(int)[0]
     without = render_frames(subject, gt, frames=[a], detail=False).astype(int)[0]
@@ -170,7 +170,7 @@ def test_detail_field_moves_the_pixels_of_its_region(subject, mh_head):
 
 def test_micro_and_macro_on_the_tiny_preset(tiny):
     _, clips = tiny
-    kinds = {c.ground_truth.kind for c in clips}
+    kinds = {c.ground_truth.expression_type for c in clips}
     assert kinds == {"micro", "macro"}
     for c in clips:
         gt = c.ground_truth
@@ -182,12 +182,12 @@ def test_micro_and_macro_on_the_tiny_preset(tiny):
         np.testing.assert_allclose(gt.expression, p[:, None] * gt.expression[c.apex][None], atol=1e-7)
         assert np.degrees(np.abs(gt.rotation)).max() < 2.0 and np.abs(gt.translation).max() < 3e-3
         assert np.abs(np.diff(gt.rotation, 2, axis=0)).max() < 1e-4     # smooth in time
-        if gt.kind == "micro":
+        if gt.expression_type == "micro":
             assert 0.2 <= c.duration_s <= 0.5 and peak <= 0.32 * 1.15
         else:
             assert c.duration_s > 0.5 and peak >= 0.55 * 0.85
-    micro = [c for c in clips if c.ground_truth.kind == "micro"]
-    macro = [c for c in clips if c.ground_truth.kind == "macro"]
+    micro = [c for c in clips if c.ground_truth.expression_type == "micro"]
+    macro = [c for c in clips if c.ground_truth.expression_type == "macro"]
     assert max(max(c.ground_truth.aus.values()) for c in micro) < min(max(c.ground_truth.aus.values()) for c in macro)
     assert max(c.duration_s for c in micro) < min(c.duration_s for c in macro)
 
@@ -199,7 +199,7 @@ def test_small_preset_plan_kinds(mh_head):
         gt, m = it.truth, it.truth.meta
         dur = (m["offset"] - m["onset"] + 1) / gt.fps
         peak = max(gt.aus.values())
-        if gt.kind == "micro":
+        if gt.expression_type == "micro":
             assert 0.2 <= dur <= 0.5 and peak <= 0.32 * 1.15
         else:
             assert 0.6 <= dur <= 0.9 and peak >= 0.55 * 0.85
@@ -223,18 +223,18 @@ def test_truth_file_round_trip_and_tables(tiny, tmp_path):
 
 # ----------------------------------------------------------------------------- in memory
 def test_generate_clip_in_memory(subject):
-    clip = generate_clip(subject, kind="micro", emotion="happiness", seed=2)
+    clip = generate_clip(subject, expression_type="micro", emotion="happiness", seed=2)
     assert clip.in_memory and clip.frames.shape == (clip.n_frames, 96, 96, 3)
     assert clip.emotion == "happiness" and clip.au_string in EMOTION_RECIPES["happiness"]
-    assert clip.ground_truth.n_frames == clip.n_frames and clip.ground_truth.kind == "micro"
-    again = generate_clip(subject, kind="micro", emotion="happiness", seed=2)
+    assert clip.ground_truth.n_frames == clip.n_frames and clip.ground_truth.expression_type == "micro"
+    again = generate_clip(subject, expression_type="micro", emotion="happiness", seed=2)
     np.testing.assert_array_equal(clip.frames, again.frames)
     assert (clip.frames[0] != clip.frames[1]).any()                       # sensor noise per frame
 
 
 def test_faces_are_found_by_dlib(mh_head):
     sub = generate_subject(seed=11, image_size=256, texture_size=512)
-    clip = generate_clip(sub, kind="micro", au_string="4+L10", seed=1, model=mh_head,
+    clip = generate_clip(sub, expression_type="micro", au_string="4+L10", seed=1, model=mh_head,
                          duration_s=0.2, baseline_s=0.01)
     rep = detection_report([clip], frames="key")
     assert rep.detected.all() and rep.nme.max() < 0.08
@@ -244,9 +244,9 @@ def test_samm_and_ckplus_layouts(tmp_path):
     samm = make_dataset(tmp_path / "samm", preset="tiny", layout="samm", seed=0, n_subjects=2,
                         macro=0)
     assert [c.emotion for c in samm] == ["Happiness", "Disgust"] and samm[0].subject == "001"
-    assert samm[0].frame(0).shape == (128, 128, 3) and samm[0].ground_truth.kind == "micro"
+    assert samm[0].frame(0).shape == (128, 128, 3) and samm[0].ground_truth.expression_type == "micro"
     assert samm[0].meta["synthme"]["emotion"] == "happiness"
-    ck = make_dataset(tmp_path / "ck", preset="tiny", layout="ckplus", kind="macro", seed=0,
+    ck = make_dataset(tmp_path / "ck", preset="tiny", layout="ckplus", expression_type="macro", seed=0,
                       n_subjects=1, macro=2)
     for c in ck:
         gt = c.ground_truth
@@ -263,8 +263,8 @@ def test_samm_and_ckplus_layouts(tmp_path):
 def test_bad_arguments_raise_typed_errors(tmp_path, subject):
     with pytest.raises(OptionError, match="'preset'"):
         make_dataset(tmp_path / "a", preset="huge")
-    with pytest.raises(OptionError, match="'kind'"):
-        make_dataset(tmp_path / "a", kind="mega")
+    with pytest.raises(OptionError, match="'expression_type'"):
+        make_dataset(tmp_path / "a", expression_type="mega")
     with pytest.raises(OptionError, match="'layout'"):
         make_dataset(tmp_path / "a", layout="smic")
     with pytest.raises(InputValueError, match="n_subject"):
@@ -272,9 +272,14 @@ def test_bad_arguments_raise_typed_errors(tmp_path, subject):
     with pytest.raises(InputValueError, match="seed"):
         make_dataset(tmp_path / "a", preset="tiny", seed=-1)
     with pytest.raises(InputValueError, match="no clips"):
-        make_dataset(tmp_path / "a", preset="tiny", kind="macro", macro=0)
-    with pytest.raises(OptionError, match="'kind'"):
-        plan_clip(subject, kind="nano")
+        make_dataset(tmp_path / "a", preset="tiny", expression_type="macro", macro=0)
+    with pytest.raises(OptionError, match="'expression_type'"):
+        plan_clip(subject, expression_type="nano")
+    with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'expression_type'"):
+        old = plan_clip(subject, kind="macro", seed=1)
+    assert old.expression_type == "macro"
+    with pytest.warns(DeprecationWarning, match="SynthTruth.kind is deprecated"):
+        assert old.kind == "macro"
     with pytest.raises(OptionError, match="'emotion'"):
         plan_clip(subject, emotion="joy")
     with pytest.raises(InputValueError, match="au_string"):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mxkit.errors import CheckpointError, InputValueError, OptionError, ShapeError
+import mxkit.train as mxkit_train
+from mxkit.errors import CacheError, CheckpointError, InputValueError, OptionError, ShapeError
 from mxkit.nets import DynamicRefiner, uniform_laplacian
 from mxkit.train import (
     FINETUNE_DEFAULTS,
@@ -37,14 +38,14 @@ F64 = torch.float64
 TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2)
 
 
-def _samples(model, n=2, *, kind=None, gain=1.0, seed=1, **kw):
+def _samples(model, n=2, *, expression_type=None, gain=1.0, seed=1, **kw):
     out = []
     det = torch.randn(model.n_vertices, 3, generator=_gen(seed), dtype=F64) * 1e-3
     det[:, 2] = 0
     for i in range(n):
         lmk, flow, fit, truth = toy_clip(model, detail=det * gain * (1 + 0.5 * i), **kw)
         out.append(training_sample_from_tensors(lmk, flow, None, fit, model, onset=0,
-                                                vertices=truth, kind=kind, key=("toy", str(i)),
+                                                vertices=truth, expression_type=expression_type, key=("toy", str(i)),
                                                 register=False))
     return out
 
@@ -202,14 +203,14 @@ class TestConfigAndSamples:
             TrainConfig.from_dict({"bogus": 1})
 
     def test_sample(self, toy):
-        s = _samples(toy, 1, kind="micro")[0]
+        s = _samples(toy, 1, expression_type="micro")[0]
         assert s.supervised and s.n_frames == 6 and s.key == ("toy", "0")
         assert s.to(dtype=torch.float32).features.encoder_input.dtype == torch.float32
         frames = draw_frames(s, 3, _gen())
         assert 3 in frames.tolist() and 0 not in frames.tolist() and len(frames) == 3
         assert len(draw_frames(s, 50, _gen())) == 5
-        with pytest.raises(Exception, match="kind"):
-            dataclasses.replace(s, kind="medium")
+        with pytest.raises(Exception, match="expression_type"):
+            dataclasses.replace(s, expression_type="medium")
 
     def test_from_prepared(self, toy):
         from types import SimpleNamespace
@@ -269,7 +270,7 @@ class TestTraining:
 
     def test_history_and_result(self, toy, tmp_path):
         cfg = TrainConfig(steps=3, **TINY)
-        res = pretrain_macro(_samples(toy, 2, kind="macro"), model=toy, config=cfg)
+        res = pretrain_macro(_samples(toy, 2, expression_type="macro"), model=toy, config=cfg)
         df = res.history.to_dataframe()
         assert list(df["step"]) == [1, 2, 3] and {"loss", "motion", "lr"} <= set(df.columns)
         long = res.history.to_dataframe(long=True)
@@ -283,16 +284,16 @@ class TestTraining:
         assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
                                                      res.refiner.state_dict().values(),
                                                      strict=True))
-        tuned = finetune_micro(_samples(toy, 2, kind="micro"), model=toy, init=res,
+        tuned = finetune_micro(_samples(toy, 2, expression_type="micro"), model=toy, init=res,
                                config=dataclasses.replace(FINETUNE_DEFAULTS, steps=2, **TINY))
         assert tuned.phase == "finetune_micro" and len(tuned.history) == 2
 
     def test_phase_kind_checks(self, toy):
         with pytest.raises(InputValueError, match="macro"):
-            pretrain_macro(_samples(toy, 1, kind="micro"), model=toy,
+            pretrain_macro(_samples(toy, 1, expression_type="micro"), model=toy,
                            config=TrainConfig(steps=1, **TINY))
         with pytest.raises(InputValueError, match="micro"):
-            finetune_micro(_samples(toy, 1, kind="macro"), model=toy, init=None,
+            finetune_micro(_samples(toy, 1, expression_type="macro"), model=toy, init=None,
                            config=TrainConfig(steps=1, **TINY))
         with pytest.raises(InputValueError, match="unknown options"):
             pretrain_macro(_samples(toy, 1), model=toy, bogus=1)
@@ -437,11 +438,12 @@ class TestDistributed:
 def test_validation_table_known_answers(toy):
     """A 'variant' that returns the truth scores 0; the toy coarse fit (the onset shape in every
     frame) scores exactly what predicting no motion scores, which is the true apex displacement."""
-    import numpy as np
     from types import SimpleNamespace
 
+    import numpy as np
+
     from mxkit.eval.reconstruction import face_mask
-    from mxkit.train.recipe import validation_errors, validation_table
+    from mxkit.workflows.recipe import validation_errors, validation_table
 
     samples = _samples(toy, n=2, T=8)
     truth = {id(s.features): s.target_vertices for s in samples}
@@ -463,3 +465,48 @@ def test_validation_table_known_answers(toy):
         validation_table({}, samples, toy, baselines=("mean",))
     means = validation_errors({"oracle": oracle}, samples, toy, baselines=("zero",))
     assert set(means) == {"zero", "oracle"} and means["zero"] == pytest.approx(table[table.variant == "zero"].micro_motion_l1_mm.mean())
+
+
+class TestSamplesFile:
+    """Training samples on disk: tensors and plain values only, never unpickled."""
+
+    def test_round_trip_is_exact(self, toy, tmp_path):
+        samples = _samples(toy, 2, expression_type="micro")
+        path = mxkit_train.save_samples(samples, tmp_path / "s.samples.pt")
+        back = mxkit_train.load_samples(path)
+        assert len(back) == 2 and [b.key for b in back] == [s.key for s in samples]
+        for a, b in zip(samples, back, strict=True):
+            assert b.expression_type == "micro"
+            torch.testing.assert_close(b.target_vertices, a.target_vertices, rtol=0, atol=0)
+            for f in dataclasses.fields(a.features):
+                x, y = getattr(a.features, f.name), getattr(b.features, f.name)
+                if torch.is_tensor(x):
+                    torch.testing.assert_close(y, x, rtol=0, atol=0)
+                else:
+                    assert y == x
+
+    def test_a_planted_pickle_is_refused_without_running(self, tmp_path):
+        marker = tmp_path / "ran"
+
+        class Evil:
+            def __reduce__(self):
+                return (os.system, (f"touch {marker}",))
+
+        path = tmp_path / "evil.samples.pt"
+        torch.save({"format": mxkit_train.SAMPLES_FORMAT, "version": 1, "samples": [Evil()]}, path)
+        with pytest.raises(CacheError, match="unreadable"):
+            mxkit_train.load_samples(path)
+        assert not marker.exists()
+
+    @pytest.mark.parametrize("damage", ["truncate", "foreign", "bad_entry"])
+    def test_damaged_files_raise_cache_error(self, toy, tmp_path, damage):
+        path = mxkit_train.save_samples(_samples(toy, 1), tmp_path / "s.samples.pt")
+        if damage == "truncate":
+            path.write_bytes(path.read_bytes()[:100])
+        elif damage == "foreign":
+            torch.save({"format": "something else"}, path)
+        else:
+            torch.save({"format": mxkit_train.SAMPLES_FORMAT, "version": 1,
+                        "samples": [{"features": {"onset": 0}}]}, path)
+        with pytest.raises(CacheError):
+            mxkit_train.load_samples(path)

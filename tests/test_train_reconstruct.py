@@ -12,17 +12,16 @@ import torch
 import mxkit
 from mxkit.errors import AssetNotFoundError, CheckpointError, InputValueError, OptionError
 from mxkit.fit.synthetic import make_landmark_model, synthetic_clip
-from mxkit.reconstruct import (
+from mxkit.nets import NETWORK_VARIANTS, VARIANTS
+from mxkit.train import TrainConfig, save_atomic, train, training_sample_from_tensors
+from mxkit.workflows import (
     BUNDLE_FORMAT,
-    NETWORK_VARIANTS,
-    VARIANTS,
     Reconstruction,
     default_weights_path,
     load_weights,
     reconstruct,
     weights_bundle,
 )
-from mxkit.train import TrainConfig, save_atomic, train, training_sample_from_tensors
 
 TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2)
 T = 12
@@ -45,7 +44,7 @@ def _prepared(model, seed=0):
 @pytest.fixture(scope="module")
 def trained(lm_model):
     """Networks of every variant trained 2 steps on one clip (weights, not quality)."""
-    from mxkit.reconstruct import coarse_fit
+    from mxkit.workflows import coarse_fit
 
     prep = _prepared(lm_model)
     fit = coarse_fit(prep.landmarks, lm_model)
@@ -68,7 +67,7 @@ class TestBaselines:
         assert sm.coarse.identity.shape == (lm_model.n_identity,)
         for r in (st, sm):
             assert r.vertices.shape == (T, 68, 3) and torch.equal(r.vertices, r.vertices_coarse)
-            assert torch.equal(r.offsets, torch.zeros_like(r.offsets))
+            assert torch.equal(r.vertex_offsets, torch.zeros_like(r.vertex_offsets))
             assert r.dynamic_code is None and r.onset == 2 and r.apex == 7 and r.offset == 10
             assert r.clip_key == ("toyset", "s01", "c0")
         # temporal smoothing removes jitter
@@ -142,13 +141,13 @@ class TestNetworkVariants:
         for v in ("encoder", "deformer", "full", "full_no_pretrain"):
             r = recs[v]
             assert r.variant == v
-            assert torch.allclose(r.vertices, r.vertices_coarse + r.offsets)
+            assert torch.allclose(r.vertices, r.vertices_coarse + r.vertex_offsets)
             assert torch.allclose(r.expression, base.coarse.expression + r.delta_expression)
-            assert torch.equal(r.offsets[r.onset], torch.zeros_like(r.offsets[0]))
+            assert torch.equal(r.vertex_offsets[r.onset], torch.zeros_like(r.vertex_offsets[0]))
             assert torch.equal(r.delta_expression[r.onset], torch.zeros(52))
             assert (r.dynamic_code is None) == (v == "deformer")
             assert "networks" in r.timing and r.timing["total"] > 0
-        assert torch.equal(recs["encoder"].offsets, torch.zeros_like(recs["encoder"].offsets))
+        assert torch.equal(recs["encoder"].vertex_offsets, torch.zeros_like(recs["encoder"].vertex_offsets))
         assert torch.equal(recs["deformer"].delta_expression,
                            torch.zeros_like(recs["deformer"].delta_expression))
 
@@ -172,7 +171,7 @@ class TestNetworkVariants:
         prep = _prepared(lm_model)
         assert isinstance(mxkit.reconstruct(prep, model=lm_model, variant="static"),
                           mxkit.Reconstruction)
-        import mxkit.reconstruct as module
+        from mxkit.workflows import reconstruct as function
 
-        assert callable(module)
+        assert mxkit.reconstruct is function       # a plain function re-exported, no module trick
         assert Reconstruction is mxkit.Reconstruction

@@ -10,9 +10,16 @@ import pytest
 import torch
 
 from mxkit.eval import evaluate_reconstruction
-from mxkit.reconstruct import NETWORK_VARIANTS, reconstruct, weights_bundle
+from mxkit.nets import NETWORK_VARIANTS
 from mxkit.train import TrainConfig, finetune_micro, pretrain_macro
-from mxkit.train.synthme import clip_kind, prepare_clips, synthme_dataset, synthme_samples
+from mxkit.workflows import (
+    expression_type_of,
+    prepare_clips,
+    reconstruct,
+    synthme_dataset,
+    synthme_samples,
+    weights_bundle,
+)
 
 TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2, steps=2,
             batch_size=1)
@@ -20,17 +27,17 @@ TINY = dict(hidden=8, code_dim=2, gru_hidden=2, n_blocks=1, n_layers=1, order=2,
 
 @pytest.mark.slow                     # renders, detects landmarks and fits: ~20-40 s
 def test_synthme_end_to_end(tmp_path, mh_head):
-    data = dict(preset="tiny", seed=3, kind="both", n_subjects=1)
+    data = dict(preset="tiny", seed=3, expression_type="both", n_subjects=1)
     clips = list(synthme_dataset(tmp_path / "synthme", **data))
-    assert sorted(clip_kind(c) for c in clips) == ["macro", "micro"]
+    assert sorted(expression_type_of(c) for c in clips) == ["macro", "micro"]
     again = synthme_dataset(tmp_path / "synthme", **data)              # reused, not rebuilt
     assert [c.key for c in again] == [c.key for c in clips]
     prepared = prepare_clips(clips, workers=1, size=96)
     samples = synthme_samples(clips, prepared, mh_head)
-    assert all(s.supervised and s.kind == clip_kind(c) for s, c in zip(samples, clips,
+    assert all(s.supervised and s.expression_type == expression_type_of(c) for s, c in zip(samples, clips,
                                                                           strict=True))
-    macro = [s for s in samples if s.kind == "macro"]
-    micro = [s for s in samples if s.kind == "micro"]
+    macro = [s for s in samples if s.expression_type == "macro"]
+    micro = [s for s in samples if s.expression_type == "micro"]
     results = {}
     for name, (enc, dfm) in NETWORK_VARIANTS.items():
         cfg = TrainConfig(use_encoder=enc, use_deformer=dfm, **TINY)
@@ -38,7 +45,7 @@ def test_synthme_end_to_end(tmp_path, mh_head):
                                                                       config=cfg)
         results[name] = finetune_micro(micro, model=mh_head, init=init, config=cfg)
     bundle = weights_bundle(results, model_name=mh_head.name, prepare={"size": 96})
-    clip = next(c for c in clips if clip_kind(c) == "micro")
+    clip = next(c for c in clips if expression_type_of(c) == "micro")
     prep = prepared[clips.index(clip)]
     for variant in ("smoothed", "full"):
         rec = reconstruct(prep, model=mh_head, variant=variant, weights=bundle)

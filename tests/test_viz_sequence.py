@@ -11,7 +11,7 @@ import torch
 
 from mxkit.errors import BackendUnavailableError, InputValueError, OptionError, ShapeError
 from mxkit.morph import ARKIT_NAMES, FaceModel, LandmarkEmbedding
-from mxkit.reconstruct import Reconstruction
+from mxkit.workflows import Reconstruction
 
 go = pytest.importorskip("plotly.graph_objects")
 pytest.importorskip("ipywidgets")
@@ -66,7 +66,7 @@ def known_recon(model: FaceModel, fps: float = 100.0) -> Reconstruction:
     return Reconstruction(
         clip_key=("test", "s1", "c1"), model_name=model.name, variant="full", onset=ONSET,
         apex=APEX, offset=OFFSET, coarse=None, expression=torch.zeros(T, E),
-        delta_expression=torch.zeros(T, E), offsets=t(offsets), dynamic_code=None,
+        delta_expression=torch.zeros(T, E), vertex_offsets=t(offsets), dynamic_code=None,
         vertices_coarse=t(coarse), vertices=t(coarse + offsets), fps=fps)
 
 

@@ -11,6 +11,7 @@ executes it in place so the committed notebook carries its outputs (nbval's refe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -61,9 +62,16 @@ def parse(text: str) -> nbformat.NotebookNode:
     return nb
 
 
+def stable_ids(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """Cell ids from the notebook's name and the cell's position, so rebuilds diff cleanly."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:8]
+    return nb
+
+
 def build(name: str, *, execute: bool = True) -> Path:
     src = SRC / f"{name}.py"
-    nb = parse(src.read_text())
+    nb = stable_ids(parse(src.read_text()), name)
     path = OUT / f"{name}.ipynb"
     nbformat.write(nb, path)
     if execute:
@@ -77,7 +85,7 @@ def build(name: str, *, execute: bool = True) -> Path:
         for cell in nb.cells:  # strip volatile metadata, keep outputs
             cell.metadata.pop("execution", None)
         nb.metadata.pop("widgets", None)
-        nbformat.write(nb, path)
+        nbformat.write(stable_ids(nb, name), path)
     return path
 
 

@@ -1,15 +1,15 @@
 """Train mxkit's default reconstruction weights (``mxkit/assets/reconstruct_v1.pt``) on SynthME.
 
-The recipe lives in :mod:`mxkit.train.recipe` (``mxkit train`` runs the same code); this
+The recipe lives in :mod:`mxkit.workflows.recipe` (``mxkit train`` runs the same code); this
 script is its command line. Recipe (all seeded; rerunning with the same arguments rebuilds
 the same data and, on the same machine and thread count, the same weights):
 
 1. generate the SynthME training set (``preset="small"`` at 256 px, seed ``--seed``,
    ``--subjects`` subjects with 2 micro + 3 macro clips each; training subjects only --
    ``benchmarks/bench_accuracy.py`` evaluates on other subjects drawn with another seed);
-2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.reconstruct.DEFAULT_PREPARE`:
+2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.workflows.DEFAULT_PREPARE`:
    dlib landmarks, DIS flow, 192 px crops) and fit the ``smoothed`` coarse base
-   (:data:`mxkit.reconstruct.DEFAULT_FIT`);
+   (:data:`mxkit.workflows.DEFAULT_FIT`);
 3. for each network variant: ``encoder``, ``deformer`` and ``full`` are pretrained on the
    macro clips (:func:`mxkit.train.pretrain_macro`) and fine-tuned on the micro clips
    (:func:`mxkit.train.finetune_micro`); ``full_no_pretrain`` is trained on the micro clips
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mxkit.train.recipe import DEFAULT_WORK, train_weights  # noqa: E402
+from mxkit.workflows.recipe import default_work, train_weights  # noqa: E402
 
 DEFAULT_OUT = ROOT / "mxkit" / "assets" / "reconstruct_v1.pt"
 
@@ -53,8 +53,8 @@ def _log(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help="data and sample cache (reused when the settings match)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help=f"data and sample cache, reused when the settings match (default: {default_work()})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--subjects", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="prepare worker processes")

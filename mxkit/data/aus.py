@@ -43,7 +43,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import InputValueError, OptionError
+from .._checks import check_option
+from ..errors import InputValueError
 
 __all__ = [
     "AU",
@@ -448,10 +449,7 @@ def parse_aus(value: object, *, errors: Literal["raise", "ignore"] = "raise") ->
     >>> parse_aus("15A+17")[0].intensity
     'A'
     """
-    if errors not in ("raise", "ignore"):
-        raise OptionError(
-            f"Invalid value for 'errors': allowed values are ['raise', 'ignore'], but got {errors!r}"
-        )
+    check_option(errors, ("raise", "ignore"), "errors")
     result = parse_au_string(value)
     if result.unparsed and errors == "raise":
         raise InputValueError(

@@ -26,8 +26,9 @@ name                     setting
 ``casme3-3class``        CAS(ME)³: negative / positive / surprise; others excluded
 =======================  ==========================================================================
 
-A SAMM-only emotion protocol is not registered: DATASETS.md documents none. Build one with
-:class:`Protocol` if needed.
+Also registered (issue 17): ``samm-5class`` (SAMM anger, contempt, happiness, surprise, other;
+disgust, fear and sadness excluded: 136 samples) and ``smic-3class`` (SMIC-HS negative, positive,
+surprise: 164 samples).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import InputValueError, OptionError
+from .._checks import check_option
+from ..errors import InputValueError
 from .clip import Clip, ClipSet
 
 __all__ = ["Protocol", "PROTOCOLS", "get_protocol", "CASME2_5CLASS", "OBJECTIVE_5CLASS",
@@ -103,11 +105,7 @@ class Protocol:
         if not classes or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
             raise InputValueError(f"Protocol {self.name!r}: classes must be unique non-empty strings; got {classes!r}")
         set_(self, "classes", classes)
-        if self.source not in ("emotion", "objective_class"):
-            raise OptionError(
-                f"Invalid value for 'source': allowed values are ['emotion', 'objective_class'], "
-                f"but got {self.source!r}"
-            )
+        check_option(self.source, ("emotion", "objective_class"), "source")
         if not isinstance(self.mapping, Mapping) or not self.mapping:
             raise InputValueError(f"Protocol {self.name!r}: mapping must be a non-empty {{dataset: {{value: class}}}} dict")
         mapping: dict[str, dict[str, str]] = {}
@@ -414,9 +412,39 @@ def get_protocol(name: str | Protocol) -> Protocol:
     """
     if isinstance(name, Protocol):
         return name
-    if name not in PROTOCOLS:
-        raise OptionError(
-            f"Invalid value for 'protocol': allowed values are {list(PROTOCOLS)}, but got {name!r}"
-        )
-    return PROTOCOLS[name]
+    return PROTOCOLS[check_option(name, PROTOCOLS, "protocol")]
 
+
+
+# --------------------------------------------------------------------------- issue 17: SAMM and SMIC
+_SAMM_FEW = ("fewer than 10 samples in the 159-row micro sheet ({n}); the usual SAMM 5-class setting keeps "
+             "Anger, Contempt, Happiness, Surprise and Other (DATASETS.md §2.1)")
+
+#: SAMM 5-class emotion recognition: anger (57), contempt (12), happiness (26), surprise (15),
+#: other (26) -- 136 of the 159 micro rows; disgust (9), fear (8) and sadness (6) excluded.
+SAMM_5CLASS = Protocol(
+    name="samm-5class",
+    classes=("anger", "contempt", "happiness", "surprise", "other"),
+    mapping={"samm": {"Anger": "anger", "Contempt": "contempt", "Happiness": "happiness",
+                      "Surprise": "surprise", "Other": "other", "Others": "other"}},
+    exclude={"samm": {"Disgust": _SAMM_FEW.format(n=9), "Fear": _SAMM_FEW.format(n=8),
+                      "Sadness": _SAMM_FEW.format(n=6)}},
+    description="SAMM 5-class emotion recognition: 136 of the 159 micro-expressions (classes with at "
+                "least 10 samples)",
+    reference="Davison et al., IEEE TAFFC 2018, doi:10.1109/TAFFC.2016.2573832; DATASETS.md §2.1",
+)
+
+#: SMIC-HS 3-class recognition: negative (70), positive (51), surprise (43) -- all 164 clips.
+SMIC_3CLASS = Protocol(
+    name="smic-3class",
+    classes=("negative", "positive", "surprise"),
+    mapping={"smic": {"negative": "negative", "positive": "positive", "surprise": "surprise"}},
+    description="SMIC-HS 3-class recognition (negative / positive / surprise): 164 clips of 16 subjects, "
+                "nothing excluded",
+    reference="Li et al., FG 2013, doi:10.1109/FG.2013.6553717; DATASETS.md §4.1",
+)
+
+for _p in (SAMM_5CLASS, SMIC_3CLASS):
+    PROTOCOLS[_p.name] = _p
+__all__ += ["SAMM_5CLASS", "SMIC_3CLASS"]
+del _p

@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._checks import check_option
 from ..errors import InputValueError, ShapeError
-from ._util import check_option
 from .aus import format_aus, parse_au_string
 from .clip import Clip
 from .loaders.ckplus import CKPLUS_EMOTIONS

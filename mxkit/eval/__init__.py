@@ -22,11 +22,11 @@ Every number mxkit reports is defined in the docstring of the module that comput
 * :mod:`mxkit.eval.oracle` -- a SynthME clip's ground truth as a Reconstruction-like object
   (the upper bound of every metric and feature);
 * :mod:`mxkit.eval.ablation` -- the comparison table with the paper's figures as separate
-  'as reported' rows;
-* :mod:`mxkit.eval.runner` -- one call each for the whole ablation (:func:`run_ablation`:
-  prepare with the weights' settings, reconstruct every variant, evaluate, table) and the
-  recognition comparison (:func:`run_recognition`: reconstruction features vs the 2D flow
-  baseline vs the 3D ground truth under LOSO); ``mxkit evaluate`` / ``mxkit recognise``.
+  'as reported' rows.
+
+The one-call runners that reconstruct and evaluate whole datasets (``run_ablation``,
+``run_recognition``) compose these with the reconstruction, so they live in
+:mod:`mxkit.workflows`.
 
 Importing :mod:`mxkit.eval` does not import scikit-learn or any plotting library.
 """
@@ -111,21 +111,8 @@ from .reconstruction import (
     vertex_error_table,
     vertex_errors,
 )
-from .runner import (
-    RECOGNITION_FEATURES,
-    SUMMARY_METRICS,
-    AblationResult,
-    RecognitionComparison,
-    iter_reconstructions,
-    load_networks,
-    prepared_clips,
-    run_ablation,
-    run_recognition,
-    weights_settings,
-)
 
 __all__ = [
-    "AblationResult",
     "ablation_row",
     "ablation_table",
     "AblationTable",
@@ -163,10 +150,8 @@ __all__ = [
     "Fold",
     "grid_candidates",
     "inner_folds",
-    "iter_reconstructions",
     "landmark_nme",
     "landmark_table",
-    "load_networks",
     "loso_folds",
     "make_card",
     "make_classifier",
@@ -177,9 +162,6 @@ __all__ = [
     "noise_floor",
     "noise_table",
     "oracle_reconstruction",
-    "prepared_clips",
-    "RECOGNITION_FEATURES",
-    "RecognitionComparison",
     "OracleReconstruction",
     "recognise",
     "recognise_clips",
@@ -191,11 +173,8 @@ __all__ = [
     "REPORTED",
     "REPORTED_SOURCE",
     "rigid_align",
-    "run_ablation",
-    "run_recognition",
     "signal_to_noise",
     "subject_keys",
-    "SUMMARY_METRICS",
     "TABLE_COLUMNS",
     "TABLE_METRICS",
     "TorchMLP",
@@ -204,5 +183,41 @@ __all__ = [
     "vertex_error_map",
     "vertex_error_table",
     "vertex_errors",
-    "weights_settings",
+]
+
+# Issue 17: the field's 2D baselines (LBP-TOP, Bi-WOOF, MDMO, flow CNNs), fusion, statistics and
+# the published figures (kept apart from mxkit's results).
+from .apexflow import BASELINE_FLOW, ApexFlow, apex_flow  # noqa: E402
+from .biwoof import biwoof, biwoof_features  # noqa: E402
+from .evaluation_protocols import EVALUATION_PROTOCOLS, evaluation_card, evaluation_table  # noqa: E402
+from .field_baselines import (  # noqa: E402
+    BASELINE_KINDS,
+    HANDCRAFTED_KINDS,
+    apex_flows,
+    baseline_feature_matrix,
+    baseline_recognise_clips,
+    cnn_recognise_clips,
+)
+from .flownets import (  # noqa: E402
+    CNN_ARCHS,
+    OffApexNet,
+    STSTNet,
+    cnn_recognise,
+    flow_cnn_input,
+    flow_cnn_inputs,
+    train_flow_cnn,
+)
+from .fusion import late_fusion, late_fusion_clips  # noqa: E402
+from .lbptop import lbp_top, lbptop_features, resample_frames, tim_matrix  # noqa: E402
+from .mdmo import MDMO_ROIS, mdmo, mdmo_features, mdmo_rois  # noqa: E402
+from .published import REPORTED_RECOGNITION, reported_recognition  # noqa: E402
+from .stats import PermutationTest, bootstrap_intervals, paired_permutation_test  # noqa: E402
+
+__all__ += [
+    "ApexFlow", "apex_flow", "apex_flows", "BASELINE_FLOW", "BASELINE_KINDS", "baseline_feature_matrix",
+    "baseline_recognise_clips", "biwoof", "biwoof_features", "bootstrap_intervals", "CNN_ARCHS",
+    "cnn_recognise", "cnn_recognise_clips", "evaluation_card", "EVALUATION_PROTOCOLS", "evaluation_table", "flow_cnn_input", "flow_cnn_inputs", "HANDCRAFTED_KINDS",
+    "late_fusion", "late_fusion_clips", "lbp_top", "lbptop_features", "mdmo", "mdmo_features", "MDMO_ROIS",
+    "mdmo_rois", "OffApexNet", "paired_permutation_test", "PermutationTest", "REPORTED_RECOGNITION",
+    "reported_recognition", "resample_frames", "STSTNet", "tim_matrix", "train_flow_cnn",
 ]

@@ -24,7 +24,8 @@ be mxkit's leakage-safe LOSO.
 
 The runner that produces the per-variant results (``mxkit.reconstruct`` with each variant of
 ``DESIGN.md`` §4, then :func:`~mxkit.eval.evaluate_reconstruction` and
-:func:`~mxkit.eval.recognise`) belongs with ``mxkit.reconstruct``.
+:func:`~mxkit.eval.recognise`) composes stages, so it lives in
+:func:`mxkit.workflows.run_ablation`.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._io import atomic_write
 from ..errors import InputValueError
+from ..nets.variants import VARIANTS as _VARIANTS
 
 __all__ = ["VARIANTS", "TABLE_METRICS", "REPORTED", "REPORTED_SOURCE", "ablation_row", "ablation_table",
            "AblationTable"]
 
-#: Reconstruction variants of the ablation, in table order (``DESIGN.md`` §4).
-VARIANTS = ("static", "smoothed", "encoder", "deformer", "full", "full_no_pretrain")
+#: Reconstruction variants of the ablation, in table order: :data:`mxkit.nets.VARIANTS` (one home).
+VARIANTS = _VARIANTS
 #: Metric columns of the table, in order.
 TABLE_METRICS = ("L1", "L2", "micro_motion", "UF1", "UAR", "WF1", "ACC")
 #: Value of the ``source`` column on the paper's rows (mxkit's rows say ``'mxkit'``).
@@ -152,11 +155,8 @@ class AblationTable:
                 "variants": list(dict.fromkeys(self.measured["variant"]))}
 
     def to_csv(self, path: str | os.PathLike) -> None:
-        """Write the table as CSV (atomically: temporary file, then ``os.replace``)."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp{os.getpid()}"
-        self.frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        """Write the table as CSV (atomically, :func:`mxkit._io.atomic_write`)."""
+        atomic_write(path, self.frame.to_csv(index=False))
 
     def to_markdown(self, *, digits: int = 4) -> str:
         """A Markdown table: mxkit rows, then a separator row and the 'as reported' rows."""

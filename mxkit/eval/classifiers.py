@@ -245,6 +245,34 @@ class Classifier:
             raise InputValueError("the classifier is not fitted")
         return np.asarray(self._est.predict(self._scale(X)), dtype=np.int64)
 
+    def decision_scores(self, X: np.ndarray) -> np.ndarray:
+        """Per-class scores (n, n_classes), larger = more likely; ``argmax`` = :meth:`predict`.
+
+        The estimator's ``decision_function`` (SVM, logistic regression: margins / logits; for
+        two classes ``[-s, s]``), class probabilities for the random forest, logits for the MLP.
+        Classes absent from the training set get ``-inf``; a constant predictor scores 1 for its
+        class and 0 elsewhere.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        out = np.full((len(X), self.n_classes), -np.inf)
+        if self._constant is not None:
+            out[:] = 0.0
+            out[:, self._constant] = 1.0
+            return out
+        if self._est is None:
+            raise InputValueError("the classifier is not fitted")
+        Xs = self._scale(X)
+        if self.name == "mlp":
+            return self._est.decision_function(Xs)
+        if self.name == "random_forest":
+            s = self._est.predict_proba(Xs)
+        else:
+            s = np.asarray(self._est.decision_function(Xs), dtype=np.float64)
+            if s.ndim == 1:
+                s = np.stack([-s, s], 1)
+        out[:, np.asarray(self._est.classes_, dtype=np.int64)] = s
+        return out
+
 
 def make_classifier(name: str, n_classes: int, *, seed: int = 0, class_weight: str | None = "balanced",
                     **params: Any) -> Classifier:

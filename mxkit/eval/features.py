@@ -26,7 +26,8 @@ import pandas as pd
 
 from .._checks import check_finite, check_option, check_shape
 from ..errors import InputValueError, ShapeError
-from .reconstruction import _f64, _frame, _sequence, face_mask
+from ..morph.masks import face_mask
+from .reconstruction import _f64, _frame, _sequence
 
 __all__ = [
     "FEATURE_GROUPS",
@@ -107,7 +108,7 @@ def region_displacement_features(recon: Any, model: Any, *, onset: int | None = 
     regions : sequence of str, optional
         Default all of ``model.region_names``.
     mask : {'face', 'skin', 'all'} or bool array (V,)
-        Vertices used inside each region (:func:`mxkit.eval.face_mask`).
+        Vertices used inside each region (:func:`mxkit.morph.face_mask`).
 
     Returns
     -------

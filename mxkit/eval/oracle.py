@@ -35,12 +35,12 @@ class OracleReconstruction:
         The true ARKit weights per frame.
     delta_expression : numpy.ndarray, shape (T, E)
         Zeros.
-    offsets : numpy.ndarray, shape (T, V, 3)
+    vertex_offsets : numpy.ndarray, shape (T, V, 3)
         ``detail_profile[t] * detail``, metres.
     vertices_coarse : numpy.ndarray, shape (T, V, 3)
         ``model(identity, expression[t])``, metres (no fine detail).
     vertices : numpy.ndarray, shape (T, V, 3)
-        ``vertices_coarse + offsets`` = ``SynthTruth.vertices(model)``, metres.
+        ``vertices_coarse + vertex_offsets`` = ``SynthTruth.vertices(model)``, metres.
     dynamic_code : None
     coarse : None
     """
@@ -52,7 +52,7 @@ class OracleReconstruction:
     offset: int
     expression: np.ndarray = field(repr=False)
     delta_expression: np.ndarray = field(repr=False)
-    offsets: np.ndarray = field(repr=False)
+    vertex_offsets: np.ndarray = field(repr=False)
     vertices_coarse: np.ndarray = field(repr=False)
     vertices: np.ndarray = field(repr=False)
     variant: str = "oracle"
@@ -64,7 +64,7 @@ class OracleReconstruction:
         """Frames, vertices and the largest fine-detail offset (mm)."""
         return {"clip_key": self.clip_key, "variant": self.variant, "frames": int(self.vertices.shape[0]),
                 "vertices": int(self.vertices.shape[1]),
-                "max_offset_mm": round(float(np.linalg.norm(self.offsets, axis=-1).max()) * 1000, 4)}
+                "max_offset_mm": round(float(np.linalg.norm(self.vertex_offsets, axis=-1).max()) * 1000, 4)}
 
 
 def oracle_reconstruction(clip: Any, model: Any) -> OracleReconstruction:
@@ -99,5 +99,5 @@ def oracle_reconstruction(clip: Any, model: Any) -> OracleReconstruction:
     apex = clip.apex if clip.apex is not None else clip.apex_or_middle
     return OracleReconstruction(clip_key=tuple(clip.key), model_name=model.name, onset=int(clip.onset),
                                 apex=int(apex), offset=int(clip.offset), expression=expression,
-                                delta_expression=np.zeros_like(expression), offsets=offsets,
+                                delta_expression=np.zeros_like(expression), vertex_offsets=offsets,
                                 vertices_coarse=fine - offsets, vertices=fine)

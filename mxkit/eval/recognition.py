@@ -180,7 +180,7 @@ def make_card(*, protocol: Mapping[str, Any] | Any = None, classes: Sequence[str
     evaluation, classifier, grid, selection, feature_set, n_features, seed, empty_class,
     class_weight, mxkit_version``.
     """
-    from .. import __version__
+    from .._version import __version__
 
     if protocol is not None and not isinstance(protocol, Mapping):
         card_fn = getattr(protocol, "card", None)

@@ -39,7 +39,7 @@ metric                      definition
 ``snr``                     ``signal / noise_floor`` (amplitude ratio, not dB)
 ==========================  =====================================================================
 
-Rigid alignment (``align``) uses :func:`mxkit.geometry.procrustes` (rotation + translation,
+Rigid alignment (``align``) uses :func:`mxkit.geometry.rigid_align` (rotation + translation,
 no scale unless asked) fitted on the evaluation mask and applied to the prediction:
 ``'frame'`` one transform per frame (vertex errors), ``'clip'`` one for all frames together,
 ``'onset'`` the one mapping the predicted onset mesh onto the true onset mesh, applied to every
@@ -63,9 +63,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import check_finite, check_option, check_shape
+from .._checks import check_finite, check_option, check_shape, renamed_keywords
 from ..errors import InputValueError, ShapeError
-from ..geometry import apply_similarity, procrustes
+from ..geometry import rigid_align as geometry_rigid_align
+from ..morph.masks import face_mask, region_weights  # re-exported: they live on the face model
+from ..morph.masks import vertex_weights as _mask
 
 __all__ = [
     "ALIGN_MODES",
@@ -146,104 +148,7 @@ def _neutral_indices(neutral: Any, onset: int | None, n: int) -> np.ndarray:
     return _frame_indices(neutral, n)
 
 
-def _mask(mask: Any, V: int) -> np.ndarray:
-    if mask is None:
-        return np.ones(V, dtype=np.float64)
-    m = _f64(mask, "mask")
-    check_shape(m, (V,), "mask")
-    check_finite(m, "mask")
-    if (m < 0).any() or not m.sum() > 0:
-        raise InputValueError("mask must be non-negative vertex weights (V,) with a positive sum")
-    return m
-
-
 # --------------------------------------------------------------------------- regions
-def face_mask(model: Any, which: Literal["face", "skin", "all"] = "face") -> np.ndarray:
-    """Boolean vertex mask (V,) of the part of a face model that evaluation looks at.
-
-    Parameters
-    ----------
-    model : FaceModel
-    which : {'face', 'skin', 'all'}, default 'face'
-        ``'all'``: every vertex; ``'skin'``: the ``'skin'`` mesh part (no eyeballs, lashes,
-        teeth or tongue); ``'face'``: skin vertices with a labelled region other than
-        ``'other'`` (for ``mh-head``: no back of the head, ears or neck). Parts or regions
-        the model lacks are not used to narrow the mask.
-
-    Returns
-    -------
-    numpy.ndarray, shape (V,), bool
-    """
-    check_option(which, ("face", "skin", "all"), "which")
-    V = int(model.n_vertices)
-    keep = np.ones(V, dtype=bool)
-    if which == "all":
-        return keep
-    if "skin" in getattr(model, "part_names", ()):
-        keep &= np.asarray(model.part_mask("skin"), dtype=bool)
-    if which == "face":
-        labels = np.asarray(getattr(model, "region_labels", np.full(V, -1)))
-        names = tuple(getattr(model, "region_names", ()))
-        if names:
-            labelled = labels >= 0
-            if "other" in names:
-                labelled &= labels != names.index("other")
-            keep &= labelled
-    if not keep.any():
-        raise InputValueError(f"face_mask({which!r}) selects no vertex of model {model.name!r}")
-    return keep
-
-
-def region_weights(model: Any = None, *, n_vertices: int | None = None, mask: Any = None,
-                   regions: bool | Sequence[str] = True,
-                   aus: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Vertex weights (V,) of the overall region, the facial regions and the AU regions.
-
-    Parameters
-    ----------
-    model : FaceModel, optional
-        Source of ``region_names`` / ``region_mask`` / ``au_region_mask``; without it only
-        ``'all'`` is returned (``n_vertices`` or ``mask`` must then give ``V``).
-    n_vertices : int, optional
-    mask : array (V,), optional
-        Evaluation mask (bool or non-negative weights); every region is restricted to it.
-        Default: all vertices.
-    regions : bool or sequence of str, default True
-        Facial regions to include (``True``: all of ``model.region_names``).
-    aus : sequence of str, optional
-        AU regions to include (``"AU12"``, ``"L12"``; soft masks); default none.
-
-    Returns
-    -------
-    dict of str -> numpy.ndarray (V,) float64
-        ``'all'`` first, then the regions and AUs in the given order; regions that have no
-        weight inside the mask are left out (logged).
-    """
-    if model is not None:
-        V = int(model.n_vertices)
-    elif mask is not None:
-        V = int(np.asarray(_f64(mask, "mask")).shape[0])
-    elif n_vertices is not None:
-        V = int(n_vertices)
-    else:
-        raise InputValueError("region_weights needs a model, a mask or n_vertices")
-    base = _mask(mask, V)
-    out = {"all": base}
-    if model is None:
-        if regions not in (True, False, (), []) or aus:
-            raise InputValueError("facial and AU regions need a model")
-        return out
-    names = tuple(model.region_names) if regions is True else tuple(regions or ())
-    for name in names:
-        out[str(name)] = base * np.asarray(model.region_mask(name), dtype=np.float64)
-    for au in aus or ():
-        out[str(au)] = base * np.asarray(model.au_region_mask(au), dtype=np.float64)
-    empty = [k for k, w in out.items() if not w.sum() > 0]
-    if empty:
-        log.info("regions with no vertex inside the evaluation mask are left out: %s", empty)
-    return {k: w for k, w in out.items() if w.sum() > 0}
-
-
 def _wmean(per_vertex: np.ndarray, w: np.ndarray) -> float:
     return float((per_vertex * w).sum() / w.sum())
 
@@ -251,7 +156,10 @@ def _wmean(per_vertex: np.ndarray, w: np.ndarray) -> float:
 # --------------------------------------------------------------------------- alignment
 def rigid_align(pred: Any, truth: Any, *, align: Literal["frame", "clip", "onset", "none"] = "frame",
                 mask: Any = None, onset: int = 0, allow_scale: bool = False) -> np.ndarray:
-    """Rigidly align predicted vertices onto the truth (Procrustes, see the module docstring).
+    """Rigidly align predicted vertices onto the truth, as float64 numpy (see the module docstring).
+
+    The evaluation front end of :func:`mxkit.geometry.rigid_align` (``align='onset'`` is its
+    ``per='reference'`` with ``reference=onset``; ``'none'`` returns ``pred`` unchanged).
 
     Parameters
     ----------
@@ -282,24 +190,15 @@ def rigid_align(pred: Any, truth: Any, *, align: Literal["frame", "clip", "onset
     p, t = _pair(pred, truth)
     if align == "none":
         return p
-    w = torch.as_tensor(_mask(mask, p.shape[1]))
-    P, Q = torch.as_tensor(p), torch.as_tensor(t)
-    if align == "frame":
-        tf = procrustes(P, Q, weights=w.expand(P.shape[:2]), allow_scale=allow_scale)
-    else:
-        if align == "clip":
-            src, dst, ww = P.reshape(1, -1, 3), Q.reshape(1, -1, 3), w.repeat(P.shape[0])[None]
-        else:
-            k = _frame(onset, P.shape[0], "onset")
-            src, dst, ww = P[k:k + 1], Q[k:k + 1], w[None]
-        tf = procrustes(src, dst, weights=ww, allow_scale=allow_scale)
-        tf = type(tf)(tf.R.expand(P.shape[0], 3, 3), tf.t.expand(P.shape[0], 3),
-                      tf.scale.expand(P.shape[0]))
-    return apply_similarity(P, tf).numpy()
+    per = {"frame": "frame", "clip": "clip", "onset": "reference"}[align]
+    ref = _frame(onset, p.shape[0], "onset") if align == "onset" else 0
+    return geometry_rigid_align(torch.as_tensor(p), torch.as_tensor(t), per=per,
+                                weights=_mask(mask, p.shape[1]), reference=ref,
+                                allow_scale=allow_scale).numpy()
 
 
-# --------------------------------------------------------------------------- vertex errors
-def vertex_error_map(pred: Any, truth: Any, *, kind: Literal["l1", "l2"] = "l2",
+@renamed_keywords(kind="norm")
+def vertex_error_map(pred: Any, truth: Any, *, norm: Literal["l1", "l2"] = "l2",
                      align: Literal["frame", "clip", "onset", "none"] = "frame",
                      mask: Any = None, onset: int = 0) -> np.ndarray:
     """Per-vertex error after rigid alignment, mm (for heat maps).
@@ -308,7 +207,7 @@ def vertex_error_map(pred: Any, truth: Any, *, kind: Literal["l1", "l2"] = "l2",
     ----------
     pred, truth : array or Tensor, shape (T, V, 3) or (V, 3)
         Metres.
-    kind : {'l1', 'l2'}, default 'l2'
+    norm : {'l1', 'l2'}, default 'l2'
         ``'l1'``: mean absolute coordinate error ``(|dx| + |dy| + |dz|) / 3``; ``'l2'``:
         Euclidean distance.
     align, mask, onset
@@ -319,10 +218,10 @@ def vertex_error_map(pred: Any, truth: Any, *, kind: Literal["l1", "l2"] = "l2",
     numpy.ndarray, shape (T, V)
         Millimetres.
     """
-    check_option(kind, ("l1", "l2"), "kind")
+    check_option(norm, ("l1", "l2"), "norm")
     p, t = _pair(pred, truth)
     d = rigid_align(p, t, align=align, mask=mask, onset=onset) - t
-    if kind == "l1":
+    if norm == "l1":
         return np.abs(d).mean(-1) * _MM
     return np.linalg.norm(d, axis=-1) * _MM
 
@@ -383,8 +282,9 @@ def _motion_fields(pred: Any, truth: Any, onset: int, apex: int, align: str,
     return displacement_field(p, onset=onset, apex=apex), displacement_field(t, onset=onset, apex=apex)
 
 
+@renamed_keywords(kind="norm")
 def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
-                       kind: Literal["l1", "l2"] = "l2",
+                       norm: Literal["l1", "l2"] = "l2",
                        align: Literal["frame", "clip", "onset", "none"] = "onset",
                        mask: Any = None, weights: Any = None) -> float:
     """Error of the (apex - onset) displacement field, mm.
@@ -395,7 +295,7 @@ def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
         Metres.
     onset, apex : int
         Frame indices.
-    kind : {'l1', 'l2'}, default 'l2'
+    norm : {'l1', 'l2'}, default 'l2'
         ``'l1'``: ``mean_v |D_pred - D_true|`` per coordinate (``micro_motion_l1``); ``'l2'``:
         ``mean_v ||D_pred - D_true||_2`` (``micro_motion_l2``).
     align : default 'onset'
@@ -414,15 +314,16 @@ def micro_motion_error(pred: Any, truth: Any, *, onset: int, apex: int,
     >>> micro_motion_error(y, x, onset=0, apex=2, align="none")
     0.5
     """
-    check_option(kind, ("l1", "l2"), "kind")
+    check_option(norm, ("l1", "l2"), "norm")
     dp, dt = _motion_fields(pred, truth, onset, apex, align, mask)
     w = _mask(mask if weights is None else weights, dp.shape[0])
-    e = np.abs(dp - dt).mean(-1) if kind == "l1" else np.linalg.norm(dp - dt, axis=-1)
+    e = np.abs(dp - dt).mean(-1) if norm == "l1" else np.linalg.norm(dp - dt, axis=-1)
     return _wmean(e, w) * _MM
 
 
 # --------------------------------------------------------------------------- landmarks
-def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "l2"] = "l1",
+@renamed_keywords(kind="norm")
+def motion_error_map(pred: Any, truth: Any, *, onset: int, norm: Literal["l1", "l2"] = "l1",
                      align: Literal["frame", "clip", "onset", "none"] = "onset",
                      mask: Any = None) -> np.ndarray:
     """Per-vertex error of the displacement since the onset, at every frame, mm (for heat maps).
@@ -430,7 +331,7 @@ def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "
     ``E_t,v = |(X_t,v - X_onset,v) - (Y_t,v - Y_onset,v)|`` (per coordinate, averaged, for
     ``'l1'``; Euclidean for ``'l2'``) after aligning the prediction with ``align`` (default
     ``'onset'``, as the micro-motion error). Row ``apex``, averaged over vertices with the
-    weights ``mask``, is :func:`micro_motion_error` of the same ``kind``; row ``onset`` is zero.
+    weights ``mask``, is :func:`micro_motion_error` of the same ``norm``; row ``onset`` is zero.
 
     Parameters
     ----------
@@ -438,7 +339,7 @@ def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "
         Metres.
     onset : int
         Reference frame of the displacements (and of ``align='onset'``).
-    kind : {'l1', 'l2'}, default 'l1'
+    norm : {'l1', 'l2'}, default 'l1'
     align : default 'onset'
         See :func:`rigid_align`.
     mask : array (V,), optional
@@ -455,12 +356,12 @@ def motion_error_map(pred: Any, truth: Any, *, onset: int, kind: Literal["l1", "
     >>> motion_error_map(y, x, onset=0, align="none").tolist()
     [[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]]
     """
-    check_option(kind, ("l1", "l2"), "kind")
+    check_option(norm, ("l1", "l2"), "norm")
     p, t = _pair(pred, truth)
     k = _frame(onset, p.shape[0], "onset")
     p = rigid_align(p, t, align=align, mask=mask, onset=k)
     d = (p - p[k]) - (t - t[k])
-    return (np.abs(d).mean(-1) if kind == "l1" else np.linalg.norm(d, axis=-1)) * _MM
+    return (np.abs(d).mean(-1) if norm == "l1" else np.linalg.norm(d, axis=-1)) * _MM
 
 
 #: Metrics of :func:`error_over_time` and their meaning (all mm, one value per frame).

@@ -61,6 +61,7 @@ import torch
 
 from .._checks import check_finite, check_option, check_shape
 from .._threads import torch_threads
+from ..camera import flip_camera_frame, weak_perspective_matrix
 from ..errors import InputValueError, ShapeError
 from ..geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from .result import CoarseFit
@@ -254,9 +255,7 @@ class _Problem:
         """Projected landmarks (T, L, 2), pixels; differentiable (autograd)."""
         b, psi, om, logs, t = self.split(z, beta)
         X = self.points(b, psi)
-        R = axis_angle_to_matrix(om)
-        A = torch.exp(logs)[:, None, None] * R[:, :2, :]
-        A = A * A.new_tensor([1.0, -1.0])[None, :, None]
+        A = weak_perspective_matrix(axis_angle_to_matrix(om), torch.exp(logs))
         return X @ A.transpose(-1, -2) + t[:, None, :]
 
     def costs(self, z: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -286,7 +285,7 @@ class _Problem:
         R, dR = _rotation_jacobian(om)
         s = torch.exp(logs)
         flip = z.new_tensor([1.0, -1.0])
-        A = s[:, None, None] * R[:, :2, :] * flip[None, :, None]        # (T,2,3)
+        A = weak_perspective_matrix(R, s)                              # (T,2,3)
         q = X @ A.transpose(-1, -2)                                    # (T,L,2) = p - t
         r = (q + t[:, None, :] - self.Y) * self.c[..., None]
         cols = []
@@ -335,7 +334,7 @@ class _Problem:
         R, dR = _rotation_jacobian(om)
         s = torch.exp(logs)
         flip = z.new_tensor([1.0, -1.0])
-        A = s[:, None, None] * R[:, :2, :] * flip[None, :, None]        # (T,2,3)
+        A = weak_perspective_matrix(R, s)                              # (T,2,3)
         q = X @ A.transpose(-1, -2)                                    # (T,L,2)
         c = self.c
         r = (q + t[:, None, :] - self.Y) * c[..., None]                # (T,L,2)
@@ -445,10 +444,9 @@ def _init_camera(P: _Problem, b: torch.Tensor, psi: torch.Tensor, rigid: Sequenc
     R2 = U @ Vh                                                        # orthonormal rows
     s = S.mean(1).clamp_min(1e-12)
     Rcam = torch.cat([R2, torch.cross(R2[:, 0], R2[:, 1], dim=-1)[:, None]], 1)
-    Rhead = Rcam * Rcam.new_tensor([1.0, -1.0, -1.0])[None, :, None]
+    Rhead = flip_camera_frame(Rcam)
     omega = matrix_to_axis_angle(Rhead)
-    flip = A.new_tensor([1.0, -1.0])
-    Ahat = s[:, None, None] * Rhead[:, :2] * flip[None, :, None]
+    Ahat = weak_perspective_matrix(Rhead, s)
     t = my - (Ahat @ mx[..., None])[..., 0]
     return omega, torch.log(s), t
 
@@ -474,7 +472,7 @@ def _prepare(model, landmarks, *, kind, weights, contour_weight, clip_identity, 
 
     if not isinstance(model, FaceModel):
         raise InputValueError(f"model must be a mxkit.morph.FaceModel; got {type(model).__name__}")
-    check_option(kind, model.landmark_kinds, "kind")
+    check_option(kind, model.landmark_schemes, "kind")
     like = model.v_template
     Y = _as_landmarks(landmarks, like)
     L = len(model.landmark_embeddings[kind])
@@ -1174,7 +1172,7 @@ def _result(P: _Problem, model, z, beta, *, history, converged, n_iters, kind, m
                landmarks=pred, target=P.Y, weights=P.W, error_px=err, error_nme=nme,
                loss_history=torch.tensor(history, dtype=torch.float64))
     out = {k: v.detach().to(device=dev, dtype=dtype).contiguous() for k, v in out.items()}
-    return CoarseFit(**out, kind=kind, method=method, clip_identity=P.clip_identity,
+    return CoarseFit(**out, scheme=kind, method=method, clip_identity=P.clip_identity,
                      converged=bool(converged), n_iters=int(n_iters),
                      expression_names=tuple(model.expression_names),
                      identity_names=tuple(model.identity_names), model=model)

@@ -1,6 +1,6 @@
 """The result of a coarse fit: :class:`CoarseFit`.
 
-Camera convention (weak perspective, shared with :func:`mxkit.render.camera.weak_perspective`):
+Camera convention (weak perspective, :mod:`mxkit.camera`):
 a model-frame point ``X`` (metres; +x the subject's left, +y up, +z toward the camera) of
 frame ``t`` lands at the pixel
 
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .._checks import check_shape
+from .._checks import check_shape, renamed_attribute, renamed_keywords
+from ..camera import camera_rotation, project_points
 from ..errors import InputValueError, ShapeError
 from ..geometry import axis_angle_to_matrix
 
@@ -32,26 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..morph.model import FaceModel
 
 __all__ = ["CoarseFit", "camera_rotation"]
-
-_FLIP = (1.0, -1.0, -1.0)
-
-
-def camera_rotation(rotation: torch.Tensor) -> torch.Tensor:
-    """OpenCV camera rotation of a fitted head: ``diag(1, -1, -1) @ R(rotation)``.
-
-    Parameters
-    ----------
-    rotation : Tensor, shape (T, 3)
-        Head rotation in the model frame, axis-angle in radians.
-
-    Returns
-    -------
-    Tensor, shape (T, 3, 3)
-        The ``R`` to pass to :func:`mxkit.render.camera.weak_perspective`.
-    """
-    R = axis_angle_to_matrix(rotation)
-    flip = torch.tensor(_FLIP, dtype=R.dtype, device=R.device)
-    return flip[:, None] * R
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,13 +68,13 @@ class CoarseFit:
         ``target`` over the landmarks of positive weight.
     error_nme : Tensor, shape (T,)
         ``error_px`` normalised by the inter-ocular distance of ``target`` (outer eye
-        corners 36-45) for ``kind="ibug68"``; by the square root of the landmarks'
-        bounding-box area for other landmark kinds.
+        corners 36-45) for ``scheme="ibug68"``; by the square root of the landmarks'
+        bounding-box area for other landmark schemes.
     loss_history : Tensor, shape (n,)
         The objective after initialisation and after each iteration (unitless; see
         :func:`mxkit.fit.fit_landmarks` for its definition).
-    kind : str
-        Landmark kind (``"ibug68"``, ...).
+    scheme : str
+        Landmark scheme (``"ibug68"``, ...; ``kind`` is its deprecated old name).
     method : str
         Optimiser used (``"gauss_newton"``, ``"lbfgs"``, ``"adam"``, or ``"smoothed"`` for
         :func:`mxkit.fit.smooth_fit` output).
@@ -120,7 +101,7 @@ class CoarseFit:
     error_px: torch.Tensor
     error_nme: torch.Tensor
     loss_history: torch.Tensor
-    kind: str = "ibug68"
+    scheme: str = "ibug68"
     method: str = "gauss_newton"
     clip_identity: bool = True
     converged: bool = True
@@ -128,6 +109,8 @@ class CoarseFit:
     expression_names: tuple[str, ...] = ()
     identity_names: tuple[str, ...] = ()
     model: Any = field(default=None, repr=False, compare=False)
+
+    kind = renamed_attribute("scheme", old="kind")
 
     _TENSORS = ("identity", "expression", "rotation", "scale", "t2d", "landmarks", "target",
                 "weights", "error_px", "error_nme", "loss_history")
@@ -243,13 +226,11 @@ class CoarseFit:
         Tensor, shape (T, N, 2)
             Pixels (u right, v down).
         """
-        from ..render.camera import weak_perspective
-
         if points is None:
             points = self.vertices
         check_shape(points, (self.n_frames, "N", 3), "points")
-        return weak_perspective(points.to(self.expression), self.scale,
-                                camera_rotation(self.rotation), self.t2d)
+        return project_points(points.to(self.expression), axis_angle_to_matrix(self.rotation),
+                              self.scale, self.t2d)
 
     # ------------------------------------------------------------------ conversions
     def to(self, device: str | torch.device) -> CoarseFit:
@@ -276,7 +257,7 @@ class CoarseFit:
         names = self.expression_names or tuple(f"e{i}" for i in range(mean_w.numel()))
         return {
             "frames": self.n_frames,
-            "kind": self.kind,
+            "scheme": self.scheme,
             "method": self.method,
             "iterations": int(self.n_iters),
             "converged": bool(self.converged),
@@ -325,3 +306,6 @@ class CoarseFit:
         }
         table = pd.DataFrame(cols)
         return pd.concat([table, pd.DataFrame(expr, columns=names)], axis=1)
+
+
+CoarseFit.__init__ = renamed_keywords(kind="scheme")(CoarseFit.__init__)  # type: ignore[method-assign]

@@ -101,8 +101,8 @@ def smooth_fit(fit: CoarseFit, *, sigma: float) -> CoarseFit:
     identity = fit.identity if fit.clip_identity else gaussian_smooth(fit.identity, sigma)
     with torch.no_grad():
         pred = project_parameters(fit.model, identity, expression, rotation, scale, t2d,
-                                  kind=fit.kind).to(fit.expression)
-        err, nme = _errors(pred.double(), fit.target.double(), fit.weights.double(), fit.kind)
+                                  scheme=fit.scheme).to(fit.expression)
+        err, nme = _errors(pred.double(), fit.target.double(), fit.weights.double(), fit.scheme)
     return dataclasses.replace(
         fit, identity=identity, expression=expression, rotation=rotation, scale=scale, t2d=t2d,
         landmarks=pred, error_px=err.to(fit.error_px), error_nme=nme.to(fit.error_nme),

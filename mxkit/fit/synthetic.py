@@ -16,10 +16,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._checks import check_option
+from .._checks import check_option, renamed_keywords
+from ..camera import project_points
 from ..errors import InputValueError
-from ..geometry import euler_to_matrix, matrix_to_axis_angle
-from .result import camera_rotation
+from ..geometry import axis_angle_to_matrix, euler_to_matrix, matrix_to_axis_angle
 
 __all__ = ["make_landmark_model", "synthetic_clip", "SyntheticClip", "project_parameters"]
 
@@ -86,12 +86,12 @@ def make_landmark_model(*, n_identity: int = 10, seed: int = 0,
     -------
     FaceModel
         ``name="landmark68"``, V = 68, E = 52 ARKit shapes, K = ``n_identity``, landmark
-        kind ``"ibug68"`` (landmark ``l`` is vertex ``l``).
+        scheme ``"ibug68"`` (landmark ``l`` is vertex ``l``).
 
     Examples
     --------
     >>> model = make_landmark_model()
-    >>> model.n_vertices, model.n_expressions, model.landmark_kinds
+    >>> model.n_vertices, model.n_expressions, model.landmark_schemes
     (68, 52, ('ibug68',))
     """
     from ..morph import ARKIT_NAMES, FaceModel, LandmarkEmbedding
@@ -159,9 +159,10 @@ class SyntheticClip(NamedTuple):
     t2d: torch.Tensor
 
 
+@renamed_keywords(kind="scheme")
 def project_parameters(model, identity: torch.Tensor, expression: torch.Tensor,
                        rotation: torch.Tensor, scale: torch.Tensor, t2d: torch.Tensor,
-                       *, kind: str = "ibug68") -> torch.Tensor:
+                       *, scheme: str = "ibug68") -> torch.Tensor:
     """Landmarks (T, L, 2) in pixels of given model parameters (the fit's camera model).
 
     Parameters
@@ -175,23 +176,22 @@ def project_parameters(model, identity: torch.Tensor, expression: torch.Tensor,
         Pixels per metre.
     t2d : Tensor, shape (T, 2)
         Pixels.
-    kind : str
-        Landmark kind of ``model``.
+    scheme : str
+        Landmark scheme of ``model`` (``kind`` is a deprecated alias).
     """
-    from ..render.camera import weak_perspective
-
-    check_option(kind, model.landmark_kinds, "kind")
+    check_option(scheme, model.landmark_schemes, "scheme")
     like = model.v_template
     T = expression.shape[0]
     ident = identity.to(like)
     if ident.ndim == 1:
         ident = ident[None].expand(T, -1)
     verts = model(ident, expression.to(like))
-    lm3 = model.landmarks(verts, kind)
-    return weak_perspective(lm3, scale.to(like), camera_rotation(rotation.to(like)), t2d.to(like))
+    lm3 = model.landmarks(verts, scheme)
+    return project_points(lm3, axis_angle_to_matrix(rotation.to(like)), scale.to(like), t2d.to(like))
 
 
-def synthetic_clip(model, *, n_frames: int = 200, kind: str = "ibug68",
+@renamed_keywords(kind="scheme")
+def synthetic_clip(model, *, n_frames: int = 200, scheme: str = "ibug68",
                    shapes: dict[str, float] | None = None, identity: torch.Tensor | None = None,
                    head_motion_deg: float = 10.0, image_size: int = 256,
                    noise_px: float = 0.0, generator: torch.Generator | None = None
@@ -203,8 +203,8 @@ def synthetic_clip(model, *, n_frames: int = 200, kind: str = "ibug68",
     model : FaceModel
     n_frames : int
         Number of frames ``T``.
-    kind : str
-        Landmark kind of ``model``.
+    scheme : str
+        Landmark scheme of ``model`` (``kind`` is a deprecated alias).
     shapes : dict of str to float, optional
         Apex weight of each active expression shape; each follows its own smooth
         onset-apex-offset bump over the clip (default: smiles 0.6 / 0.5, ``browInnerUp``
@@ -258,7 +258,7 @@ def synthetic_clip(model, *, n_frames: int = 200, kind: str = "ibug68",
     angles = amp * torch.sin(frames[:, None] * freq + phase) * torch.tensor([0.6, 1.0, 0.4],
                                                                              dtype=f64)
     rotation = matrix_to_axis_angle(euler_to_matrix(angles))
-    span = float(np.ptp(model.landmarks(model.v_template[None].double(), kind)[0, :, 0].cpu()
+    span = float(np.ptp(model.landmarks(model.v_template[None].double(), scheme)[0, :, 0].cpu()
                         .numpy()))
     base = 0.6 * image_size / max(span, 1e-9)
     scale = base * (1.0 + 0.02 * torch.sin(frames * 2 * np.pi / max(T, 2) + 6.28 * rand(1)))
@@ -266,7 +266,7 @@ def synthetic_clip(model, *, n_frames: int = 200, kind: str = "ibug68",
     t2d = centre + 0.02 * image_size * torch.stack(
         [torch.sin(frames * freq[0] + phase[1]), torch.cos(frames * freq[1] + phase[2])], 1)
     like = model.v_template
-    clean = project_parameters(model, identity, expr, rotation, scale, t2d, kind=kind)
+    clean = project_parameters(model, identity, expr, rotation, scale, t2d, scheme=scheme)
     noise = torch.randn(clean.shape, generator=g, dtype=f64) * float(noise_px)
     return SyntheticClip(landmarks=clean + noise.to(clean), clean=clean,
                          identity=identity.to(like), expression=expr.to(like),

@@ -69,7 +69,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -82,6 +81,7 @@ import scipy.sparse as sp
 import torch
 
 from .._checks import check_shape
+from .._io import atomic_open, cache_dir
 from ..errors import InputValueError, ModelFileError, ShapeError
 from ..geometry import axis_angle_to_matrix
 from .model import FaceModel, LandmarkEmbedding
@@ -529,17 +529,13 @@ def read_flame_pickle(path: str | os.PathLike) -> dict[str, Any]:
 
 # ====================================================================== cache
 def flame_cache_dir() -> Path:
-    """Directory of converted FLAME arrays.
+    """Directory of converted FLAME arrays: :func:`mxkit._io.cache_dir` ``/ "flame"``.
 
     ``$MXKIT_CACHE_DIR/flame`` when the environment variable is set, else
-    ``$XDG_CACHE_HOME/mxkit/flame`` or ``~/.cache/mxkit/flame``. Never inside the package.
+    ``$XDG_CACHE_HOME/mxkit/flame`` or ``~/.cache/mxkit/flame`` (read at call time). Never
+    inside the package.
     """
-    root = os.environ.get("MXKIT_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "flame"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg).expanduser() / "mxkit" / "flame" if xdg else (
-        Path.home() / ".cache" / "mxkit" / "flame")
+    return cache_dir("flame")
 
 
 def _sha256(path: Path) -> str:
@@ -576,23 +572,11 @@ def _read_cache(file: Path, sha: str) -> dict[str, Any] | None:
 
 
 def _write_cache(file: Path, data: Mapping[str, Any], sha: str) -> None:
-    """Write the cache entry atomically: a temporary file in the same folder, then os.replace."""
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=file.stem + ".", suffix=".tmp", dir=file.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, cache_version=np.array(_CACHE_VERSION), source_sha256=np.array(sha),
-                     info=np.array(json.dumps(data["info"])),
-                     **{k: data[k] for k in _ARRAY_KEYS})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, file)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write the cache entry atomically (:func:`mxkit._io.atomic_open`; folders created)."""
+    with atomic_open(file, parents=True) as fh:
+        np.savez(fh, cache_version=np.array(_CACHE_VERSION), source_sha256=np.array(sha),
+                 info=np.array(json.dumps(data["info"])),
+                 **{k: data[k] for k in _ARRAY_KEYS})
 
 
 def _load_arrays(path: Path, cache: bool | str | os.PathLike) -> dict[str, Any]:

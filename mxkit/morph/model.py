@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_finite, check_option, check_shape
+from .._checks import check_finite, check_option, check_shape, renamed_attribute, renamed_keywords
 from ..errors import InputValueError, ShapeError
 from ..geometry import axis_angle_to_matrix
 from .au import AU_TO_ARKIT, GAZE_SHAPES, parse_au_key
@@ -162,13 +162,13 @@ class FaceModel(nn.Module):
         self.register_buffer("id_basis", buf(id_basis), persistent=False)
 
         self.landmark_embeddings: dict[str, LandmarkEmbedding] = dict(landmarks or {})
-        for kind, emb in self.landmark_embeddings.items():
+        for scheme, emb in self.landmark_embeddings.items():
             if len(emb) and (emb.faces.min() < 0 or emb.faces.max() >= len(faces)):
-                raise InputValueError(f"landmark embedding {kind!r} refers to triangles outside "
+                raise InputValueError(f"landmark embedding {scheme!r} refers to triangles outside "
                                       f"[0, {len(faces)})")
-            self.register_buffer(f"_lmk_{kind}_faces", torch.as_tensor(emb.faces),
+            self.register_buffer(f"_lmk_{scheme}_faces", torch.as_tensor(emb.faces),
                                  persistent=False)
-            self.register_buffer(f"_lmk_{kind}_bary", buf(emb.bary), persistent=False)
+            self.register_buffer(f"_lmk_{scheme}_bary", buf(emb.bary), persistent=False)
 
         self.region_names: tuple[str, ...] = tuple(region_names or ())
         self.region_labels = (np.asarray(region_labels, dtype=np.int64) if region_labels
@@ -212,8 +212,11 @@ class FaceModel(nn.Module):
         return 0
 
     @property
-    def landmark_kinds(self) -> tuple[str, ...]:
+    def landmark_schemes(self) -> tuple[str, ...]:
+        """Names of the landmark embeddings (schemes) of :meth:`landmarks` (``"ibug68"``, ...)."""
         return tuple(self.landmark_embeddings)
+
+    landmark_kinds = renamed_attribute("landmark_schemes", old="landmark_kinds")
 
     def expression_index(self, names: str | Sequence[str]) -> list[int]:
         """Indices of expression shapes by name (raises naming the unknown one)."""
@@ -351,24 +354,26 @@ class FaceModel(nn.Module):
         return verts
 
     # ------------------------------------------------------------------ landmarks
-    def landmarks(self, vertices: torch.Tensor, kind: str = "ibug68") -> torch.Tensor:
+    @renamed_keywords(kind="scheme")
+    def landmarks(self, vertices: torch.Tensor, scheme: str = "ibug68") -> torch.Tensor:
         """Landmark positions on posed meshes.
 
         Parameters
         ----------
         vertices : Tensor, shape (B, V, 3)
             Output of :meth:`forward`.
-        kind : str
-            One of :attr:`landmark_kinds` (``"ibug68"``, ``"mp468"``).
+        scheme : str
+            One of :attr:`landmark_schemes` (``"ibug68"``, ``"mp468"``; ``kind`` is a deprecated
+            alias of this keyword).
 
         Returns
         -------
         Tensor, shape (B, L, 3)
         """
-        check_option(kind, self.landmark_kinds, "kind")
+        check_option(scheme, self.landmark_schemes, "scheme")
         check_shape(vertices, ("B", self.n_vertices, 3), "vertices")
-        tri = self.faces[getattr(self, f"_lmk_{kind}_faces")]          # (L, 3)
-        bary = getattr(self, f"_lmk_{kind}_bary").to(vertices)         # (L, 3)
+        tri = self.faces[getattr(self, f"_lmk_{scheme}_faces")]        # (L, 3)
+        bary = getattr(self, f"_lmk_{scheme}_bary").to(vertices)       # (L, 3)
         corners = vertices[:, tri]                                      # (B, L, 3, 3)
         return (corners * bary[None, :, :, None]).sum(-2)
 
@@ -494,7 +499,7 @@ class FaceModel(nn.Module):
     def extra_repr(self) -> str:
         return (f"name={self.name!r}, V={self.n_vertices}, F={self.n_faces}, "
                 f"E={self.n_expressions} ({self.expression_kind}), K={self.n_identity}, "
-                f"J={self.n_joints}, landmarks={list(self.landmark_kinds)}")
+                f"J={self.n_joints}, landmarks={list(self.landmark_schemes)}")
 
     def summary(self) -> dict[str, Any]:
         """Counts and names as a plain dict (for notebooks and reports)."""

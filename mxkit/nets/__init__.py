@@ -9,6 +9,8 @@
 * :mod:`.refiner` -- :class:`DynamicRefiner` (:func:`refine`): both composed.
 * :mod:`.graph` -- mesh graph operators as sparse tensors (:class:`MeshGraph`).
 * :mod:`.layers` -- functional layers with module twins.
+* :mod:`.variants` -- :data:`VARIANTS` (the reconstruction variants, in ablation order) and
+  :data:`NETWORK_VARIANTS` (the networks each one runs).
 
 Every network is a pure function of its inputs and a parameter mapping, with a thin
 ``nn.Module`` that owns the parameters; devices follow the inputs (CPU or CUDA).
@@ -44,6 +46,7 @@ from .graph import (
 )
 from .layers import ChebConv, cheb_conv, gru, temporal_conv
 from .refiner import DynamicRefiner, RefinerOutput, refine
+from .variants import NETWORK_VARIANTS, VARIANTS
 
 __all__ = [
     "DynamicEncoder", "dynamic_encoder", "EncoderOutput",
@@ -57,4 +60,5 @@ __all__ = [
     "normalized_laplacian", "chebyshev_operator", "cotangent_laplacian", "vertex_normals",
     "apply_operator",
     "ChebConv", "cheb_conv", "gru", "temporal_conv",
+    "VARIANTS", "NETWORK_VARIANTS",
 ]

@@ -60,10 +60,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_shape
+from .._checks import check_finite, check_shape, renamed_keywords
+from ..camera import (
+    backproject,
+    estimate_distance,
+    perspective_factor,
+    plane_projection,
+    project_points,
+    register_rigid,
+    to_metric,
+)
 from ..errors import InputValueError, ShapeError
-from ..geometry import axis_angle_to_matrix
-from .graph import vertex_normals
+from ..geometry import axis_angle_to_matrix, vertex_normals
 
 __all__ = [
     "ClipFeatures",
@@ -113,255 +121,11 @@ RIGID_REGION_WEIGHTS: dict[str, float] = {
     "cheek_left": 0.5, "cheek_right": 0.5, "chin": 0.2, "brow_left": 0.2, "brow_right": 0.2,
     "eye_left": 0.0, "eye_right": 0.0, "mouth": 0.0,
 }
-_DISTANCES = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, math.inf)   # metres, search grid
 
 
 def encoder_in_features(n_landmarks: int, n_regions: int, n_expressions: int) -> int:
     """Width of :attr:`ClipFeatures.encoder_input`: ``3 L + 3 R + R + E + 1``."""
     return 3 * n_landmarks + 4 * n_regions + n_expressions + 1
-
-
-# ----------------------------------------------------------------------------- geometry
-def backproject(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
-                t2d: torch.Tensor) -> torch.Tensor:
-    """Back-project pixels to the model frame with weak-perspective cameras.
-
-    Parameters
-    ----------
-    points : Tensor, shape (T, N, 2)
-        Pixels (u right, v down) of each frame.
-    rotation : Tensor, shape (T, 3, 3)
-        Head rotation matrices ``R_t`` (model frame; ``CoarseFit.rotation`` as matrices).
-    scale : Tensor, shape (T,)
-        Pixels per metre.
-    t2d : Tensor, shape (T, 2)
-        Image translation, pixels.
-
-    Returns
-    -------
-    Tensor, shape (T, N, 3)
-        ``R_t^T (du, -dv, 0) / s_t`` with ``(du, dv) = p - t2d_t``, metres: the point of the
-        plane through the origin orthogonal to the viewing ray that projects to ``p``.
-
-    Examples
-    --------
-    >>> R = torch.eye(3)[None]
-    >>> backproject(torch.tensor([[[12.0, 8.0]]]), R, torch.tensor([100.0]),
-    ...             torch.tensor([[10.0, 10.0]])).tolist()
-    [[[0.019999999552965164, 0.019999999552965164, 0.0]]]
-    """
-    return to_metric(points - t2d[:, None, :], rotation, scale)
-
-
-def to_metric(residual: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
-              factor: torch.Tensor | None = None) -> torch.Tensor:
-    """Pixel displacements to the minimal-norm model-frame displacements, metres.
-
-    Parameters
-    ----------
-    residual : Tensor, shape (T, N, 2)
-        Image displacements (u right, v down), pixels.
-    rotation : Tensor, shape (T, 3, 3)
-    scale : Tensor, shape (T,)
-        px/m at the head origin.
-    factor : Tensor, shape (T, N), optional
-        Perspective magnification ``k`` of each point (default 1: weak perspective).
-
-    Returns
-    -------
-    Tensor, shape (T, N, 3)
-        ``R_t^T (n_u, -n_v, 0) / (s_t k)``.
-    """
-    div = scale[:, None] if factor is None else scale[:, None] * factor
-    d = residual / div[..., None]
-    cam = torch.stack([d[..., 0], -d[..., 1], torch.zeros_like(d[..., 0])], -1)
-    return cam @ rotation                                 # row vectors: (R^T x)^T = x^T R
-
-
-def plane_projection(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-    """``Pperp_t X``: model-frame points minus their component along each frame's viewing ray.
-
-    Parameters
-    ----------
-    points : Tensor, shape (T, N, 3)
-    rotation : Tensor, shape (T, 3, 3)
-
-    Returns
-    -------
-    Tensor, shape (T, N, 3)
-        Equal to ``backproject(P_t(points))`` for the weak-perspective projection ``P_t``.
-    """
-    ray = rotation[:, 2, :]                                # R_t^T e_z, (T, 3)
-    return points - (points * ray[:, None, :]).sum(-1, keepdim=True) * ray[:, None, :]
-
-
-def _factor(Y: torch.Tensor, distance: Any) -> torch.Tensor:
-    d = float(distance)
-    if math.isinf(d):
-        return torch.ones_like(Y[..., 2])
-    return d / (d - Y[..., 2])
-
-
-def project_points(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
-                   t2d: torch.Tensor, distance: Any = math.inf) -> torch.Tensor:
-    """Pixels ``c_t + s_t k (Y_x, -Y_y)``, ``Y = R_t X``, ``k = d / (d - Y_z)``.
-
-    Parameters
-    ----------
-    points : Tensor, shape (T, N, 3)
-        Model-frame points, metres.
-    rotation, scale, t2d : Tensor, shapes (T, 3, 3), (T,), (T, 2)
-        Head rotation, px/m at the head origin, image of the head origin.
-    distance : float
-        Camera distance ``d`` from the head origin, metres (``inf``: weak perspective,
-        :meth:`mxkit.fit.CoarseFit.project`).
-
-    Returns
-    -------
-    Tensor, shape (T, N, 2)
-        Differentiable w.r.t. every tensor input.
-    """
-    Y = points @ rotation.transpose(-1, -2)
-    k = _factor(Y, distance)
-    uv = torch.stack([Y[..., 0], -Y[..., 1]], -1) * k[..., None]
-    return scale[:, None, None] * uv + t2d[:, None, :]
-
-
-def _project(points: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
-             t2d: torch.Tensor) -> torch.Tensor:
-    """Weak-perspective pixels ``s Pi R X + c`` of (T, N, 3) model-frame points."""
-    return project_points(points, rotation, scale, t2d)
-
-
-def _huber_weights(dist: torch.Tensor, huber_px: float) -> torch.Tensor:
-    return torch.where(dist > huber_px, huber_px / dist.clamp_min(1e-12), torch.ones_like(dist))
-
-
-def register_rigid(points: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, *,
-                   rotation: torch.Tensor, scale: torch.Tensor, t2d: torch.Tensor,
-                   distance: Any = math.inf, n_iters: int = 6,
-                   huber_px: float = 0.5) -> tuple[torch.Tensor, ...]:
-    """Pose of a rigid point set in every frame from its 2D positions (robust Gauss-Newton).
-
-    Minimises ``sum_v w_v rho(|P_t(X_v) - q_tv|)`` (``rho`` Huber, IRLS) over the camera
-    ``(R_t, s_t, c_t)`` of :func:`project_points` with a fixed distance ``d``, from the given
-    initial pose (rotation increments ``R <- exp([dw]x) R``).
-
-    Parameters
-    ----------
-    points : Tensor, shape (V, 3)
-        Model-frame points (the coarse onset mesh).
-    targets : Tensor, shape (T, V, 2)
-        Their pixels in each frame (e.g. onset pixels moved by the flow).
-    weights : Tensor, shape (V,)
-        Prior weights (0 = ignore).
-    rotation, scale, t2d : Tensor, shapes (T, 3, 3), (T,), (T, 2)
-        Initial pose (e.g. the coarse fit's).
-    distance : float
-        Camera distance, metres (``inf``: weak perspective).
-    n_iters : int
-    huber_px : float
-        Huber threshold of the residuals, pixels.
-
-    Returns
-    -------
-    rotation : Tensor, shape (T, 3, 3)
-    scale : Tensor, shape (T,)
-    t2d : Tensor, shape (T, 2)
-    """
-    R, s, c = rotation.clone(), scale.clone(), t2d.clone()
-    T = targets.shape[0]
-    w0 = weights[None].expand(T, -1)
-    eye = torch.eye(6, dtype=points.dtype, device=points.device)
-    d = float(distance)
-    for _ in range(int(n_iters)):
-        Y = points[None] @ R.transpose(-1, -2)                            # (T, V, 3)
-        k = _factor(Y, d)
-        kk = torch.zeros_like(k) if math.isinf(d) else k * k / d          # dk / dY_z
-        res = project_points(points[None].expand(T, -1, -1), R, s, c, d) - targets
-        w = w0 * _huber_weights(torch.linalg.norm(res, dim=-1), huber_px)
-        sv = s[:, None]
-        Yx, Yy, Yz = Y.unbind(-1)
-        zero, one = torch.zeros_like(Yx), torch.ones_like(Yx)
-        # dY/dw = w x Y  ->  dY_x = (0, Yz, -Yy), dY_y = (-Yz, 0, Yx), dY_z = (Yy, -Yx, 0)
-        dYz = torch.stack([Yy, -Yx, zero], -1)
-        du_w = sv[..., None] * (k[..., None] * torch.stack([zero, Yz, -Yy], -1)
-                                + (Yx * kk)[..., None] * dYz)
-        dv_w = -sv[..., None] * (k[..., None] * torch.stack([-Yz, zero, Yx], -1)
-                                 + (Yy * kk)[..., None] * dYz)
-        Ju = torch.cat([du_w, torch.stack([sv * Yx * k, one, zero], -1)], -1)
-        Jv = torch.cat([dv_w, torch.stack([-sv * Yy * k, zero, one], -1)], -1)
-        J = torch.stack([Ju, Jv], -2)                                     # (T, V, 2, 6)
-        Jw = J * w[..., None, None]
-        H = torch.einsum("tvki,tvkj->tij", Jw, J) + 1e-9 * eye
-        g = torch.einsum("tvki,tvk->ti", Jw, res)
-        step = -torch.linalg.solve(H, g)
-        R = axis_angle_to_matrix(step[:, :3]) @ R
-        s = s * torch.exp(step[:, 3])
-        c = c + step[:, 4:]
-    return R, s, c
-
-
-def _robust_cost(points, targets, weights, R, s, c, d, huber_px) -> float:
-    res = torch.linalg.norm(project_points(points[None].expand(targets.shape[0], -1, -1),
-                                           R, s, c, d) - targets, dim=-1)
-    rho = torch.where(res > huber_px, huber_px * (2 * res - huber_px), res * res)
-    return float((rho * weights[None]).sum())
-
-
-def estimate_distance(points: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, *,
-                      rotation: torch.Tensor, scale: torch.Tensor, t2d: torch.Tensor,
-                      candidates: tuple[float, ...] = _DISTANCES, max_frames: int = 12,
-                      max_points: int = 1500, huber_px: float = 0.5) -> float:
-    """The camera distance (one per clip) that best explains the rigid image motion.
-
-    Registers a subset of frames (evenly spaced) and points (strided, positive weight) at
-    each candidate distance with :func:`register_rigid` and returns the candidate of least
-    robust cost, refined by a golden-section search in ``log d`` between its neighbours.
-    Without head rotation every distance fits alike and the weak perspective (``inf``) or
-    any candidate may come out; it then does not matter.
-
-    Returns
-    -------
-    float
-        Metres (``inf`` for weak perspective).
-    """
-    T = targets.shape[0]
-    fr = torch.linspace(0, T - 1, min(max_frames, T)).round().long().unique()
-    keep = torch.nonzero(weights > 0).flatten()
-    if keep.numel() < 6:
-        return math.inf
-    keep = keep[:: max(1, keep.numel() // max_points)]
-    X, q, w = points[keep], targets[fr][:, keep], weights[keep]
-    init = dict(rotation=rotation[fr], scale=scale[fr], t2d=t2d[fr])
-
-    def cost(d: float) -> float:
-        R, s, c = register_rigid(X, q, w, distance=d, huber_px=huber_px, **init)
-        return _robust_cost(X, q, w, R, s, c, d, huber_px)
-
-    costs = [cost(d) for d in candidates]
-    i = int(np.argmin(costs))
-    lo = candidates[max(i - 1, 0)]
-    hi = candidates[min(i + 1, len(candidates) - 1)]
-    if math.isinf(hi):
-        hi = 2 * candidates[-2]
-    if math.isinf(candidates[i]):
-        return math.inf
-    a, b = math.log(lo), math.log(hi)
-    g = (math.sqrt(5) - 1) / 2
-    x1, x2 = b - g * (b - a), a + g * (b - a)
-    f1, f2 = cost(math.exp(x1)), cost(math.exp(x2))
-    for _ in range(6):
-        if f1 < f2:
-            b, x2, f2 = x2, x1, f1
-            x1 = b - g * (b - a)
-            f1 = cost(math.exp(x1))
-        else:
-            a, x1, f1 = x1, x2, f2
-            x2 = a + g * (b - a)
-            f2 = cost(math.exp(x2))
-    best = math.exp(x1 if f1 < f2 else x2)
-    return best if min(f1, f2) <= costs[i] else float(candidates[i])
 
 
 # ----------------------------------------------------------------------------- container
@@ -552,6 +316,7 @@ def _iod(lmk3d: torch.Tensor) -> torch.Tensor:
     return 2.0 * (c.pow(2).sum(-1).mean()).sqrt()
 
 
+@renamed_keywords(kind="scheme")
 def clip_features(
     landmarks: Any,
     flow: Any,
@@ -561,7 +326,7 @@ def clip_features(
     *,
     onset: int,
     apex: int | None = None,
-    kind: str = "ibug68",
+    scheme: str = "ibug68",
     vertex_mask: Any = None,
     k: int = 4,
     register: bool = True,
@@ -585,8 +350,9 @@ def clip_features(
         Onset frame (0-based).
     apex : int, optional
         Apex frame (default: the frame of largest flow motion).
-    kind : str
-        Landmark embedding of ``model`` the landmarks follow.
+    scheme : str
+        Landmark scheme (embedding) of ``model`` the landmarks follow (``kind`` is a deprecated
+        alias).
     vertex_mask : array or Tensor, shape (V,), optional
         Vertices the deformer may move (default: the model's ``"skin"`` part when it has
         one, else all).
@@ -641,7 +407,7 @@ def clip_features(
         psi = fit.expression.to(device=dev, dtype=dtype)
 
         # onset projection, flow and strain at the vertices
-        p0 = _project(X[onset:onset + 1], R[onset:onset + 1], s[onset:onset + 1],
+        p0 = project_points(X[onset:onset + 1], R[onset:onset + 1], s[onset:onset + 1],
                       c[onset:onset + 1])[0]                              # (V, 2)
         fpx, valid = _sample(fl, p0[None].expand(T, V, 2))
         spx, _ = _sample(torch.stack([st, st], -1), p0[None].expand(T, V, 2))
@@ -668,10 +434,10 @@ def clip_features(
                                              and float(distance) > 0)):
             raise InputValueError(f"distance must be a positive number, inf or 'estimate'; "
                                   f"got {distance!r}")
-        tri = model.faces[getattr(model, f"_lmk_{kind}_faces")]         # (L, 3)
-        bary = getattr(model, f"_lmk_{kind}_bary").to(like)
+        tri = model.faces[getattr(model, f"_lmk_{scheme}_faces")]       # (L, 3)
+        bary = getattr(model, f"_lmk_{scheme}_bary").to(like)
         if tri.shape[0] != L:
-            raise ShapeError(f"landmarks have {L} points; the model's {kind!r} embedding has "
+            raise ShapeError(f"landmarks have {L} points; the model's {scheme!r} embedding has "
                              f"{tri.shape[0]}")
         if register:
             prior = torch.ones(V, dtype=dtype, device=dev)
@@ -691,7 +457,7 @@ def clip_features(
             Y = points3d[None] @ R.transpose(-1, -2)
             n = observed - pred
             n = n - n[onset]
-            return n, to_metric(n, R, s, _factor(Y, distance))
+            return n, to_metric(n, R, s, perspective_factor(Y, distance))
 
         n_px, motion = nonrigid(X[onset], q)                            # (T, V, 2), (T, V, 3)
         n_px, motion = n_px * vis[None, :, None], motion * vis[None, :, None]
@@ -745,6 +511,7 @@ def clip_features(
     )
 
 
+@renamed_keywords(kind="scheme")
 def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) -> ClipFeatures:
     """:func:`clip_features` of a prepared clip (duck-typed: ``.landmarks``, ``.flow``,
     ``.strain``, ``.onset``, ``.apex``).
@@ -756,8 +523,8 @@ def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) 
         Of ``model`` to ``prepared.landmarks``.
     model : FaceModel
     **options
-        ``kind``, ``vertex_mask``, ``k``, ``register``, ``distance`` of
-        :func:`clip_features`.
+        ``scheme``, ``vertex_mask``, ``k``, ``register``, ``distance`` of
+        :func:`clip_features` (``kind``: deprecated alias of ``scheme``).
 
     Raises
     ------
@@ -768,7 +535,7 @@ def features_from_prepared(prepared: Any, fit: Any, model: Any, **options: Any) 
         if getattr(prepared, name, None) is None:
             raise InputValueError(f"prepared clip has no {name!r}; run mxkit.prepare with "
                                   f"landmarks and flow first")
-    unknown = set(options) - {"kind", "vertex_mask", "k", "register", "distance"}
+    unknown = set(options) - {"scheme", "vertex_mask", "k", "register", "distance"}
     if unknown:
         raise InputValueError(f"unknown options {sorted(unknown)}")
     return clip_features(prepared.landmarks, prepared.flow, getattr(prepared, "strain", None),

@@ -1,4 +1,5 @@
-"""Mesh graph operators as sparse torch tensors: edges, adjacency, Laplacians, normals.
+"""Mesh graph operators as sparse torch tensors: edges, adjacency, Laplacians (normals:
+:func:`mxkit.geometry.vertex_normals`, re-exported here).
 
 All operators are built from a triangle list and returned as sparse COO tensors of shape
 ``(V, V)`` (coalesced, so ``torch.sparse.mm`` works on CPU and CUDA alike). Devices and
@@ -27,8 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_shape
+from .._checks import check_finite, check_option, check_shape, renamed_keywords
 from ..errors import InputValueError
+from ..geometry import _face_indices, vertex_normals
 
 __all__ = [
     "MeshGraph",
@@ -40,22 +42,18 @@ __all__ = [
     "cotangent_laplacian",
     "vertex_normals",
     "apply_operator",
+    "GRAPH_OPERATORS",
 ]
+
+#: Operators of :meth:`MeshGraph.operator`.
+GRAPH_OPERATORS = ("adjacency", "uniform", "normalized", "chebyshev")
 
 
 def _faces_array(faces: Any, n_vertices: int) -> np.ndarray:
-    f = faces.detach().cpu().numpy() if torch.is_tensor(faces) else np.asarray(faces)
-    check_shape(f, ("F", 3), "faces")
-    if f.size and not np.issubdtype(f.dtype, np.integer):
-        raise InputValueError(f"faces must hold integer vertex indices; got dtype {f.dtype}")
-    f = f.astype(np.int64)
     if isinstance(n_vertices, bool) or not isinstance(n_vertices, (int, np.integer)) \
             or n_vertices < 1:
         raise InputValueError(f"n_vertices must be a positive integer; got {n_vertices!r}")
-    if f.size and (f.min() < 0 or f.max() >= n_vertices):
-        raise InputValueError(f"faces index vertices outside [0, {n_vertices}); got range "
-                              f"[{f.min()}, {f.max()}]")
-    return f
+    return _face_indices(faces, int(n_vertices))
 
 
 def mesh_edges(faces: Any, n_vertices: int) -> torch.Tensor:
@@ -226,32 +224,6 @@ def cotangent_laplacian(vertices: torch.Tensor, faces: Any) -> torch.Tensor:
                    torch.cat([-W.values(), deg]), n)
 
 
-def vertex_normals(vertices: torch.Tensor, faces: Any) -> torch.Tensor:
-    """Area-weighted unit vertex normals, differentiable and batched.
-
-    Parameters
-    ----------
-    vertices : Tensor, shape (..., V, 3)
-    faces : array or Tensor, shape (F, 3), int, counter-clockwise seen from outside
-
-    Returns
-    -------
-    Tensor, shape (..., V, 3)
-        Unit outward normals (zero vectors for vertices in no face).
-    """
-    if not torch.is_tensor(vertices):
-        raise InputValueError("vertices must be a torch.Tensor")
-    n = check_shape(vertices, ("...", "V", 3), "vertices")["V"]
-    f = torch.as_tensor(_faces_array(faces, n), device=vertices.device)
-    p0, p1, p2 = (vertices[..., f[:, k], :] for k in range(3))
-    fn = torch.cross(p1 - p0, p2 - p0, dim=-1)                       # (..., F, 3), 2 x area
-    out = torch.zeros_like(vertices)
-    for k in range(3):
-        out = out.index_add(-2, f[:, k], fn)
-    norm = torch.linalg.norm(out, dim=-1, keepdim=True)
-    return out / torch.where(norm > 0, norm, torch.ones_like(norm))
-
-
 def apply_operator(operator: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Apply a sparse ``(V, V)`` operator to vertex features, batched over leading axes.
 
@@ -278,7 +250,7 @@ def apply_operator(operator: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class MeshGraph:
     """The fixed graph of a mesh topology, with its operators built on demand.
 
-    Build with :meth:`from_faces`. Operators are cached per ``(kind, dtype, device)``, so a
+    Build with :meth:`from_faces`. Operators are cached per ``(operator, dtype, device)``, so a
     training loop builds each once.
 
     Attributes
@@ -316,24 +288,23 @@ class MeshGraph:
         """Vertex degrees, shape (V,), int64."""
         return torch.bincount(self.edges[0], minlength=self.n_vertices)
 
-    def operator(self, kind: str, *, dtype: torch.dtype = torch.float32,
+    @renamed_keywords(kind="operator")
+    def operator(self, operator: str, *, dtype: torch.dtype = torch.float32,
                  device: Any = None) -> torch.Tensor:
         """A cached sparse ``(V, V)`` operator.
 
         Parameters
         ----------
-        kind : {"adjacency", "uniform", "normalized", "chebyshev"}
-            See the module docstring.
+        operator : {"adjacency", "uniform", "normalized", "chebyshev"}
+            Which operator (see the module docstring; ``kind`` is a deprecated alias).
         dtype, device
             Of the returned tensor (default float32 on the CPU).
         """
-        from .._checks import check_option
-
-        check_option(kind, ("adjacency", "uniform", "normalized", "chebyshev"), "kind")
+        check_option(operator, GRAPH_OPERATORS, "operator")
         device = torch.device("cpu") if device is None else torch.device(device)
-        key = (kind, dtype, str(device))
+        key = (operator, dtype, str(device))
         if key not in self._cache:
             build = {"adjacency": adjacency_matrix, "uniform": uniform_laplacian,
-                     "normalized": normalized_laplacian, "chebyshev": chebyshev_operator}[kind]
+                     "normalized": normalized_laplacian, "chebyshev": chebyshev_operator}[operator]
             self._cache[key] = build(self.faces, self.n_vertices, dtype=dtype, device=device)
         return self._cache[key]

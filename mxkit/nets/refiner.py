@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from .._checks import renamed_keywords
 from ..errors import InputValueError
 from .deformer import MeshDeformer
 from .encoder import DynamicEncoder
@@ -148,9 +149,10 @@ class DynamicRefiner(nn.Module):
         self.topology = dict(topology or {})
 
     @classmethod
+    @renamed_keywords(kind="scheme")
     def for_model(cls, model: Any, *, encoder: bool = True, deformer: bool = True,
                   hidden: int = 32, code_dim: int = 16, gru_hidden: int = 16,
-                  n_blocks: int = 2, n_layers: int = 3, order: int = 3, kind: str = "ibug68",
+                  n_blocks: int = 2, n_layers: int = 3, order: int = 3, scheme: str = "ibug68",
                   generator: torch.Generator | None = None) -> DynamicRefiner:
         """Build the networks sized for a face model (random weights from ``generator``).
 
@@ -163,11 +165,11 @@ class DynamicRefiner(nn.Module):
             Encoder (and deformer ``hidden``) sizes; see the classes.
         n_layers, order : int
             Deformer graph convolutions and Chebyshev terms.
-        kind : str
-            Landmark embedding the features use.
+        scheme : str
+            Landmark scheme (embedding) the features use (``kind`` is a deprecated alias).
         generator : torch.Generator, optional
         """
-        L = len(model.landmark_embeddings[kind])
+        L = len(model.landmark_embeddings[scheme])
         R = len(model.region_names)
         E = model.n_expressions
         topo = dict(model_name=str(model.name), n_vertices=int(model.n_vertices),

@@ -2,8 +2,9 @@
 
 An entry is one ``.npz`` file (uncompressed) holding the result arrays plus a JSON manifest
 (member ``__manifest__``) with the cache key, the entry format, every array's shape, dtype and
-BLAKE2b checksum, and the result's scalar fields. It is written to a temporary file in the
-same folder, flushed to disk and moved into place with :func:`os.replace`, so a reader sees
+BLAKE2b checksum, and the result's scalar fields. It is written with
+:func:`mxkit._io.atomic_open` (a unique temporary file in the same folder, flushed to disk and
+moved into place with :func:`os.replace`), so a reader sees
 either the whole previous entry, the whole new one, or none. A reader that finds anything
 wrong (truncated zip, garbage, wrong key, missing member, checksum mismatch) logs it, removes
 the entry and reports a miss: the caller rebuilds it. Temporary files left by an interrupted
@@ -21,13 +22,13 @@ import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._io import atomic_open
 from ..errors import CacheError, FrameReadError, InputValueError
 
 __all__ = ["FORMAT", "STALE_TMP_S", "frames_fingerprint", "cache_key", "entry_path",
@@ -91,7 +92,7 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries whose numbers end up in a prepared clip (part of the key)."""
     from importlib import metadata
 
-    from .. import __version__
+    from .._version import __version__
 
     out = {"mxkit": __version__}
     for dist in ("opencv-contrib-python", "dlib-bin", "numpy", "scipy"):
@@ -113,10 +114,13 @@ def _safe(name: str) -> str:
     return s[:80]
 
 
-def entry_path(cache_dir: Path, clip_key: tuple[str, str, str], key: str, *, kind: str = "prepared") -> Path:
-    """``cache_dir/<kind>/<dataset>/<subject>/<clip_id>.<key[:16]>.npz`` (names made file-safe)."""
+def entry_path(cache_dir: Path, clip_key: tuple[str, str, str], key: str, *, entry: str = "prepared") -> Path:
+    """``cache_dir/<entry>/<dataset>/<subject>/<clip_id>.<key[:16]>.npz`` (names made file-safe).
+
+    ``entry`` names the kind of cached result (the stage), e.g. ``"prepared"``.
+    """
     dataset, subject, clip_id = (_safe(k) for k in clip_key)
-    return Path(cache_dir) / kind / dataset / subject / f"{clip_id}.{key[:16]}.npz"
+    return Path(cache_dir) / entry / dataset / subject / f"{clip_id}.{key[:16]}.npz"
 
 
 def check_cache_dir(cache_dir: Any, clip: Any) -> Path:
@@ -154,12 +158,13 @@ def _remove_stale_tmp(path: Path) -> None:
 
 
 def write_entry(path: Path, arrays: Mapping[str, np.ndarray], fields: Mapping[str, Any], *, key: str) -> None:
-    """Write an entry atomically (temporary file in the same folder + ``os.replace``).
+    """Write an entry atomically (:func:`mxkit._io.atomic_open`).
 
     Raises
     ------
-    OSError
-        The folder or file cannot be written (no entry is left behind, nor a temporary file).
+    FileWriteError
+        The folder or file cannot be written (an :class:`OSError`; no entry is left behind,
+        nor a temporary file).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(path)
@@ -171,16 +176,8 @@ def write_entry(path: Path, arrays: Mapping[str, np.ndarray], fields: Mapping[st
                    for name, a in arrays.items()},
     }
     blob = np.frombuffer(json.dumps(manifest, sort_keys=True).encode(), dtype=np.uint8)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{_MANIFEST: blob}, **{name: np.ascontiguousarray(a) for name, a in arrays.items()})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(path) as fh:
+        np.savez(fh, **{_MANIFEST: blob}, **{name: np.ascontiguousarray(a) for name, a in arrays.items()})
 
 
 def _load(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -111,7 +111,12 @@ class PreparedBatch(Mapping):
 
 
 def _init_worker() -> None:
-    """Worker set-up: one thread per library, since the parallelism is across processes."""
+    """Worker set-up: one thread per library, since the parallelism is across processes.
+
+    Runs only as the ``ProcessPoolExecutor`` initializer, i.e. in each worker process at its
+    start (a fresh ``spawn``/``forkserver`` process or a ``fork`` child); the caller's thread
+    counts are never touched (``workers=1`` runs in the caller without it).
+    """
     try:
         import cv2
 

@@ -9,7 +9,7 @@ Conventions (fixed across mxkit)
   ``R = diag(1, -1, -1)`` and ``t = (0, 0, d)``.
 * **Image space**: pixels, u to the right, v down; pixel (row r, col c) has its centre at
   ``(u, v) = (c, r)`` (OpenCV/dlib), so the image covers ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``.
-* **Depth** is the camera-frame ``z`` (metres along the optical axis), for both kinds.
+* **Depth** is the camera-frame ``z`` (metres along the optical axis), for both projections.
 
 Perspective: ``u = fx * x_c / z_c + cx``, ``v = fy * y_c / z_c + cy``.
 Orthographic: ``u = fx * x_c + cx``, ``v = fy * y_c + cy`` (``fx``, ``fy`` in pixels per metre).
@@ -24,7 +24,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_option, check_shape
+from .._checks import check_finite, check_option, check_shape, renamed_attribute, renamed_keywords
+from ..camera import weak_perspective  # the fitted-head camera, re-exported here
 from ..errors import InputValueError, ShapeError
 
 __all__ = [
@@ -36,8 +37,9 @@ __all__ = [
     "check_image_size",
 ]
 
-CameraKind = Literal["perspective", "orthographic"]
-_KINDS = ("perspective", "orthographic")
+#: Projection models of a :class:`Camera`.
+CAMERA_PROJECTIONS = ("perspective", "orthographic")
+CameraProjection = Literal["perspective", "orthographic"]
 
 #: Default vertical/horizontal field of view (degrees) of :meth:`Camera.frontal`: at the
 #: default distance of 0.6 m it frames a 0.32 m square, so a ~0.25 m head fills ~80 %.
@@ -108,8 +110,8 @@ class Camera:
         Translation in metres: ``X_c = R @ X + t``.
     image_size : tuple of int
         ``(H, W)`` in pixels.
-    kind : {"perspective", "orthographic"}
-        Projection model.
+    projection : {"perspective", "orthographic"}
+        Projection model (the keyword ``kind`` is a deprecated alias).
 
     Notes
     -----
@@ -132,10 +134,10 @@ class Camera:
     R: np.ndarray
     t: np.ndarray
     image_size: tuple[int, int]
-    kind: CameraKind = "perspective"
+    projection: CameraProjection = "perspective"
 
     def __post_init__(self) -> None:
-        check_option(self.kind, _KINDS, "kind")
+        check_option(self.projection, CAMERA_PROJECTIONS, "projection")
         object.__setattr__(self, "fx", _positive(self.fx, "fx"))
         object.__setattr__(self, "fy", _positive(self.fy, "fy"))
         for name in ("cx", "cy"):
@@ -158,8 +160,11 @@ class Camera:
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "image_size", check_image_size(self.image_size))
 
+    kind = renamed_attribute("projection", old="kind")
+
     # ------------------------------------------------------------------ constructors
     @classmethod
+    @renamed_keywords(kind="projection")
     def look_at(
         cls,
         image_size: Any,
@@ -168,7 +173,7 @@ class Camera:
         target: Any = (0.0, 0.0, 0.0),
         up: Any = (0.0, 1.0, 0.0),
         fov_deg: float = DEFAULT_FOV_DEG,
-        kind: CameraKind = "perspective",
+        projection: CameraProjection = "perspective",
     ) -> Camera:
         """A camera at ``eye`` looking at ``target`` with ``up`` toward the top of the image.
 
@@ -184,7 +189,7 @@ class Camera:
             Field of view in degrees across the *smaller* image side. For an orthographic
             camera it sets the scale so that the plane through ``target`` is framed exactly
             as the perspective camera would frame it.
-        kind : {"perspective", "orthographic"}
+        projection : {"perspective", "orthographic"}
 
         Returns
         -------
@@ -198,7 +203,7 @@ class Camera:
             view is outside (0, 180).
         """
         H, W = check_image_size(image_size)
-        check_option(kind, _KINDS, "kind")
+        check_option(projection, CAMERA_PROJECTIONS, "projection")
         eye, target, up = _vec3(eye, "eye"), _vec3(target, "target"), _vec3(up, "up")
         fov = float(fov_deg)
         if not (0.0 < fov < 180.0):
@@ -217,19 +222,20 @@ class Camera:
         R = np.stack([x, y, z])
         t = -R @ eye + 0.0  # + 0.0 turns -0.0 into 0.0
         f = 0.5 * min(H, W) / math.tan(math.radians(fov) / 2.0)
-        if kind == "orthographic":
+        if projection == "orthographic":
             f = f / dist  # pixels per metre on the plane through the target
         return cls(fx=f, fy=f, cx=(W - 1) / 2.0, cy=(H - 1) / 2.0, R=R, t=t,
-                   image_size=(H, W), kind=kind)
+                   image_size=(H, W), projection=projection)
 
     @classmethod
+    @renamed_keywords(kind="projection")
     def frontal(
         cls,
         image_size: Any,
         *,
         distance: float = 0.6,
         fov_deg: float = DEFAULT_FOV_DEG,
-        kind: CameraKind = "perspective",
+        projection: CameraProjection = "perspective",
         target: Any = (0.0, 0.0, 0.0),
     ) -> Camera:
         """A camera on the +z axis looking at the face, image up = model +y.
@@ -245,7 +251,7 @@ class Camera:
             Metres from ``target`` to the camera centre.
         fov_deg : float
             Field of view across the smaller image side, in degrees.
-        kind : {"perspective", "orthographic"}
+        projection : {"perspective", "orthographic"}
         target : array-like, shape (3,)
             Look-at point in model space (metres); the camera sits at ``target + (0, 0, d)``.
 
@@ -257,7 +263,7 @@ class Camera:
         d = _positive(distance, "distance")
         target = _vec3(target, "target")
         return cls.look_at(image_size, eye=target + np.array([0.0, 0.0, d]), target=target,
-                           fov_deg=fov_deg, kind=kind)
+                           fov_deg=fov_deg, projection=projection)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -295,7 +301,7 @@ class Camera:
         sy, sx = H2 / self.height, W2 / self.width
         return Camera(fx=self.fx * sx, fy=self.fy * sy, cx=(self.cx + 0.5) * sx - 0.5,
                       cy=(self.cy + 0.5) * sy - 0.5, R=self.R, t=self.t,
-                      image_size=(H2, W2), kind=self.kind)
+                      image_size=(H2, W2), projection=self.projection)
 
     def project(self, points: Any) -> Projection:
         """Shorthand for :func:`project(points, self) <project>`."""
@@ -314,24 +320,27 @@ class Camera:
         return {
             "R": torch.tensor(self.R, dtype=dtype, device=device)[None],
             "t": torch.tensor(self.t, dtype=dtype, device=device)[None],
-            "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy, "kind": self.kind,
+            "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy, "projection": self.projection,
         }
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Camera):
             return NotImplemented
-        return (self.kind == other.kind and self.image_size == other.image_size
+        return (self.projection == other.projection and self.image_size == other.image_size
                 and (self.fx, self.fy, self.cx, self.cy) == (other.fx, other.fy, other.cx, other.cy)
                 and np.array_equal(self.R, other.R) and np.array_equal(self.t, other.t))
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.image_size, self.fx, self.fy, self.cx, self.cy,
+        return hash((self.projection, self.image_size, self.fx, self.fy, self.cx, self.cy,
                      self.R.tobytes(), self.t.tobytes()))
 
     def __repr__(self) -> str:
-        return (f"Camera(kind={self.kind!r}, image_size={self.image_size}, fx={self.fx:.4g}, "
+        return (f"Camera(projection={self.projection!r}, image_size={self.image_size}, fx={self.fx:.4g}, "
                 f"fy={self.fy:.4g}, cx={self.cx:.4g}, cy={self.cy:.4g}, "
                 f"center={np.round(self.center, 4).tolist()})")
+
+
+Camera.__init__ = renamed_keywords(kind="projection")(Camera.__init__)  # type: ignore[method-assign]
 
 
 class Projection(NamedTuple):
@@ -375,7 +384,7 @@ def project(points: Any, camera: Camera) -> Projection:
     check_shape(pts, ("...", 3), "points")
     pc = pts @ camera.R.T + camera.t
     z = pc[..., 2]
-    if camera.kind == "perspective":
+    if camera.projection == "perspective":
         with np.errstate(divide="ignore", invalid="ignore"):
             x, y = pc[..., 0] / z, pc[..., 1] / z
     else:
@@ -409,6 +418,7 @@ def _rt(R: torch.Tensor, t: torch.Tensor, B: int) -> tuple[torch.Tensor, torch.T
     return R, t
 
 
+@renamed_keywords(kind="projection")
 def project_torch(
     points: torch.Tensor,
     R: torch.Tensor,
@@ -418,7 +428,7 @@ def project_torch(
     cx: Any,
     cy: Any,
     *,
-    kind: CameraKind = "perspective",
+    projection: CameraProjection = "perspective",
 ) -> Projection:
     """Differentiable, batched projection of model-space points to pixels (torch).
 
@@ -434,7 +444,8 @@ def project_torch(
         Translations in metres.
     fx, fy, cx, cy : float or Tensor of shape (B,)
         Intrinsics in pixels (pixels per metre for ``fx``/``fy`` when orthographic).
-    kind : {"perspective", "orthographic"}
+    projection : {"perspective", "orthographic"}
+        (``kind`` is a deprecated alias.)
 
     Returns
     -------
@@ -446,7 +457,7 @@ def project_torch(
     ShapeError
         On inconsistent shapes.
     OptionError
-        For an unknown ``kind``.
+        For an unknown ``projection``.
 
     Examples
     --------
@@ -456,7 +467,7 @@ def project_torch(
     >>> out.pixels.tolist(), out.depth.tolist()
     ([[[60.0, 40.0]]], [[1.0]])
     """
-    check_option(kind, _KINDS, "kind")
+    check_option(projection, CAMERA_PROJECTIONS, "projection")
     if not torch.is_tensor(points):
         raise InputValueError("points must be a torch.Tensor")
     B = check_shape(points, ("B", "N", 3), "points")["B"]
@@ -465,69 +476,8 @@ def project_torch(
     R, t = _rt(R, t, B)
     pc = torch.matmul(points, R.transpose(-1, -2)) + t[:, None, :]
     x, y, z = pc.unbind(-1)
-    if kind == "perspective":
+    if projection == "perspective":
         x, y = x / z, y / z
     u = _param(fx, points, B, "fx") * x + _param(cx, points, B, "cx")
     v = _param(fy, points, B, "fy") * y + _param(cy, points, B, "cy")
     return Projection(torch.stack([u, v], dim=-1), z)
-
-
-def weak_perspective(points: torch.Tensor, scale: torch.Tensor, R: torch.Tensor,
-                     t2d: torch.Tensor) -> torch.Tensor:
-    """Weak-perspective (scaled orthographic) projection, differentiable and batched.
-
-    ``u = s * x_c + tu`` and ``v = s * y_c + tv``, where ``(x_c, y_c)`` are the first two
-    coordinates of ``R @ X`` (OpenCV camera frame, so +y of a frontal ``R = diag(1, -1, -1)``
-    maps to image up).
-
-    Parameters
-    ----------
-    points : Tensor, shape (B, N, 3)
-        Model-space points in metres.
-    scale : Tensor, shape (B,)
-        Pixels per metre.
-    R : Tensor, shape (B, 3, 3) or (3, 3)
-        Model-to-camera rotations.
-    t2d : Tensor, shape (B, 2)
-        Image translation ``(tu, tv)`` in pixels.
-
-    Returns
-    -------
-    Tensor, shape (B, N, 2)
-        Pixels (u right, v down).
-
-    Raises
-    ------
-    ShapeError
-        On inconsistent shapes.
-
-    Examples
-    --------
-    >>> R = torch.diag(torch.tensor([1.0, -1.0, -1.0]))[None]
-    >>> weak_perspective(torch.tensor([[[0.1, 0.2, 0.3]]]), torch.tensor([10.0]), R,
-    ...                  torch.tensor([[5.0, 5.0]]))
-    tensor([[[6., 3.]]])
-    """
-    if not torch.is_tensor(points):
-        raise InputValueError("points must be a torch.Tensor")
-    B = check_shape(points, ("B", "N", 3), "points")["B"]
-    scale = torch.as_tensor(scale, dtype=points.dtype, device=points.device)
-    if scale.ndim == 0:
-        scale = scale.reshape(1)
-    check_shape(scale, (None,), "scale")
-    if scale.shape[0] not in (1, B):
-        raise ShapeError(f"scale must have shape ({B},); got {tuple(scale.shape)}")
-    R = torch.as_tensor(R, dtype=points.dtype, device=points.device)
-    if R.ndim == 2:
-        R = R[None]
-    check_shape(R, (None, 3, 3), "R")
-    if R.shape[0] not in (1, B):
-        raise ShapeError(f"R must have shape ({B}, 3, 3); got {tuple(R.shape)}")
-    t2d = torch.as_tensor(t2d, dtype=points.dtype, device=points.device)
-    if t2d.ndim == 1:
-        t2d = t2d[None]
-    check_shape(t2d, (None, 2), "t2d")
-    if t2d.shape[0] not in (1, B):
-        raise ShapeError(f"t2d must have shape ({B}, 2); got {tuple(t2d.shape)}")
-    xy = torch.matmul(points, R[:, :2, :].transpose(-1, -2))  # (B, N, 2)
-    return scale[:, None, None] * xy + t2d[:, None, :]

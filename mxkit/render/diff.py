@@ -94,7 +94,7 @@ def to_pytorch3d_cameras(camera: Camera, *, batch_size: int = 1, device: Any = N
         R=R[None].expand(B, 3, 3), T=T[None].expand(B, 3), in_ndc=False,
         image_size=torch.tensor([camera.image_size], device=device).expand(B, 2), device=device,
     )
-    cls = renderer.PerspectiveCameras if camera.kind == "perspective" else renderer.OrthographicCameras
+    cls = renderer.PerspectiveCameras if camera.projection == "perspective" else renderer.OrthographicCameras
     return cls(**kwargs)
 
 
@@ -157,7 +157,7 @@ def rasterize_pytorch3d(vertices: Any, faces: Any, camera: Camera, *,
         raise InputValueError("rasterize_pytorch3d takes one mesh: vertices of shape (V, 3)")
     renderer, structures = _pytorch3d()
     if perspective_correct is None:
-        perspective_correct = camera.kind == "perspective"
+        perspective_correct = camera.projection == "perspective"
     cams = to_pytorch3d_cameras(camera, device=v.device, dtype=v.dtype)
     settings = renderer.RasterizationSettings(
         image_size=camera.image_size, blur_radius=0.0, faces_per_pixel=1,
@@ -284,7 +284,7 @@ class DifferentiableRenderer(torch.nn.Module):
         self.device = None if device is None else torch.device(device)
 
     def extra_repr(self) -> str:
-        return (f"image_size={self.image_size}, kind={self.camera.kind!r}, sigma={self.sigma}, "
+        return (f"image_size={self.image_size}, projection={self.camera.projection!r}, sigma={self.sigma}, "
                 f"gamma={self.gamma}, faces_per_pixel={self.faces_per_pixel}")
 
     def forward(self, vertices: Any, faces: Any, *, albedo: Any = None) -> DiffRenderResult:
@@ -347,7 +347,7 @@ class DifferentiableRenderer(torch.nn.Module):
             blur_radius=math.log(1.0 / 1e-4 - 1.0) * self.sigma,
             faces_per_pixel=self.faces_per_pixel,
             bin_size=0 if dev.type == "cpu" else None,
-            perspective_correct=self.camera.kind == "perspective",
+            perspective_correct=self.camera.projection == "perspective",
             cull_backfaces=self.cull_backfaces,
         )
         meshes = structures.Meshes(verts=list(v.unbind(0)), faces=[f] * B,

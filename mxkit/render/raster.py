@@ -24,6 +24,7 @@ import numpy as np
 
 from .._checks import check_finite, check_shape
 from ..errors import InputValueError, ShapeError
+from ..geometry import vertex_normals as _vertex_normals
 from .camera import Camera, check_image_size
 
 __all__ = [
@@ -354,24 +355,10 @@ def rasterize(
 
 
 def vertex_normals(vertices: Any, faces: Any) -> np.ndarray:
-    """Area-weighted unit vertex normals.
+    """Area-weighted unit vertex normals, float64 ndarray (V, 3) (a tensor is detached).
 
-    Parameters
-    ----------
-    vertices : array, shape (V, 3)
-        Positions (any consistent unit).
-    faces : array, shape (F, 3), int
-        Triangles, counter-clockwise seen from outside (normals then point outward).
-
-    Returns
-    -------
-    ndarray, shape (V, 3), float64
-        Unit normals; zero rows for vertices used by no non-degenerate face.
-
-    Raises
-    ------
-    ShapeError, InputValueError
-        On malformed input.
+    :func:`mxkit.geometry.vertex_normals` (the one implementation); the renderer's compiled
+    loop computes the same normals in place when :func:`render` is given none.
 
     Examples
     --------
@@ -379,11 +366,7 @@ def vertex_normals(vertices: Any, faces: Any) -> np.ndarray:
     >>> n.tolist()
     [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
     """
-    v = _float_array(vertices, "vertices", ("V", 3))
-    f = _faces(faces, v.shape[0])
-    out = np.empty_like(v)
-    _kernels().vertex_normals_into(v, f, out)
-    return out
+    return _vertex_normals(_float_array(vertices, "vertices", ("V", 3)), faces)
 
 
 # ---------------------------------------------------------------------------- render
@@ -474,7 +457,7 @@ def _project_px(verts: np.ndarray, camera: Camera) -> np.ndarray:
     pc = verts @ camera.R.T + camera.t
     out = np.empty_like(pc)
     z = pc[:, 2]
-    if camera.kind == "perspective":
+    if camera.projection == "perspective":
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = 1.0 / z
         out[:, 0] = camera.fx * pc[:, 0] * inv + camera.cx
@@ -491,7 +474,7 @@ def _render_into(k: Any, verts: np.ndarray, normals: np.ndarray | None, vcol: np
                  fid: np.ndarray, bary: np.ndarray, vis: np.ndarray) -> None:
     """Render one frame into preallocated output views (runs without the GIL mostly)."""
     H, W = camera.image_size
-    persp = camera.kind == "perspective"
+    persp = camera.projection == "perspective"
     near = _NEAR if persp else -np.inf
     px = _project_px(verts, camera)
     if normals is None:
@@ -752,6 +735,6 @@ def warmup() -> None:
     render(v, f, cam, albedo=np.full((len(v), 3), 0.5), light=Light(specular=0.2))
     render(v, f, cam.resized((8, 8)), uv=uv, texture=np.full((4, 4, 3), 0.5, np.float32),
            supersample=2)
-    render(v, f, Camera.frontal((8, 8), kind="orthographic"), light=Light(specular=0.2))
+    render(v, f, Camera.frontal((8, 8), projection="orthographic"), light=Light(specular=0.2))
     rasterize(np.array([[0.0, 0.0, 1.0], [4.0, 0.0, 1.0], [0.0, 4.0, 1.0]]),
               np.array([[0, 1, 2]]), (4, 4))

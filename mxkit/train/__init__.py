@@ -15,12 +15,20 @@ from .checkpoint import check_topology, load_payload, load_refiner, save_atomic,
 from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig
 from .loop import TrainHistory, TrainResult, finetune_micro, pretrain_macro, train
 from .objective import clip_loss, draw_frames
-from .sample import TrainingSample, make_training_sample, training_sample_from_tensors
+from .sample import (
+    SAMPLES_FORMAT,
+    TrainingSample,
+    load_samples,
+    make_training_sample,
+    save_samples,
+    training_sample_from_tensors,
+)
 
 __all__ = [
     "losses",
     "TrainConfig", "PRETRAIN_DEFAULTS", "FINETUNE_DEFAULTS",
     "TrainingSample", "make_training_sample", "training_sample_from_tensors",
+    "SAMPLES_FORMAT", "save_samples", "load_samples",
     "train", "pretrain_macro", "finetune_micro", "TrainHistory", "TrainResult",
     "clip_loss", "draw_frames",
     "load_refiner", "save_atomic", "load_payload", "weights_payload", "check_topology",

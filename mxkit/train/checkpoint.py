@@ -16,12 +16,12 @@ and region counts, module sizes, deformer input channels); :func:`check_topology
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._io import atomic_open
 from ..errors import CheckpointError
 from ..nets.features import DEFORMER_CHANNELS
 from ..nets.refiner import DynamicRefiner
@@ -42,29 +42,16 @@ _VERSION = 1
 
 
 def save_atomic(payload: dict[str, Any], path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same folder, fsync, then ``os.replace``.
+    """``torch.save`` ``payload`` to ``path`` atomically (:func:`mxkit._io.atomic_open`).
 
-    A reader never sees a half-written file: after a crash the old file (or none) remains.
-
-    Returns
-    -------
-    Path
-        The written path.
+    A unique temporary file in the same folder, fsync-ed, then ``os.replace``: a reader never
+    sees a half-written file, and after a crash the old file (or none) remains. Parent
+    folders are created. Returns ``Path(path)``; raises
+    :class:`~mxkit.errors.FileWriteError` (an :class:`OSError`) if it cannot be written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_open(path, parents=True) as fh:
+        torch.save(payload, fh)
+    return Path(path)
 
 
 def load_payload(path: str | os.PathLike, *, expected: tuple[str, ...] = (TRAIN_FORMAT,

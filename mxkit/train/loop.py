@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, InputValueError
-from ..eval.reconstruction import face_mask
+from ..morph.masks import face_mask
 from ..nets.graph import MeshGraph
 from ..nets.refiner import DynamicRefiner
 from .checkpoint import (
@@ -385,12 +385,12 @@ def _cpu(obj: Any) -> Any:
     return obj
 
 
-def _check_kind(samples: Sequence[TrainingSample], want: str, fn: str) -> None:
+def _check_expression_type(samples: Sequence[TrainingSample], want: str, fn: str) -> None:
     wrong = [i for i, s in enumerate(samples)
-             if isinstance(s, TrainingSample) and s.kind not in (None, want)]
+             if isinstance(s, TrainingSample) and s.expression_type not in (None, want)]
     if wrong:
         raise InputValueError(f"{fn} trains on {want} clips; samples {wrong[:5]} are "
-                              f"{samples[wrong[0]].kind!r}")
+                              f"{samples[wrong[0]].expression_type!r}")
 
 
 def pretrain_macro(samples: Sequence[TrainingSample], *, model: Any,
@@ -399,9 +399,9 @@ def pretrain_macro(samples: Sequence[TrainingSample], *, model: Any,
 
     Same as :func:`train` with ``phase="pretrain_macro"`` (options: ``init``,
     ``checkpoint``, ``resume``, ``device``, ``progress``, ``callback``); samples labelled
-    ``kind="micro"`` are refused.
+    ``expression_type="micro"`` are refused.
     """
-    _check_kind(samples, "macro", "pretrain_macro")
+    _check_expression_type(samples, "macro", "pretrain_macro")
     return train(samples, model=model, config=config, phase="pretrain_macro",
                  **_options(options))
 
@@ -413,7 +413,7 @@ def finetune_micro(samples: Sequence[TrainingSample], *, model: Any, init: Any,
     Parameters
     ----------
     samples : sequence of TrainingSample
-        Micro clips (samples labelled ``kind="macro"`` are refused).
+        Micro clips (samples labelled ``expression_type="macro"`` are refused).
     model : FaceModel
     init : TrainResult, DynamicRefiner, payload or path
         The pretrained weights (e.g. the result of :func:`pretrain_macro`); required (pass
@@ -423,7 +423,7 @@ def finetune_micro(samples: Sequence[TrainingSample], *, model: Any, init: Any,
     **options
         ``checkpoint``, ``resume``, ``device``, ``progress``, ``callback`` of :func:`train`.
     """
-    _check_kind(samples, "micro", "finetune_micro")
+    _check_expression_type(samples, "micro", "finetune_micro")
     return train(samples, model=model, config=config, init=init, phase="finetune_micro",
                  **_options(options))
 

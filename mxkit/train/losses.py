@@ -36,8 +36,9 @@ from typing import Any
 import torch
 
 from .._checks import check_shape
+from ..camera import project_points
 from ..errors import InputValueError
-from ..geometry import apply_similarity, procrustes
+from ..geometry import rigid_align  # per-frame rigid alignment, re-exported here
 
 __all__ = [
     "vertex_l1",
@@ -67,28 +68,6 @@ def _weights(weights: Any, like: torch.Tensor, V: int, name: str = "weights") ->
 def _charbonnier(d: torch.Tensor, eps: float) -> torch.Tensor:
     """``sqrt(|d|^2 + eps^2) - eps`` over the last axis."""
     return torch.sqrt(d.pow(2).sum(-1) + eps * eps) - eps
-
-
-def rigid_align(source: torch.Tensor, target: torch.Tensor, *,
-                weights: Any = None) -> torch.Tensor:
-    """Rigidly align each frame of ``source`` to ``target`` (Procrustes, no scale).
-
-    Parameters
-    ----------
-    source, target : Tensor, shape (T, V, 3)
-    weights : array or Tensor, shape (V,), optional
-
-    Returns
-    -------
-    Tensor, shape (T, V, 3)
-        ``R_t source_t + t_t`` minimising the weighted squared distance to ``target_t``;
-        differentiable w.r.t. ``source``.
-    """
-    check_shape(source, ("T", "V", 3), "source")
-    check_shape(target, tuple(source.shape), "target")
-    w = _weights(weights, source, source.shape[1])
-    tf = procrustes(source, target.to(source), weights=w.expand(source.shape[0], -1))
-    return apply_similarity(source, tf)
 
 
 def vertex_l1(pred: torch.Tensor, target: torch.Tensor, *, weights: Any = None,
@@ -368,7 +347,7 @@ def photometric_loss(vertices: torch.Tensor, faces: torch.Tensor, frames: torch.
         px.
     distance : float
         Camera distance, metres (``inf``: weak perspective; see
-        :func:`mxkit.nets.project_points`).
+        :func:`mxkit.camera.project_points`).
     eps : float
         Charbonnier constant (intensity units).
 
@@ -384,7 +363,6 @@ def photometric_loss(vertices: torch.Tensor, faces: torch.Tensor, frames: torch.
     import torch.nn.functional as F
 
     from ..flow.sampling import pixel_to_normalized
-    from ..nets.features import project_points
     from ..render.diff import _pytorch3d
 
     T, V = check_shape(vertices, ("T", "V", 3), "vertices").values()

@@ -60,7 +60,7 @@ def clip_loss(refiner: DynamicRefiner, sample: TrainingSample, frames: torch.Ten
     vertex_weights : Tensor, shape (V,), optional
         Weights of the supervised vertex terms (default: the sample's deformable mask);
         :func:`mxkit.train.train` passes the evaluation's ``'face'`` mask
-        (:func:`mxkit.eval.reconstruction.face_mask`).
+        (:func:`mxkit.morph.face_mask`).
 
     Terms (see :class:`TrainConfig` for units): ``motion``, ``vertex`` (with ground
     truth), ``flow``, ``landmark``, ``photometric``, ``laplacian``, ``magnitude``,

@@ -3,17 +3,25 @@ preprocessing (landmarks, flow, coarse fit)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_option, check_shape
-from ..errors import InputValueError
+from .._checks import check_finite, check_option, check_shape, renamed_attribute, renamed_keywords
+from .._io import atomic_open, display_path
+from ..errors import CacheError, InputValueError
 from ..nets.features import ClipFeatures, clip_features
 
-__all__ = ["TrainingSample", "make_training_sample", "training_sample_from_tensors"]
+__all__ = ["TrainingSample", "make_training_sample", "training_sample_from_tensors", "SAMPLES_FORMAT",
+           "save_samples", "load_samples"]
+
+#: Format tag of a samples file (:func:`save_samples`).
+SAMPLES_FORMAT = "mxkit-training-samples"
+_SAMPLES_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,14 +39,17 @@ class TrainingSample:
         The frames the flow was computed on (only for the photometric loss).
     key : tuple
         Clip identifier, e.g. ``(dataset, subject, clip_id)``.
-    kind : {"micro", "macro"} or None
+    expression_type : {"micro", "macro"} or None
+        Micro- or macro-expression clip (``kind`` is its deprecated old name).
     """
 
     features: ClipFeatures
     target_vertices: torch.Tensor | None = None
     frames: torch.Tensor | None = None
     key: tuple = ()
-    kind: str | None = None
+    expression_type: str | None = None
+
+    kind = renamed_attribute("expression_type", old="kind")
 
     def __post_init__(self) -> None:
         if not isinstance(self.features, ClipFeatures):
@@ -48,8 +59,8 @@ class TrainingSample:
             check_shape(self.target_vertices, (T, V, 3), "target_vertices")
         if self.frames is not None:
             check_shape(self.frames, (T, None, None, None), "frames")
-        if self.kind is not None:
-            check_option(self.kind, ("micro", "macro"), "kind")
+        if self.expression_type is not None:
+            check_option(self.expression_type, ("micro", "macro"), "expression_type")
 
     @property
     def n_frames(self) -> int:
@@ -69,6 +80,9 @@ class TrainingSample:
                        frames=None if self.frames is None else self.frames.to(device))
 
 
+TrainingSample.__init__ = renamed_keywords(kind="expression_type")(TrainingSample.__init__)  # type: ignore[method-assign]
+
+
 def _vertices(vertices: Any, model: Any, like: torch.Tensor) -> torch.Tensor | None:
     if vertices is None:
         return None
@@ -80,10 +94,11 @@ def _vertices(vertices: Any, model: Any, like: torch.Tensor) -> torch.Tensor | N
     return v
 
 
+@renamed_keywords(kind="expression_type", kind_landmarks="scheme")
 def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: Any, model: Any,
                                  *, onset: int, apex: int | None = None, vertices: Any = None,
-                                 frames: Any = None, key: tuple = (), kind: str | None = None,
-                                 kind_landmarks: str = "ibug68",
+                                 frames: Any = None, key: tuple = (),
+                                 expression_type: str | None = None, scheme: str = "ibug68",
                                  vertex_mask: Any = None, register: bool = True
                                  ) -> TrainingSample:
     """Build a :class:`TrainingSample` from plain tensors.
@@ -97,9 +112,11 @@ def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: An
     frames : array or Tensor, shape (T, H, W, 3), uint8, optional
         Kept for the photometric loss.
     key : tuple
-    kind : {"micro", "macro"}, optional
-    kind_landmarks : str
-        Landmark embedding of ``model`` the landmarks follow.
+    expression_type : {"micro", "macro"}, optional
+        (``kind`` is a deprecated alias.)
+    scheme : str
+        Landmark scheme (embedding) of ``model`` the landmarks follow (``kind_landmarks`` is a
+        deprecated alias).
     vertex_mask, register : optional
         See :func:`mxkit.nets.clip_features`.
 
@@ -109,7 +126,7 @@ def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: An
         Missing landmarks/flow, NaNs in inputs or in the ground truth.
     """
     feats = clip_features(landmarks, flow, strain, fit, model, onset=onset, apex=apex,
-                          kind=kind_landmarks, vertex_mask=vertex_mask, register=register)
+                          scheme=scheme, vertex_mask=vertex_mask, register=register)
     target = _vertices(vertices, model, feats.coarse_vertices)
     fr = None
     if frames is not None:
@@ -117,11 +134,12 @@ def training_sample_from_tensors(landmarks: Any, flow: Any, strain: Any, fit: An
         if fr.ndim == 3:
             fr = fr[..., None]
     return TrainingSample(features=feats, target_vertices=target, frames=fr,
-                          key=tuple(key), kind=kind)
+                          key=tuple(key), expression_type=expression_type)
 
 
+@renamed_keywords(kind="expression_type")
 def make_training_sample(prepared: Any, fit: Any, model: Any, *, vertices: Any = None,
-                         kind: str | None = None, keep_frames: bool = False,
+                         expression_type: str | None = None, keep_frames: bool = False,
                          vertex_mask: Any = None) -> TrainingSample:
     """Build a :class:`TrainingSample` from a prepared clip (duck-typed ``Prepared``).
 
@@ -135,7 +153,8 @@ def make_training_sample(prepared: Any, fit: Any, model: Any, *, vertices: Any =
     model : FaceModel
     vertices : optional
         Ground truth: a (T, V, 3) tensor or an object with ``.vertices(model)`` (SynthTruth).
-    kind : {"micro", "macro"}, optional
+    expression_type : {"micro", "macro"}, optional
+        (``kind`` is a deprecated alias.)
     keep_frames : bool
         Keep ``prepared.frames`` for the photometric loss.
     vertex_mask : optional
@@ -153,4 +172,63 @@ def make_training_sample(prepared: Any, fit: Any, model: Any, *, vertices: Any =
         prepared.landmarks, prepared.flow, getattr(prepared, "strain", None), fit, model,
         onset=int(prepared.onset), apex=getattr(prepared, "apex", None), vertices=vertices,
         frames=getattr(prepared, "frames", None) if keep_frames else None,
-        key=tuple(getattr(prepared, "clip_key", ()) or ()), kind=kind, vertex_mask=vertex_mask)
+        key=tuple(getattr(prepared, "clip_key", ()) or ()), expression_type=expression_type,
+        vertex_mask=vertex_mask)
+
+
+# ----------------------------------------------------------------------------- files
+def _plain(obj: Any) -> dict[str, Any]:
+    """A dataclass as ``{field: tensor | int | float | str | None | list}`` (nothing to unpickle)."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def save_samples(samples: Any, path: str | os.PathLike) -> Path:
+    """Write training samples to ``path`` atomically, as tensors and plain values only.
+
+    The file is a ``torch.save`` dict of tensors, numbers, strings and lists (no Python
+    objects), so :func:`load_samples` reads it with ``torch.load(weights_only=True)``: a
+    samples file is never unpickled.
+    """
+    payload = {"format": SAMPLES_FORMAT, "version": _SAMPLES_VERSION,
+               "samples": [{**_plain(s), "features": _plain(s.features)} for s in samples]}
+    with atomic_open(path, parents=True) as fh:
+        torch.save(payload, fh)
+    return Path(path)
+
+
+def load_samples(path: str | os.PathLike) -> list[TrainingSample]:
+    """Read a file written by :func:`save_samples` (``weights_only=True``; checked).
+
+    Raises
+    ------
+    CacheError
+        The file is missing, truncated, corrupt, of another format or version, or its
+        samples do not validate.
+    """
+    where = display_path(path)
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means an unreadable file
+        raise CacheError(f"samples file {where} is unreadable: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != SAMPLES_FORMAT:
+        raise CacheError(f"{where} is not an mxkit samples file")
+    if payload.get("version") != _SAMPLES_VERSION:
+        raise CacheError(f"{where}: samples version {payload.get('version')!r} is not {_SAMPLES_VERSION}")
+    entries = payload.get("samples")
+    if not isinstance(entries, list):
+        raise CacheError(f"{where} holds no list of samples")
+    return [_sample(entry, i, where) for i, entry in enumerate(entries)]
+
+
+def _sample(entry: Any, i: int, where: str) -> TrainingSample:
+    try:
+        entry = dict(entry)
+        feats = ClipFeatures(**entry.pop("features"))
+        entry["key"] = tuple(entry.get("key") or ())
+        return TrainingSample(features=feats, **entry)
+    except Exception as exc:  # noqa: BLE001 - a damaged entry fails validation in any way
+        raise CacheError(f"{where}: sample {i} does not validate: {type(exc).__name__}: {exc}") from exc

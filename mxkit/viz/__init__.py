@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from .explorer import ModelExplorer, model_explorer
     from .figures import plot_confusion, plot_metric_bars, plot_region_errors, region_scalars
+    from .html import save_html
     from .mesh import (
         CAMERAS,
         LIGHTING,
@@ -69,6 +70,7 @@ _WHERE = {
     "CAMERAS": "mesh",
     "LIGHTING": "mesh",
     "SKIN_COLOR": "mesh",
+    "save_html": "html",
     "model_explorer": "explorer",
     "ModelExplorer": "explorer",
     "plot_region_errors": "figures",
@@ -98,6 +100,7 @@ __all__ = [
     "plot_model",
     "plot_region_errors",
     "region_scalars",
+    "save_html",
     "plot_confusion",
     "plot_metric_bars",
     "magnify_motion",

@@ -138,12 +138,12 @@ class ModelExplorer:
         # landmarks
         kind: str | None
         if show_landmarks is True:
-            kind = "ibug68" if "ibug68" in model.landmark_kinds else (
-                model.landmark_kinds[0] if model.landmark_kinds else None)
+            kind = "ibug68" if "ibug68" in model.landmark_schemes else (
+                model.landmark_schemes[0] if model.landmark_schemes else None)
         elif show_landmarks is False or show_landmarks is None:
             kind = None
         else:
-            kind = check_option(show_landmarks, model.landmark_kinds, "show_landmarks")
+            kind = check_option(show_landmarks, model.landmark_schemes, "show_landmarks")
         self._landmark_kind = kind
 
         # figure

@@ -661,12 +661,12 @@ def plot_model(
     faces = model.faces.detach().cpu().numpy()
     kind = show_landmarks
     if kind == "auto":
-        kind = "ibug68" if "ibug68" in model.landmark_kinds else None
+        kind = "ibug68" if "ibug68" in model.landmark_schemes else None
     lm = None
     if kind is not None:
         import torch
 
-        check_option(kind, model.landmark_kinds, "show_landmarks")
+        check_option(kind, model.landmark_schemes, "show_landmarks")
         lm = model.landmarks(torch.as_tensor(verts)[None].to(model.v_template), kind)[0]
         lm = lm.detach().cpu().numpy()
     if title is None:
@@ -754,7 +754,7 @@ def plot_meshes_side_by_side(
     landmarks : sequence of (array of shape (L, 3) or None), optional
     link_cameras : bool
         Start all panels with the same camera and, in HTML written by
-        :func:`mxkit.meshio.save_html` (or shown with
+        :func:`mxkit.viz.save_html` (or shown with
         ``fig.show(post_script=camera_link_script(fig))``), keep them in step when one is
         rotated. The panels' scene names are recorded in ``fig.layout.meta``.
     title : str, optional
@@ -832,7 +832,7 @@ def camera_link_script(fig: Any) -> str:
     str
         A snippet for plotly's ``post_script`` (``fig.show(post_script=...)`` in the
         ``"notebook"``/``"browser"`` renderers, ``fig.write_html(post_script=...)``), or
-        ``""`` if the figure has no linked panels. :func:`mxkit.meshio.save_html` adds it
+        ``""`` if the figure has no linked panels. :func:`mxkit.viz.save_html` adds it
         by itself.
     """
     meta = getattr(fig.layout, "meta", None)

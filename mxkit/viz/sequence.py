@@ -3,7 +3,7 @@ pages and an interactive explorer (plotly + ipywidgets).
 
 * :func:`magnify_motion` -- ``V_onset + alpha (V_t - V_onset)``: the 3D analogue of Eulerian
   video magnification (the geometry is exaggerated, the measured motion is not changed).
-* :func:`plot_magnified_motion` -- one frame of a :class:`~mxkit.reconstruct.Reconstruction`,
+* :func:`plot_magnified_motion` -- one frame of a :class:`~mxkit.workflows.Reconstruction`,
   magnified, coloured by the true (unmagnified) displacement since the onset, the deformer's
   offsets or the error against a ground truth, optionally only inside AU regions.
 * :func:`reconstruction_animation` -- a few frames onset -> apex -> offset as a plotly
@@ -14,7 +14,7 @@ pages and an interactive explorer (plotly + ipywidgets).
 
 Inputs are duck-typed: a reconstruction is anything with ``vertices`` (T, V, 3) in metres
 (unposed model frame) and ``onset``, ``apex``, ``offset``; ``vertices_coarse``, ``offsets`` and
-``fps`` are used when present (:class:`~mxkit.reconstruct.Reconstruction` and
+``fps`` are used when present (:class:`~mxkit.workflows.Reconstruction` and
 :func:`mxkit.eval.oracle_reconstruction` have them all). A ground truth is a
 :class:`~mxkit.data.synth.SynthTruth` (or anything with ``.vertices(model)``), a clip carrying
 one, or an array (T, V, 3). Colours are in display units (mm by default) and never magnified.
@@ -172,9 +172,9 @@ class _Sequence:
             self.meshes["coarse"] = _to_numpy(coarse, "vertices_coarse").astype(np.float64)
             check_shape(self.meshes["coarse"], (T, V, 3), "recon.vertices_coarse")
         self.offsets = None
-        if getattr(recon, "offsets", None) is not None:
-            self.offsets = _to_numpy(recon.offsets, "offsets").astype(np.float64)
-            check_shape(self.offsets, (T, V, 3), "recon.offsets")
+        if getattr(recon, "vertex_offsets", None) is not None:
+            self.offsets = _to_numpy(recon.vertex_offsets, "vertex_offsets").astype(np.float64)
+            check_shape(self.offsets, (T, V, 3), "recon.vertex_offsets")
         if truth is not None:
             self.meshes["truth"] = _truth_vertices(truth, model)
             check_shape(self.meshes["truth"], (T, V, 3), "truth vertices")
@@ -484,7 +484,7 @@ def reconstruction_animation(
         How many frames from the onset to the offset (evenly spread over the rise and the
         fall, always with the onset and the apex), or the frame indices.
     region : {"face", "skin", "all"}, boolean array (V,), or None
-        Vertices to keep (:func:`mxkit.eval.reconstruction.face_mask` for a name; None or
+        Vertices to keep (:func:`mxkit.morph.face_mask` for a name; None or
         ``"all"`` keeps the whole mesh). Triangles with a corner outside are dropped.
     fps : float
         Playback rate, frames per second of the animation.
@@ -508,7 +508,7 @@ def reconstruction_animation(
     if region is None or (isinstance(region, str) and region == "all"):
         keep = np.ones(seq.V, dtype=bool)
     elif isinstance(region, str):
-        from ..eval.reconstruction import face_mask
+        from ..morph.masks import face_mask
 
         keep = np.asarray(face_mask(model, check_option(region, ("face", "skin", "all"),
                                                         "region")), dtype=bool)

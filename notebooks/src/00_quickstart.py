@@ -42,7 +42,7 @@ if FULL:
 # %%
 # NBVAL_CHECK_OUTPUT
 workdir = tempfile.TemporaryDirectory()
-clips = make_dataset(os.path.join(workdir.name, "synthme"), preset=PRESET, kind="micro",
+clips = make_dataset(os.path.join(workdir.name, "synthme"), preset=PRESET, expression_type="micro",
                      seed=SEED)
 clip = clips[0]
 print(len(clips), "micro clips;", clip.n_frames, "frames at", clip.fps, "fps")

@@ -87,7 +87,7 @@ sheet
 # %%
 # NBVAL_CHECK_OUTPUT
 table = clips.to_dataframe()
-table["kind"] = [c.ground_truth.kind for c in clips]
+table["kind"] = [c.ground_truth.expression_type for c in clips]
 print(table[["subject", "clip_id", "kind", "emotion", "au_string", "n_frames", "onset", "apex",
              "offset", "duration_s"]].to_string(index=False))
 
@@ -105,8 +105,8 @@ for emotion, recipes in EMOTION_RECIPES.items():
 # minus onset difference (magnified): the micro-expression is subtle, the macro one is not.
 
 # %%
-micro = next(c for c in clips if c.ground_truth.kind == "micro")
-macro = next(c for c in clips if c.ground_truth.kind == "macro")
+micro = next(c for c in clips if c.ground_truth.expression_type == "micro")
+macro = next(c for c in clips if c.ground_truth.expression_type == "macro")
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
 for row, clip in zip(axes, (micro, macro), strict=True):
     imgs = clip.load_frames([clip.onset, clip.apex, clip.offset])
@@ -115,7 +115,7 @@ for row, clip in zip(axes, (micro, macro), strict=True):
         ax.imshow(img)
         ax.set_title(f"{clip.clip_id} {title}")
     row[3].imshow(diff, cmap="magma", vmin=0, vmax=12)
-    row[3].set_title(f"|apex - onset| ({clip.ground_truth.kind})")
+    row[3].set_title(f"|apex - onset| ({clip.ground_truth.expression_type})")
     for ax in row:
         ax.axis("off")
 plt.tight_layout()
@@ -139,7 +139,7 @@ for ax, clip in zip(axes, (micro, macro), strict=True):
         ax.axvline(t[i], color="grey", lw=0.8)
         ax.text(t[i], 1.02, name, ha="center", fontsize=8)
     ax.set_xlabel("time (ms)")
-    ax.set_title(f"{clip.clip_id}: {clip.emotion}, {gt.kind}, {clip.duration_s * 1000:.0f} ms")
+    ax.set_title(f"{clip.clip_id}: {clip.emotion}, {gt.expression_type}, {clip.duration_s * 1000:.0f} ms")
     ax.legend(fontsize=7, loc="center right")
 axes[0].set_ylabel("intensity")
 plt.tight_layout()
@@ -244,9 +244,9 @@ plt.show()
 # %%
 # NBVAL_CHECK_OUTPUT
 person = generate_subject(seed=7, image_size=160, texture_size=512)
-clip = generate_clip(person, kind="micro", au_string="4+L10", seed=1)
+clip = generate_clip(person, expression_type="micro", au_string="4+L10", seed=1)
 print(clip)
-print(clip.frames.shape, clip.ground_truth.kind, clip.ground_truth.aus)
+print(clip.frames.shape, clip.ground_truth.expression_type, clip.ground_truth.aus)
 
 # %% [markdown]
 # Reading it back later needs only the folder: `load_synthme(root)`.

@@ -172,7 +172,7 @@ print("every method within 0.1 px on average:", all(e.mean() < 0.1 for e in epe.
 
 # %%
 subject = generate_subject(seed=2, texture_size=512)
-synth = generate_clip(subject, kind="micro", emotion="happiness", seed=3, fps=SYNTH_FPS)
+synth = generate_clip(subject, expression_type="micro", emotion="happiness", seed=3, fps=SYNTH_FPS)
 sprep = mxkit.prepare(synth, size=SIZE, flow=FLOW)
 truth = sprep.transform.apply(synth.ground_truth.landmarks.astype(np.float64))
 nme = np.linalg.norm(sprep.landmarks - truth, axis=-1).mean(axis=1) / inter_ocular_distance(truth)

@@ -29,12 +29,11 @@ import torch
 from skimage.data import astronaut
 
 from mxkit.data.synth import generate_clip, generate_subject
-from mxkit.eval.reconstruction import face_mask
 from mxkit.face import detect_landmarks, detect_landmarks_sequence, inter_ocular_distance
 from mxkit.fit import fit_frames_independently, fit_landmarks, smooth_fit
 from mxkit.fit.synthetic import project_parameters
-from mxkit.morph import load_face_model
-from mxkit.reconstruct import DEFAULT_FIT
+from mxkit.morph import face_mask, load_face_model
+from mxkit.workflows import DEFAULT_FIT
 from mxkit.viz import plot_meshes_side_by_side
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
@@ -121,7 +120,7 @@ ax.axis("off");
 # %%
 # NBVAL_CHECK_OUTPUT
 subject = generate_subject(seed=SEED, image_size=IMAGE_SIZE, texture_size=1024)
-clip = generate_clip(subject, kind="micro", emotion="happiness", seed=2, fps=FPS,
+clip = generate_clip(subject, expression_type="micro", emotion="happiness", seed=2, fps=FPS,
                      duration_s=DURATION_S, baseline_s=0.03)
 truth = clip.ground_truth
 tracked = detect_landmarks_sequence(clip.frames).points.astype(np.float64)   # (T, 68, 2)

@@ -35,10 +35,9 @@ import mxkit
 from mxkit.data import make_dataset
 from mxkit.eval import evaluate_reconstruction
 from mxkit.morph import load_face_model
-from mxkit.reconstruct import DEFAULT_FIT, DEFAULT_PREPARE
+from mxkit.workflows import DEFAULT_FIT, DEFAULT_PREPARE, prepare_clips, synthme_samples
 from mxkit.train import load_payload, pretrain_macro
-from mxkit.train.recipe import recipe_configs, validation_errors
-from mxkit.train.synthme import prepare_clips, synthme_samples
+from mxkit.workflows.recipe import recipe_configs, validation_errors
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
 
@@ -56,13 +55,13 @@ if FULL:
 
 # %% [markdown]
 # ## 1 · Macro clips with 3D truth
-# A tiny SynthME set, macro-expressions only (`kind="macro"`): the subjects pose strong
+# A tiny SynthME set, macro-expressions only (`expression_type="macro"`): the subjects pose strong
 # happiness, disgust, surprise... at 200 fps, each clip with its true 3D face per frame.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 workdir = Path(tempfile.mkdtemp(prefix="mxkit-nb50-"))
-clips = make_dataset(workdir / "synthme", preset="tiny", kind="macro", seed=SEED,
+clips = make_dataset(workdir / "synthme", preset="tiny", expression_type="macro", seed=SEED,
                      n_subjects=N_SUBJECTS, macro=1, macro_s=MACRO_S)
 for clip in clips:
     print(clip.subject, clip.clip_id, clip.emotion, f"AUs {clip.au_string}", clip.n_frames, "frames")
@@ -84,12 +83,12 @@ train_set, held_out = samples[:-1], samples[-1:]
 print(DEFAULT_PREPARE, DEFAULT_FIT)
 print(len(train_set), "training clips, held out:", held_out[0].key)
 s = samples[0]
-print("target", tuple(s.target_vertices.shape), "| kind", s.kind,
+print("target", tuple(s.target_vertices.shape), "| kind", s.expression_type,
       "| frames", s.features.n_frames, "| vertices", s.features.n_vertices)
 
 # %% [markdown]
 # ## 3 · The training configuration
-# `recipe_configs` returns the `TrainConfig`s of the shipped weights' recipe (`mxkit.train.recipe`:
+# `recipe_configs` returns the `TrainConfig`s of the shipped weights' recipe (`mxkit.workflows.recipe`:
 # pretraining, fine-tuning, training from scratch). We keep its network sizes and loss weights
 # and shorten the run. Everything random derives from `seed`: initial weights, clip order, the
 # frames drawn at each step.

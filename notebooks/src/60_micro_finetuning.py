@@ -29,11 +29,12 @@ import pandas as pd
 
 import mxkit
 from mxkit.data import make_dataset
-from mxkit.eval import evaluate_reconstruction, load_networks
+from mxkit.eval import evaluate_reconstruction
 from mxkit.morph import load_face_model
-from mxkit.reconstruct import VARIANTS
+from mxkit.nets import VARIANTS
+from mxkit.workflows import load_networks
 from mxkit.train import finetune_micro, pretrain_macro
-from mxkit.train.recipe import recipe_configs, recipe_samples
+from mxkit.workflows.recipe import recipe_configs, recipe_samples
 from mxkit.viz import plot_meshes_side_by_side
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
@@ -62,8 +63,8 @@ if FULL:
 model = load_face_model("mh-head")
 workdir = Path(tempfile.mkdtemp(prefix="mxkit-nb60-"))
 samples, info = recipe_samples(model, quick=True, work=workdir / "quick", workers=1)
-macro = [s for s in samples if s.kind == "macro"]
-micro = [s for s in samples if s.kind == "micro"]
+macro = [s for s in samples if s.expression_type == "macro"]
+micro = [s for s in samples if s.expression_type == "micro"]
 pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=0)
 pre_cfg = dataclasses.replace(pre_cfg, steps=PRETRAIN_STEPS, warmup_steps=PRETRAIN_STEPS // 5)
 fine_cfg = dataclasses.replace(fine_cfg, steps=FINETUNE_STEPS)
@@ -75,7 +76,7 @@ for name, c in (("pretrain", pre_cfg), ("fine-tune", fine_cfg), ("scratch", scra
 # %% [markdown]
 # Pretrain on the macro clip with a checkpoint, then fine-tune **from the checkpoint file**, as a
 # later session would (`init` also takes a `TrainResult`, a `DynamicRefiner`, e.g.
-# `mxkit.reconstruct.load_weights(variant="full", model=model)[0]`, or a weights file). The
+# `mxkit.workflows.load_weights(variant="full", model=model)[0]`, or a weights file). The
 # scratch run starts from the networks the seed draws, whose output layers are zero.
 
 # %%
@@ -159,7 +160,7 @@ for name, net in networks.items():
 
 # %%
 # NBVAL_CHECK_OUTPUT
-clips = make_dataset(workdir / "heldout", preset="small", kind="micro", seed=SEED,
+clips = make_dataset(workdir / "heldout", preset="small", expression_type="micro", seed=SEED,
                      n_subjects=N_SUBJECTS, micro=N_MICRO, micro_s=MICRO_S)
 prepared = [mxkit.prepare(clip, **settings["prepare"]) for clip in clips]
 for clip in clips:

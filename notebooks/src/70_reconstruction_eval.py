@@ -2,7 +2,7 @@
 # # 70 · Evaluating 3D reconstructions: the ablation on held-out SynthME clips
 #
 # SynthME clips carry their 3D ground truth, so every reconstruction variant can be measured
-# against it, vertex by vertex and frame by frame. `mxkit.eval.run_ablation` does the whole
+# against it, vertex by vertex and frame by frame. `mxkit.workflows.run_ablation` does the whole
 # comparison in one call: it loads the shipped weights and the prepare / fit settings they were
 # trained with, prepares every clip, reconstructs it with every variant (DESIGN.md §4: `static`,
 # `smoothed`, `encoder`, `deformer`, `full`, `full_no_pretrain`), evaluates each against the
@@ -34,8 +34,10 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from mxkit.data import load_synthme, make_dataset
-from mxkit.eval import VARIANTS, error_over_time, face_mask, motion_error_map, run_ablation
-from mxkit.morph import load_face_model
+from mxkit.eval import error_over_time, motion_error_map
+from mxkit.morph import face_mask, load_face_model
+from mxkit.nets import VARIANTS
+from mxkit.workflows import run_ablation
 from mxkit.viz import plot_meshes_side_by_side
 
 plt.rcParams["figure.dpi"] = 72      # keeps the committed notebook small
@@ -66,7 +68,7 @@ workdir = Path(tempfile.mkdtemp(prefix="mxkit70_"))
 if DATASET_ROOT:
     clips = load_synthme(DATASET_ROOT)
 else:
-    clips = make_dataset(workdir / "SynthME", preset=PRESET, kind="micro", seed=SEED,
+    clips = make_dataset(workdir / "SynthME", preset=PRESET, expression_type="micro", seed=SEED,
                          n_subjects=N_SUBJECTS, micro=CLIPS_PER_SUBJECT)
 print(len(clips), "micro clips of", len(clips.subjects), "subjects, at", clips[0].fps, "fps")
 

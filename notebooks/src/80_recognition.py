@@ -85,7 +85,7 @@ workdir = Path(tempfile.mkdtemp(prefix="mxkit80_"))
 if DATASET_ROOT:
     clips = load_dataset(DATASET_ROOT, DATASET)
 else:
-    clips = make_dataset(workdir / "SynthME", preset=PRESET, kind="micro", n_subjects=N_SUBJECTS,
+    clips = make_dataset(workdir / "SynthME", preset=PRESET, expression_type="micro", n_subjects=N_SUBJECTS,
                          micro=CLIPS_PER_SUBJECT, seed=SEED)
 labelled = clips.map_classes(PROTOCOL)
 has_truth = all(isinstance(c.ground_truth, SynthTruth) for c in labelled)   # real datasets: False

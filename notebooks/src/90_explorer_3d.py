@@ -32,7 +32,8 @@ import numpy as np
 
 import mxkit
 from mxkit.data import make_dataset
-from mxkit.eval import evaluate_reconstruction, weights_settings
+from mxkit.eval import evaluate_reconstruction
+from mxkit.workflows import weights_settings
 from mxkit.morph import load_face_model
 from mxkit.viz import (
     magnify_motion,
@@ -61,7 +62,7 @@ if FULL:
 # %%
 # NBVAL_CHECK_OUTPUT
 workdir = tempfile.TemporaryDirectory()
-clips = make_dataset(os.path.join(workdir.name, "SynthME"), preset=PRESET, kind="micro", seed=SEED,
+clips = make_dataset(os.path.join(workdir.name, "SynthME"), preset=PRESET, expression_type="micro", seed=SEED,
                      n_subjects=1, micro=1)
 clip = clips[0]
 print(clip.n_frames, "frames at", clip.fps, "fps | onset, apex, offset:", clip.onset, clip.apex, clip.offset)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..._checks import check_option
 from ...errors import DatasetFormatError
-from .._util import check_option
 from ..aus import parse_au_string
 from ..clip import Clip, ClipSet
 from ..problems import DatasetWarning, MissingFramesError

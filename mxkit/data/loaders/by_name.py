@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..._checks import check_option
 from ...errors import InputValueError
 from ..clip import ClipSet
 
@@ -49,7 +50,6 @@ def load_dataset(root: str | os.PathLike, dataset: str = "auto", **options: Any)
         ``dataset`` is not a known name.
     """
     from ... import data
-    from ..._checks import check_option  # imports torch: only when called
 
     path = Path(root).expanduser()
     if not path.exists():

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from ..._checks import check_option, renamed_keywords
 from ...errors import DatasetFormatError
-from .._util import check_option
 from ..aus import is_missing_value
 from ..clip import ClipSet
 from ._common import (
@@ -82,7 +82,8 @@ def _naming_rules(book: Workbook) -> tuple[dict[int, tuple[str, int]] | None, di
     return subj, stim
 
 
-def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "all"] = "micro",
+@renamed_keywords(kind="expression_type")
+def load_casme_sq(root: str | os.PathLike, *, expression_type: Literal["micro", "macro", "all"] = "micro",
                   frames: Literal["auto", "raw", "cropped", "selected"] = "auto",
                   labels: str | os.PathLike | None = None,
                   window: Literal["labelled", "all"] = "labelled",
@@ -95,8 +96,9 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
     root : path-like
         The CAS(ME)² folder: ``CAS(ME)^2code_final.xlsx`` (also found as
         ``code_final.xlsx``) alongside ``rawpic/``, ``cropped/`` and/or ``selectedpic/``.
-    kind : {'micro', 'macro', 'all'}, optional
-        Which rows, by the type column (``micro-expression`` / ``macro-expression``).
+    expression_type : {'micro', 'macro', 'all'}, optional
+        Which rows, by the type column (``micro-expression`` / ``macro-expression``); ``kind``
+        is a deprecated alias.
     frames : {'auto', 'raw', 'cropped', 'selected'}, optional
         ``rawpic/``, ``cropped/`` or ``selectedpic/``, assumed to share the layout
         ``{sNN}/{NN}_{code:04d}<name>/img{N}.jpg`` (unconfirmed); 'auto' prefers raw.
@@ -127,7 +129,7 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
     ``happyiness`` is kept as written (an ``emotion_spelling`` problem). A row that still
     cannot be read is an ``invalid_row`` problem; the others load.
     """
-    check_option(kind, ("micro", "macro", "all"), "kind")
+    check_option(expression_type, ("micro", "macro", "all"), "expression_type")
     root = check_root(root, "CAS(ME)²")
     path = find_label_file(root, labels, names=(CASME_SQ_CODING_FILE, "code_final.xlsx"),
                            patterns=("cas(me)*code*.xlsx", "cas(me)*code*.xls", "casme2*code_final*.xlsx",
@@ -170,7 +172,7 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
             else:
                 raise table.error(row, "type", "expected 'micro-expression' or 'macro-expression'; "
                                   f"got {table.get(values, 'type')!r}")
-            if kind != "all" and etype != kind:
+            if expression_type != "all" and etype != expression_type:
                 continue
             onset, apex, offset, src = table.window(row, values, dataset="casme_sq", subject=subject,
                                                      clip_id=clip, problems=problems, zero_missing=True,
@@ -215,6 +217,6 @@ def load_casme_sq(root: str | os.PathLike, *, kind: Literal["micro", "macro", "a
     if not specs:
         if guard.invalid:
             raise no_rows_error(table, problems)
-        raise DatasetFormatError(f"{table.loc(None)}: no {kind}-expression rows")
+        raise DatasetFormatError(f"{table.loc(None)}: no {expression_type}-expression rows")
     return assemble(specs, dataset="casme_sq", window=window, missing=missing,
                     problems=problems, name="casme_sq")

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from ..._checks import check_option
 from ...errors import DatasetFormatError, InputValueError
-from .._util import check_option
 from ..clip import Clip, ClipSet
 from ..problems import DatasetWarning, MissingFramesError
 from ..protocols import MEGC2019_3CLASS

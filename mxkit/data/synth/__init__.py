@@ -37,6 +37,8 @@ from .appearance import Atlas, SynthSubject, build_atlas, generate_subject
 from .check import detection_report
 from .clips import (
     DEPTH_NOISE_STREAM,
+    EXPRESSION_TYPE_DEFAULTS,
+    EXPRESSION_TYPES,
     KIND_DEFAULTS,
     KINDS,
     generate_clip,
@@ -47,6 +49,7 @@ from .clips import (
     render_frames,
 )
 from .dataset import (
+    DATASET_EXPRESSION_TYPES,
     DATASET_KINDS,
     LAYOUTS,
     MANIFEST,
@@ -70,8 +73,8 @@ from .motion import (
 from .truth import SynthTruth
 
 __all__ = [
-    "SynthTruth", "SynthSubject", "Atlas", "PlannedClip", "PRESETS", "LAYOUTS", "DATASET_KINDS",
-    "KINDS", "KIND_DEFAULTS", "MANIFEST", "EMOTIONS", "EMOTION_RECIPES", "EMOTION_WEIGHTS",
+    "SynthTruth", "SynthSubject", "Atlas", "PlannedClip", "PRESETS", "LAYOUTS", "DATASET_EXPRESSION_TYPES",
+    "EXPRESSION_TYPES", "EXPRESSION_TYPE_DEFAULTS", "DATASET_KINDS", "KINDS", "KIND_DEFAULTS", "MANIFEST", "EMOTIONS", "EMOTION_RECIPES", "EMOTION_WEIGHTS",
     "make_dataset", "load_synthme", "dataset_plan", "generate_subject", "generate_clip",
     "plan_clip", "render_frames", "iter_frames", "build_atlas", "detail_field",
     "detail_weights", "head_motion", "intensity_profile", "recipe_aus", "layout_emotion",

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._checks import check_option, renamed_keywords
 from ...errors import InputValueError
-from .._util import check_option
 from .appearance import SynthSubject, check_model, generate_subject
 from .motion import (
     EMOTION_RECIPES,
@@ -31,20 +31,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...morph import FaceModel
     from ..clip import Clip
 
-__all__ = ["KINDS", "KIND_DEFAULTS", "plan_clip", "render_frames", "iter_frames", "generate_clip",
-           "iter_depth", "render_depth", "DEPTH_NOISE_STREAM"]
+__all__ = ["EXPRESSION_TYPES", "EXPRESSION_TYPE_DEFAULTS", "KINDS", "KIND_DEFAULTS", "plan_clip",
+           "render_frames", "iter_frames", "generate_clip", "iter_depth", "render_depth",
+           "DEPTH_NOISE_STREAM"]
 
-#: Kinds of clips.
-KINDS = ("micro", "macro")
-#: Default ranges per kind: onset->offset duration (s), neutral baseline before the onset and
+#: Expression types of clips.
+EXPRESSION_TYPES = ("micro", "macro")
+#: Default ranges per expression type: onset->offset duration (s), neutral baseline before the onset and
 #: after the offset (s, each), base peak AU intensity, apex position (fraction of onset->offset),
 #: ratio of the detail amplitude to the peak blendshape motion (clipped to 0.2-1.0 mm).
-KIND_DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {
+EXPRESSION_TYPE_DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {
     "micro": {"duration_s": (0.2, 0.5), "baseline_s": (0.04, 0.08), "intensity": (0.12, 0.32),
               "apex": (0.3, 0.55), "detail_ratio": (0.3, 0.6)},
     "macro": {"duration_s": (0.6, 1.2), "baseline_s": (0.04, 0.08), "intensity": (0.55, 0.9),
               "apex": (0.3, 0.5), "detail_ratio": (0.3, 0.6)},
 }
+#: Old name of :data:`EXPRESSION_TYPES` (deprecated).
+KINDS = EXPRESSION_TYPES
+#: Old name of :data:`EXPRESSION_TYPE_DEFAULTS` (deprecated).
+KIND_DEFAULTS = EXPRESSION_TYPE_DEFAULTS
 #: Range of the detail field's amplitude (largest vertex displacement), metres.
 DETAIL_RANGE_M = (0.2e-3, 1.0e-3)
 
@@ -86,7 +91,8 @@ def _pick_recipe(model: FaceModel, rng: np.random.Generator, emotion: str | None
     return emotion, recipes[int(rng.integers(len(recipes)))]
 
 
-def plan_clip(subject: SynthSubject, *, kind: str = "micro", emotion: str | None = None,
+@renamed_keywords(kind="expression_type")
+def plan_clip(subject: SynthSubject, *, expression_type: str = "micro", emotion: str | None = None,
               au_string: str | int | None = None, seed: int = 0, fps: float = 200.0,
               duration_s: Any = None, baseline_s: Any = None, intensity: Any = None,
               model: FaceModel | None = None) -> SynthTruth:
@@ -96,9 +102,10 @@ def plan_clip(subject: SynthSubject, *, kind: str = "micro", emotion: str | None
     ----------
     subject : SynthSubject
         From :func:`generate_subject` (identity and camera are used; the texture is not).
-    kind : {'micro', 'macro'}
+    expression_type : {'micro', 'macro'}
         Micro: low intensity (base peak AU intensity 0.12-0.32, +-15 % per AU), 0.2-0.5 s
-        onset->offset. Macro: high intensity (0.55-0.9), 0.6-1.2 s. See :data:`KIND_DEFAULTS`.
+        onset->offset. Macro: high intensity (0.55-0.9), 0.6-1.2 s. See
+        :data:`EXPRESSION_TYPE_DEFAULTS`. (``kind`` is a deprecated alias.)
     emotion : str, optional
         One of :data:`~mxkit.data.synth.motion.EMOTIONS` (CASME II spelling); drawn with
         CASME II's frequencies when omitted (or deduced from ``au_string``).
@@ -109,7 +116,7 @@ def plan_clip(subject: SynthSubject, *, kind: str = "micro", emotion: str | None
     fps : float
         Frame rate (CASME II and SAMM: 200).
     duration_s, baseline_s, intensity : float or (low, high), optional
-        Override the kind's ranges: onset->offset duration, neutral frames before the onset
+        Override the expression type's ranges: onset->offset duration, neutral frames before the onset
         and after the offset (each), base peak AU intensity.
     model : FaceModel, optional
         ``mh-head`` (default).
@@ -125,13 +132,13 @@ def plan_clip(subject: SynthSubject, *, kind: str = "micro", emotion: str | None
     model = check_model(model)
     if not isinstance(subject, SynthSubject):
         raise InputValueError(f"subject must be a SynthSubject (generate_subject); got {type(subject).__name__}")
-    check_option(kind, KINDS, "kind")
+    check_option(expression_type, EXPRESSION_TYPES, "expression_type")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputValueError(f"seed must be a non-negative int; got {seed!r}")
     if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not fps > 0:
         raise InputValueError(f"fps must be a positive number; got {fps!r}")
     fps = float(fps)
-    d = KIND_DEFAULTS[kind]
+    d = EXPRESSION_TYPE_DEFAULTS[expression_type]
     dur = _range(duration_s, "duration_s", d["duration_s"])
     base = _range(baseline_s, "baseline_s", d["baseline_s"])
     inten = _range(intensity, "intensity", d["intensity"])
@@ -164,7 +171,7 @@ def plan_clip(subject: SynthSubject, *, kind: str = "micro", emotion: str | None
                        detail=detail, detail_profile=profile ** gamma, rotation=rotation,
                        translation=translation, camera=subject.camera,
                        landmarks=np.zeros((T, 68, 2), np.float32), profile=profile, aus=aus,
-                       kind=kind, fps=fps, detail_amplitude=float(np.linalg.norm(detail, axis=1).max()),
+                       expression_type=expression_type, fps=fps, detail_amplitude=float(np.linalg.norm(detail, axis=1).max()),
                        meta=meta)
     return dataclasses.replace(truth, landmarks=truth.project_landmarks(model))
 
@@ -308,7 +315,8 @@ def render_frames(subject: SynthSubject, truth: SynthTruth, *, model: FaceModel 
     return np.stack(imgs) if imgs else np.zeros((0, H, W, 3), np.uint8)
 
 
-def generate_clip(subject: SynthSubject | None = None, *, kind: str = "micro",
+@renamed_keywords(kind="expression_type")
+def generate_clip(subject: SynthSubject | None = None, *, expression_type: str = "micro",
                   emotion: str | None = None, au_string: str | int | None = None, seed: int = 0,
                   fps: float = 200.0, duration_s: Any = None, baseline_s: Any = None,
                   intensity: Any = None, clip_id: str | None = None,
@@ -319,10 +327,10 @@ def generate_clip(subject: SynthSubject | None = None, *, kind: str = "micro",
     ----------
     subject : SynthSubject, optional
         Default ``generate_subject(seed=seed)`` (256 px frames).
-    kind, emotion, au_string, seed, fps, duration_s, baseline_s, intensity, model
-        As in :func:`plan_clip`.
+    expression_type, emotion, au_string, seed, fps, duration_s, baseline_s, intensity, model
+        As in :func:`plan_clip` (``kind`` is a deprecated alias of ``expression_type``).
     clip_id : str, optional
-        Default ``f"{kind}{seed:03d}"``.
+        Default ``f"{expression_type}{seed:03d}"``.
     workers : int, optional
         Rasterizer threads.
 
@@ -336,7 +344,7 @@ def generate_clip(subject: SynthSubject | None = None, *, kind: str = "micro",
     Examples
     --------
     >>> subject = generate_subject(seed=1, image_size=96, texture_size=256)  # doctest: +SKIP
-    >>> clip = generate_clip(subject, kind="micro", emotion="happiness", seed=3)  # doctest: +SKIP
+    >>> clip = generate_clip(subject, expression_type="micro", emotion="happiness", seed=3)  # doctest: +SKIP
     >>> clip.emotion, 0.2 <= clip.duration_s <= 0.5  # doctest: +SKIP
     ('happiness', True)
     """
@@ -345,13 +353,13 @@ def generate_clip(subject: SynthSubject | None = None, *, kind: str = "micro",
     model = check_model(model)
     if subject is None:
         subject = generate_subject(seed=seed, model=model)
-    truth = plan_clip(subject, kind=kind, emotion=emotion, au_string=au_string, seed=seed, fps=fps,
+    truth = plan_clip(subject, expression_type=expression_type, emotion=emotion, au_string=au_string, seed=seed, fps=fps,
                       duration_s=duration_s, baseline_s=baseline_s, intensity=intensity, model=model)
     frames = render_frames(subject, truth, model=model, workers=workers)
     m = truth.meta
     return Clip(dataset="synthme", subject=f"s{subject.index:02d}",
-                clip_id=clip_id if clip_id is not None else f"{kind}{seed:03d}", frames=frames,
+                clip_id=clip_id if clip_id is not None else f"{expression_type}{seed:03d}", frames=frames,
                 fps=truth.fps, onset=m["onset"], apex=m["apex"], offset=m["offset"],
                 au_string=m["au_string"], emotion=m["emotion"],
-                meta={"kind": kind, "synth_seed": int(seed), "subject_seed": subject.seed},
+                meta={"kind": expression_type, "synth_seed": int(seed), "subject_seed": subject.seed},
                 ground_truth=truth)

@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._checks import check_option, renamed_keywords
+from ..._io import atomic_open
 from ...errors import DatasetFormatError, InputValueError
-from .._util import check_option
 from .appearance import SynthSubject, check_model, generate_subject
 from .clips import iter_frames, plan_clip
 from .motion import EMOTION_WEIGHTS, EMOTIONS
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...morph import FaceModel
     from ..clip import ClipSet
 
-__all__ = ["PRESETS", "LAYOUTS", "DATASET_KINDS", "MANIFEST", "make_dataset", "load_synthme",
+__all__ = ["PRESETS", "LAYOUTS", "DATASET_EXPRESSION_TYPES", "DATASET_KINDS", "MANIFEST", "make_dataset", "load_synthme",
            "dataset_plan", "PlannedClip", "layout_emotion"]
 
 #: File name of the dataset manifest (preset, seed, mxkit version, counts, clip list).
@@ -58,8 +59,10 @@ MANIFEST = "synthme.json"
 #: Layouts :func:`make_dataset` writes.
 LAYOUTS = ("casme2", "samm", "ckplus", "casme3", "samm_lv")
 _LONG_VIDEO = ("casme3", "samm_lv")
-#: Values of ``make_dataset(kind=...)``.
-DATASET_KINDS = ("micro", "macro", "both")
+#: Values of ``make_dataset(expression_type=...)``.
+DATASET_EXPRESSION_TYPES = ("micro", "macro", "both")
+#: Old name of :data:`DATASET_EXPRESSION_TYPES` (deprecated).
+DATASET_KINDS = DATASET_EXPRESSION_TYPES
 _LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0, "casme3": 30.0, "samm_lv": 200.0}
 _FIXED_DATE = "2014-05-08T00:00:00Z"
 # files that mark a dataset folder (SynthME refuses to write anywhere below one)
@@ -175,7 +178,7 @@ def _emotions(n: int, mode: str, rng: np.random.Generator) -> list[str]:
     return [names[int(i)] for i in rng.choice(len(names), size=n, p=p / p.sum())]
 
 
-def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int,
+def _clip_names(layout: str, subject: int, expression_type: str, emotion: str, k: int,
                 onset_frame: int = 0) -> tuple[str, str, str]:
     """(clip_id written, subject folder, clip_id loaded); for the long-video layouts the
     written id is the video (CAS(ME)³ letter, SAMM-LV inducement number)."""
@@ -188,7 +191,7 @@ def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int,
         return str(k), f"{subject:03d}", f"{subject:03d}_{k}_1"
     e = EMOTIONS.index(emotion) + 1
     if layout == "casme2":
-        cid = f"{'EP' if kind == 'micro' else 'MA'}{e:02d}_{k:02d}"
+        cid = f"{'EP' if expression_type == 'micro' else 'MA'}{e:02d}_{k:02d}"
         return cid, f"sub{subject:02d}", cid
     if layout == "samm":
         cid = f"{subject:03d}_{e}_{k}"
@@ -196,7 +199,8 @@ def _clip_names(layout: str, subject: int, kind: str, emotion: str, k: int,
     return f"{k:03d}", f"S{subject:03d}", f"S{subject:03d}_{k:03d}"
 
 
-def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "casme2", seed: int = 0,
+@renamed_keywords(kind="expression_type")
+def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout: str = "casme2", seed: int = 0,
                  model: FaceModel | None = None, **options: Any
                  ) -> tuple[list[SynthSubject], list[PlannedClip]]:
     """Subjects (unpainted) and every clip's ground truth of a dataset, without rendering.
@@ -205,17 +209,17 @@ def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "ca
     written clip id, the loader's subject folder and clip id, and the :class:`SynthTruth` of
     the written frames.
     """
-    check_option(kind, DATASET_KINDS, "kind")
+    check_option(expression_type, DATASET_EXPRESSION_TYPES, "expression_type")
     check_option(layout, LAYOUTS, "layout")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputValueError(f"seed must be a non-negative int; got {seed!r}")
     opts = _options(preset, options)
     model = check_model(model)
     fps = _LAYOUT_FPS[layout]
-    n_micro = opts["micro"] if kind in ("micro", "both") else 0
-    n_macro = opts["macro"] if kind in ("macro", "both") else 0
+    n_micro = opts["micro"] if expression_type in ("micro", "both") else 0
+    n_macro = opts["macro"] if expression_type in ("macro", "both") else 0
     if n_micro + n_macro == 0:
-        raise InputValueError(f"preset {preset!r} with kind={kind!r} has no clips (micro={opts['micro']}, "
+        raise InputValueError(f"preset {preset!r} with expression_type={expression_type!r} has no clips (micro={opts['micro']}, "
                               f"macro={opts['macro']})")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7101]))
     n_sub = opts["n_subjects"]
@@ -227,18 +231,18 @@ def dataset_plan(*, preset: str = "small", kind: str = "both", layout: str = "ca
                                    image_size=opts["image_size"], field_m=opts["field_m"],
                                    texture_size=opts["texture_size"], paint=False)
         subjects.append(subject)
-        kinds = ["micro"] * n_micro + ["macro"] * n_macro
-        for k, clip_kind in enumerate(kinds, start=1):
+        types = ["micro"] * n_micro + ["macro"] * n_macro
+        for k, clip_type in enumerate(types, start=1):
             emotion = next(emotions)
-            truth = plan_clip(subject, kind=clip_kind, emotion=emotion, seed=_seed(seed, 2, s, k),
+            truth = plan_clip(subject, expression_type=clip_type, emotion=emotion, seed=_seed(seed, 2, s, k),
                               fps=fps, model=model, baseline_s=opts["baseline_s"],
-                              duration_s=opts[f"{clip_kind}_s"])
+                              duration_s=opts[f"{clip_type}_s"])
             window = (0, truth.n_frames)
             if layout == "ckplus":  # neutral -> apex, as CK+ sequences run
                 window = (0, truth.meta["apex"] + 1)
                 truth = _crop(truth, *window)
             first = 1 if layout == "ckplus" else int(rng.integers(1, 200))
-            cid, folder, loaded = _clip_names(layout, s, clip_kind, emotion, k,
+            cid, folder, loaded = _clip_names(layout, s, clip_type, emotion, k,
                                               first + int(truth.meta["onset"]))
             items.append(PlannedClip(s, cid, folder, loaded, truth, window, first))
     return subjects, items
@@ -257,8 +261,7 @@ def _freeze_xlsx(path: Path) -> None:
     """Rewrite an openpyxl workbook with fixed zip timestamps and document dates."""
     with zipfile.ZipFile(path) as zf:
         members = [(info, zf.read(info.filename)) for info in zf.infolist()]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_open(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         for info, data in members:
             if info.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
@@ -267,7 +270,6 @@ def _freeze_xlsx(path: Path) -> None:
             new.compress_type = zipfile.ZIP_DEFLATED
             new.external_attr = 0o644 << 16
             zf.writestr(new, data)
-    os.replace(tmp, path)
 
 
 def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceModel,
@@ -286,13 +288,13 @@ def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceM
     return stream
 
 
-def _manifest(*, preset: str, kind: str, layout: str, seed: int, opts: dict[str, Any],
+def _manifest(*, preset: str, expression_type: str, layout: str, seed: int, opts: dict[str, Any],
               subjects: list[SynthSubject], items: list[PlannedClip]) -> dict[str, Any]:
     from ..._version import __version__
 
-    n_micro = sum(it.truth.kind == "micro" for it in items)
-    return {
-        "name": "SynthME", "format": 1, "preset": preset, "kind": kind, "layout": layout,
+    n_micro = sum(it.truth.expression_type == "micro" for it in items)
+    return {   # the manifest's keys (file format) keep the name "kind"
+        "name": "SynthME", "format": 1, "preset": preset, "kind": expression_type, "layout": layout,
         "seed": int(seed), "mxkit_version": __version__, "model": "mh-head",
         "fps": _LAYOUT_FPS[layout],
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()},
@@ -301,7 +303,7 @@ def _manifest(*, preset: str, kind: str, layout: str, seed: int, opts: dict[str,
                    "frames": int(sum(it.truth.n_frames for it in items))},
         "subjects": [s.describe() for s in subjects],
         "clips": [{"subject": it.folder_subject, "clip_id": it.loaded_id, "written_id": it.clip_id,
-                   "gt": f"gt/{it.folder_subject}/{it.loaded_id}.npz", "kind": it.truth.kind,
+                   "gt": f"gt/{it.folder_subject}/{it.loaded_id}.npz", "kind": it.truth.expression_type,
                    "emotion": it.truth.meta["emotion"], "au_string": it.truth.meta["au_string"],
                    "n_frames": it.truth.n_frames, "first_frame": it.first_frame}
                   for it in items],
@@ -332,7 +334,8 @@ def _check_out(out: Any, overwrite: bool) -> Path:
     return root
 
 
-def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "both",
+@renamed_keywords(kind="expression_type")
+def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_type: str = "both",
                  layout: str = "casme2", seed: int = 0, progress: bool = False,
                  overwrite: bool = False, model: FaceModel | None = None,
                  workers: int | None = None, quality: int = 95, depth_noise_mm: float = 0.0,
@@ -345,9 +348,9 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
         New or empty folder (or one written earlier by mxkit, with ``overwrite=True``).
     preset : {'tiny', 'small', 'full'}
         Size of the dataset (:data:`PRESETS`).
-    kind : {'micro', 'macro', 'both'}
+    expression_type : {'micro', 'macro', 'both'}
         Which clips: micro-expressions (low intensity, 0.2-0.5 s), macro-expressions (high
-        intensity, longer), or both.
+        intensity, longer), or both (``kind`` is a deprecated alias).
     layout : {'casme2', 'samm', 'ckplus', 'casme3', 'samm_lv'}
         CASME II (coding sheet in the official format, 200 fps), SAMM (200 fps, gray), CK+
         (30 fps, neutral -> apex), CAS(ME)³ (30 fps, colour + exact depth maps in mm, one short
@@ -382,7 +385,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
     Raises
     ------
     OptionError
-        Unknown ``preset``, ``kind`` or ``layout`` (names the argument).
+        Unknown ``preset``, ``expression_type`` or ``layout`` (names the argument).
     InputValueError
         Bad options or seed, or an ``out`` folder that is not empty (a foreign folder is
         never written into; an mxkit one only with ``overwrite=True``).
@@ -397,7 +400,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
     from .. import writers
 
     root = _check_out(out, bool(overwrite))
-    check_option(kind, DATASET_KINDS, "kind")
+    check_option(expression_type, DATASET_EXPRESSION_TYPES, "expression_type")
     check_option(layout, LAYOUTS, "layout")
     if isinstance(depth_noise_mm, bool) or not isinstance(depth_noise_mm, numbers.Real) or not depth_noise_mm >= 0:
         raise InputValueError(f"depth_noise_mm must be a number >= 0; got {depth_noise_mm!r}")
@@ -405,7 +408,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
         raise InputValueError(f"depth_noise_mm applies to layout='casme3' (depth maps); got layout={layout!r}")
     opts = _options(preset, options)
     model = check_model(model)
-    subjects, items = dataset_plan(preset=preset, kind=kind, layout=layout, seed=seed, model=model,
+    subjects, items = dataset_plan(preset=preset, expression_type=expression_type, layout=layout, seed=seed, model=model,
                                    **options)
     if layout == "casme3":
         items = [dataclasses.replace(it, truth=dataclasses.replace(
@@ -425,7 +428,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
             au = "+".join(re.sub(r"^[LR]", "", a) for a in au.split("+"))
             extra["landmarks"] = t.landmarks
         else:
-            extra["notes"] = "SynthME " + t.kind
+            extra["notes"] = "SynthME " + t.expression_type
         onset, apex, offset = (t.meta[k] for k in ("onset", "apex", "offset"))
         if layout == "ckplus":
             onset, apex, offset = 0, t.n_frames - 1, t.n_frames - 1
@@ -433,7 +436,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", kind: str = "
             subject=it.subject, clip_id=it.clip_id, frames=stream(i), onset=onset, apex=apex,
             offset=offset, first_frame=it.first_frame, au_string=au,
             emotion=layout_emotion(t.meta["emotion"], layout), fps=t.fps, extra=extra))
-    manifest = _manifest(preset=preset, kind=kind, layout=layout, seed=seed, opts=opts,
+    manifest = _manifest(preset=preset, expression_type=expression_type, layout=layout, seed=seed, opts=opts,
                          subjects=subjects, items=items)
     if layout == "casme3":
         manifest["depth"] = {"unit_mm": 1.0, "noise_mm": float(depth_noise_mm),
@@ -472,10 +475,10 @@ def _video_record(it: PlannedClip, frames: Iterator[np.ndarray], layout: str, mo
     from .clips import iter_depth
 
     t = it.truth
-    interval = {"expression_type": t.kind, "onset": t.meta["onset"], "apex": t.meta["apex"],
+    interval = {"expression_type": t.expression_type, "onset": t.meta["onset"], "apex": t.meta["apex"],
                 "offset": t.meta["offset"], "au_string": t.meta["au_string"],
                 "emotion": layout_emotion(t.meta["emotion"], layout) if layout == "casme3" else None,
-                "notes": "SynthME " + t.kind}
+                "notes": "SynthME " + t.expression_type}
     depth = (iter_depth(t, model=model, noise_mm=noise_mm, workers=workers)
              if layout == "casme3" else None)
     return LongVideoRecord(subject=it.subject, video=it.clip_id, frames=frames, n_frames=t.n_frames,
@@ -491,7 +494,8 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
     :func:`~mxkit.data.load_ckplus`, :func:`~mxkit.data.load_casme3` with ``window='all'``
     and its depth maps, :meth:`~mxkit.data.load_samm_lv` cut into whole-video clips), then each
     clip gets its :class:`SynthTruth` from ``gt/`` in ``clip.ground_truth`` and
-    ``clip.meta['synthme']`` (kind, emotion in CASME II spelling, AU string). Where the
+    ``clip.meta['synthme']`` (``kind`` = the expression type, emotion in CASME II spelling, AU
+    string). Where the
     layout's label file has no emotion (SAMM Long Videos; CAS(ME)³'s macro list) the clip's
     ``emotion`` is SynthME's own, in the layout's spelling.
 
@@ -553,7 +557,7 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         if truth.n_frames != clip.n_frames:
             raise DatasetFormatError(f"'{root / entry['gt']}' has {truth.n_frames} frames but clip "
                                      f"{clip.subject}/{clip.clip_id} has {clip.n_frames}")
-        info = {"kind": truth.kind, "emotion": truth.meta["emotion"],
+        info = {"kind": truth.expression_type, "emotion": truth.meta["emotion"],
                 "au_string": truth.meta["au_string"], "preset": manifest.get("preset"),
                 "seed": manifest.get("seed"), "gt": str(root / entry["gt"])}
         changes: dict[str, Any] = {"ground_truth": truth, "meta": {**clip.meta, "synthme": info}}

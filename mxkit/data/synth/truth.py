@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._checks import renamed_attribute, renamed_keywords
+from ..._io import atomic_write
 from ...errors import DatasetFormatError, InputValueError, ShapeError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,8 +41,11 @@ _ARRAYS = ("identity", "expression", "detail", "detail_profile", "rotation", "tr
 
 
 def camera_to_dict(camera: Camera) -> dict[str, Any]:
-    """A :class:`~mxkit.render.Camera` as plain JSON-compatible values (exact floats)."""
-    return {"kind": camera.kind, "image_size": list(camera.image_size), "fx": camera.fx,
+    """A :class:`~mxkit.render.Camera` as plain JSON-compatible values (exact floats).
+
+    The projection is stored under the key ``"kind"`` (the file format of SynthME truth).
+    """
+    return {"kind": camera.projection, "image_size": list(camera.image_size), "fx": camera.fx,
             "fy": camera.fy, "cx": camera.cx, "cy": camera.cy,
             "R": np.asarray(camera.R, dtype=np.float64).tolist(),
             "t": np.asarray(camera.t, dtype=np.float64).tolist()}
@@ -51,12 +56,12 @@ def camera_from_dict(d: dict[str, Any]) -> Camera:
     from ...render import Camera
 
     return Camera(fx=d["fx"], fy=d["fy"], cx=d["cx"], cy=d["cy"], R=np.asarray(d["R"]),
-                  t=np.asarray(d["t"]), image_size=tuple(d["image_size"]), kind=d["kind"])
+                  t=np.asarray(d["t"]), image_size=tuple(d["image_size"]), projection=d["kind"])
 
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Write an ``np.load``-compatible ``.npz`` with sorted members and fixed timestamps
-    (same arrays, same bytes), atomically (temporary file + :func:`os.replace`)."""
+    (same arrays, same bytes), atomically (:func:`mxkit._io.atomic_write`)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for key in sorted(arrays):
@@ -68,10 +73,7 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, member.getvalue(), compresslevel=6)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write(path, buf.getvalue())
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -104,7 +106,9 @@ class SynthTruth:
     aus : dict of str to float
         Peak AU intensities, keys as :meth:`FaceModel.aus_to_expression` reads them
         (``"AU4"``, ``"L10"``).
-    kind : {"micro", "macro"}
+    expression_type : {"micro", "macro"}
+        Micro- or macro-expression (``kind`` is its deprecated old name; the truth file keeps
+        the key ``"kind"``).
     fps : float
         Frame rate of the clip.
     detail_amplitude : float
@@ -130,10 +134,12 @@ class SynthTruth:
     landmarks: np.ndarray
     profile: np.ndarray
     aus: dict[str, float]
-    kind: str
+    expression_type: str
     fps: float = 200.0
     detail_amplitude: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+
+    kind = renamed_attribute("expression_type", old="kind")
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -148,8 +154,9 @@ class SynthTruth:
             if len(shape) != len(spec) or any(s is not None and s != n for s, n in zip(spec, shape, strict=True)):
                 want = "(" + ", ".join("*" if s is None else str(s) for s in spec) + ")"
                 raise ShapeError(f"SynthTruth.{name} must have shape {want}; got {shape}")
-        if self.kind not in ("micro", "macro"):
-            raise InputValueError(f"SynthTruth.kind must be 'micro' or 'macro'; got {self.kind!r}")
+        if self.expression_type not in ("micro", "macro"):
+            raise InputValueError(f"SynthTruth.expression_type must be 'micro' or 'macro'; got "
+                                  f"{self.expression_type!r}")
         set_(self, "aus", {str(k): float(v) for k, v in dict(self.aus).items()})
         set_(self, "fps", float(self.fps))
         set_(self, "detail_amplitude", float(self.detail_amplitude))
@@ -237,10 +244,10 @@ class SynthTruth:
         return pd.DataFrame(cols)
 
     def summary(self) -> dict[str, Any]:
-        """Plain numbers: frames, kind, peak AU intensity, detail amplitude (mm), largest head
+        """Plain numbers: frames, expression type, peak AU intensity, detail amplitude (mm), largest head
         rotation (degrees) and translation (mm), apex index."""
         return {
-            "n_frames": self.n_frames, "kind": self.kind, "fps": self.fps,
+            "n_frames": self.n_frames, "expression_type": self.expression_type, "fps": self.fps,
             "aus": dict(self.aus),
             "peak_au_intensity": max(self.aus.values()) if self.aus else 0.0,
             "apex": int(np.argmax(self.profile)),
@@ -250,7 +257,7 @@ class SynthTruth:
         }
 
     def __repr__(self) -> str:
-        return (f"SynthTruth({self.kind}, {self.n_frames} frames @ {self.fps:g} fps, "
+        return (f"SynthTruth({self.expression_type}, {self.n_frames} frames @ {self.fps:g} fps, "
                 f"aus={self.aus}, detail {1e3 * self.detail_amplitude:.2f} mm, "
                 f"model={self.model_name!r})")
 
@@ -258,7 +265,7 @@ class SynthTruth:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the truth as one ``.npz`` (deterministic bytes, atomic); returns the path."""
         meta = {"format": TRUTH_FORMAT, "model_name": self.model_name, "aus": self.aus,
-                "kind": self.kind, "fps": self.fps, "detail_amplitude": self.detail_amplitude,
+                "kind": self.expression_type, "fps": self.fps, "detail_amplitude": self.detail_amplitude,
                 "camera": camera_to_dict(self.camera), "meta": self.meta}
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
@@ -288,6 +295,9 @@ class SynthTruth:
             raise DatasetFormatError(f"'{p}' is not a SynthME ground-truth file (format "
                                      f"{meta.get('format')!r}, missing arrays {missing})")
         return cls(model_name=meta["model_name"], camera=camera_from_dict(meta["camera"]),
-                   aus=meta["aus"], kind=meta["kind"], fps=meta["fps"],
+                   aus=meta["aus"], expression_type=meta["kind"], fps=meta["fps"],
                    detail_amplitude=meta["detail_amplitude"], meta=meta["meta"],
                    **{k: arrays[k] for k in _ARRAYS})
+
+
+SynthTruth.__init__ = renamed_keywords(kind="expression_type")(SynthTruth.__init__)  # type: ignore[method-assign]

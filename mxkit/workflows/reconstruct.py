@@ -28,52 +28,19 @@ corrupt weights file raises a typed error; networks are never silently left rand
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
-import types
 from dataclasses import dataclass, field, fields, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ._checks import check_option
-from .errors import AssetNotFoundError, CheckpointError, InputValueError
+from .._checks import check_option
+from ..errors import InputValueError
+from ..nets.variants import NETWORK_VARIANTS, VARIANTS
+from .weights import DEFAULT_FIT, DEFAULT_PREPARE, load_weights
 
-__all__ = [
-    "reconstruct",
-    "Reconstruction",
-    "VARIANTS",
-    "NETWORK_VARIANTS",
-    "DEFAULT_WEIGHTS",
-    "DEFAULT_FIT",
-    "DEFAULT_PREPARE",
-    "BUNDLE_FORMAT",
-    "load_weights",
-    "default_weights_path",
-    "coarse_fit",
-    "weights_bundle",
-]
-
-#: The reconstruction variants, in ablation order (``DESIGN.md`` §4).
-VARIANTS = ("static", "smoothed", "encoder", "deformer", "full", "full_no_pretrain")
-#: Variants that run networks, and which modules they have: (encoder, deformer).
-NETWORK_VARIANTS = {"encoder": (True, False), "deformer": (False, True), "full": (True, True),
-                    "full_no_pretrain": (True, True)}
-#: File name of the packaged default weights (in ``mxkit/assets``).
-DEFAULT_WEIGHTS = "reconstruct_v1.pt"
-#: Format tag of a weights bundle (one refiner payload per network variant).
-BUNDLE_FORMAT = "mxkit-reconstruct-weights"
-#: Coarse-fit options of the ``smoothed`` base (the default weights were trained on it): the
-#: temporal prior, and the identity prior counted once per frame (see
-#: :func:`mxkit.fit.fit_landmarks`; chosen by cross-validation on the training subjects,
-#: ``mxkit/assets/PROVENANCE.md``).
-DEFAULT_FIT: dict[str, Any] = {"smooth": 1000.0, "identity_prior": "frame"}
-#: :func:`mxkit.prepare` options used when a raw clip is given.
-DEFAULT_PREPARE: dict[str, Any] = {"size": 192}
+__all__ = ["reconstruct", "Reconstruction", "coarse_fit"]
 
 
 # ----------------------------------------------------------------------------- the result
@@ -99,14 +66,14 @@ class Reconstruction:
         ``coarse.expression + delta_expression``.
     delta_expression : Tensor, shape (T, E)
         DynamicEncoder residuals (zeros without it; 0 at the onset).
-    offsets : Tensor, shape (T, V, 3)
-        MeshDeformer offsets, metres (zeros without it; 0 at the onset).
+    vertex_offsets : Tensor, shape (T, V, 3)
+        MeshDeformer vertex offsets, metres (zeros without it; 0 at the onset).
     dynamic_code : Tensor, shape (D,) or None
         The clip's global dynamic code (None without an encoder).
     vertices_coarse : Tensor, shape (T, V, 3)
         Identity + ``expression`` (no offsets).
     vertices : Tensor, shape (T, V, 3)
-        ``vertices_coarse + offsets``.
+        ``vertices_coarse + vertex_offsets``.
     timing : dict of str to float
         Seconds per step (``prepare``, ``fit``, ``features``, ``networks``, ``total``).
     fps : float
@@ -122,7 +89,7 @@ class Reconstruction:
     coarse: Any
     expression: torch.Tensor
     delta_expression: torch.Tensor
-    offsets: torch.Tensor
+    vertex_offsets: torch.Tensor
     dynamic_code: torch.Tensor | None
     vertices_coarse: torch.Tensor
     vertices: torch.Tensor
@@ -130,14 +97,14 @@ class Reconstruction:
     fps: float = math.nan
 
     def __post_init__(self) -> None:
-        from ._checks import check_shape
+        from .._checks import check_shape
 
         check_option(self.variant, VARIANTS, "variant")
         T, E = check_shape(self.expression, ("T", "E"), "expression").values()
         check_shape(self.delta_expression, (T, E), "delta_expression")
         V = check_shape(self.vertices, (T, "V", 3), "vertices")["V"]
         check_shape(self.vertices_coarse, (T, V, 3), "vertices_coarse")
-        check_shape(self.offsets, (T, V, 3), "offsets")
+        check_shape(self.vertex_offsets, (T, V, 3), "vertex_offsets")
         if not 0 <= self.onset <= self.apex < T or not self.onset <= self.offset < T:
             raise InputValueError(f"onset {self.onset}, apex {self.apex}, offset {self.offset} "
                                   f"do not fit {T} frames")
@@ -174,7 +141,7 @@ class Reconstruction:
 
         T = self.n_frames
         mot = torch.linalg.norm(self.motion().detach().double(), dim=-1).cpu()
-        off = torch.linalg.norm(self.offsets.detach().double(), dim=-1).cpu()
+        off = torch.linalg.norm(self.vertex_offsets.detach().double(), dim=-1).cpu()
         frames = np.arange(T)
         phase = np.where(frames < self.onset, "neutral",
                          np.where(frames <= self.apex, "onset-apex",
@@ -194,7 +161,7 @@ class Reconstruction:
     def summary(self) -> dict[str, Any]:
         """Plain numbers: variant, frames, key frames, apex motion and offsets (mm), time (s)."""
         mot = torch.linalg.norm(self.motion()[self.apex].detach().double(), dim=-1)
-        off = torch.linalg.norm(self.offsets[self.apex].detach().double(), dim=-1)
+        off = torch.linalg.norm(self.vertex_offsets[self.apex].detach().double(), dim=-1)
         return {"variant": self.variant, "model": self.model_name, "frames": self.n_frames,
                 "onset": self.onset, "apex": self.apex, "offset": self.offset,
                 "apex_motion_rms_mm": round(float(mot.pow(2).mean().sqrt()) * 1e3, 4),
@@ -203,129 +170,6 @@ class Reconstruction:
                     float(self.delta_expression[self.apex].abs().max()), 4),
                 "coarse_error_px": round(float(self.coarse.error_px.mean()), 4),
                 "seconds": round(float(self.timing.get("total", math.nan)), 3)}
-
-
-# ----------------------------------------------------------------------------- weights
-def default_weights_path() -> Path:
-    """Path of the packaged default weights (it may not exist in a source checkout)."""
-    return Path(str(resources.files("mxkit") / "assets" / DEFAULT_WEIGHTS))
-
-
-def weights_bundle(variants: dict[str, Any], *, model_name: str, fit: dict[str, Any] | None = None,
-                   prepare: dict[str, Any] | None = None,
-                   provenance: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Assemble a weights bundle: one refiner payload per network variant.
-
-    Parameters
-    ----------
-    variants : dict
-        ``{variant: TrainResult | DynamicRefiner | refiner payload}`` for keys of
-        :data:`NETWORK_VARIANTS`.
-    model_name : str
-    fit, prepare : dict, optional
-        The coarse-fit and prepare options the networks were trained with
-        (:func:`reconstruct` uses them by default).
-    provenance : dict, optional
-        Seed, command, data version, metrics... (JSON-compatible).
-
-    Returns
-    -------
-    dict
-        Save it with :func:`mxkit.train.save_atomic`.
-    """
-    from .train.checkpoint import weights_payload
-
-    out = {}
-    for name, src in variants.items():
-        check_option(name, tuple(NETWORK_VARIANTS), "variant")
-        if hasattr(src, "weights") and callable(src.weights):
-            out[name] = src.weights()
-        elif isinstance(src, dict):
-            out[name] = src
-        else:
-            out[name] = weights_payload(src)
-    import json
-
-    # plain JSON values only, so that the bundle loads with torch.load(weights_only=True)
-    prov = json.loads(json.dumps(dict(provenance or {}), default=str))
-    return {"format": BUNDLE_FORMAT, "version": 1, "model_name": str(model_name),
-            "variants": out, "fit": dict(fit or DEFAULT_FIT),
-            "prepare": dict(prepare or DEFAULT_PREPARE), "provenance": prov}
-
-
-def _load_bundle_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise AssetNotFoundError(
-            f"reconstruction weights {str(path)!r} not found. The default weights ship as "
-            f"mxkit/assets/{DEFAULT_WEIGHTS}; rebuild them with "
-            "`.venv/bin/python tools/train_default_weights.py`, or pass weights=<your file>")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure means a corrupt file
-        raise CheckpointError(f"weights file {str(path)!r} is corrupt or unreadable: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"weights file {str(path)!r} does not hold an mxkit payload")
-    return payload
-
-
-def load_weights(weights: Any = None, *, variant: str, model: Any) -> tuple[Any, dict[str, Any]]:
-    """The trained :class:`~mxkit.nets.DynamicRefiner` of a network variant.
-
-    Parameters
-    ----------
-    weights : None, path, dict, DynamicRefiner or TrainResult
-        None: the packaged default bundle. A bundle (``format =
-        "mxkit-reconstruct-weights"``, file or dict) gives its entry for ``variant``; a
-        single refiner payload, a training checkpoint, a refiner or a training result is
-        used as the weights of ``variant``.
-    variant : str
-        One of :data:`NETWORK_VARIANTS`.
-    model : FaceModel
-        Checked against the weights' topology.
-
-    Returns
-    -------
-    refiner : DynamicRefiner
-        On the CPU, eval mode.
-    settings : dict
-        ``{"fit": ..., "prepare": ...}`` recorded in a bundle (empty otherwise).
-
-    Raises
-    ------
-    AssetNotFoundError
-        The weights file does not exist.
-    CheckpointError
-        Corrupt file, missing variant, wrong model topology or modules for the variant.
-    """
-    from .train.checkpoint import load_refiner
-
-    check_option(variant, tuple(NETWORK_VARIANTS), "variant")
-    where = "default weights" if weights is None else None
-    if weights is None:
-        weights = default_weights_path()
-        where = str(weights)
-    if isinstance(weights, (str, os.PathLike)):
-        where = where or str(weights)
-        weights = _load_bundle_file(Path(weights))
-    settings: dict[str, Any] = {}
-    if isinstance(weights, dict) and weights.get("format") == BUNDLE_FORMAT:
-        where = where or "weights bundle"
-        if weights.get("version") != 1:
-            raise CheckpointError(f"{where}: bundle version {weights.get('version')!r} is not 1")
-        entries = weights.get("variants") or {}
-        if variant not in entries:
-            raise CheckpointError(f"{where} has no weights for variant {variant!r}; it has "
-                                  f"{sorted(entries)}")
-        settings = {k: dict(weights[k]) for k in ("fit", "prepare") if isinstance(
-            weights.get(k), dict)}
-        weights = entries[variant]
-    refiner = load_refiner(weights, model=model, where=f"{where or 'weights'} [{variant}]")
-    enc, dfm = NETWORK_VARIANTS[variant]
-    if (refiner.encoder is not None) != enc or (refiner.deformer is not None) != dfm:
-        raise CheckpointError(
-            f"weights for variant {variant!r} must have encoder={enc}, deformer={dfm}; these "
-            f"have encoder={refiner.encoder is not None}, deformer={refiner.deformer is not None}")
-    return refiner.eval(), settings
 
 
 # ----------------------------------------------------------------------------- stages
@@ -339,7 +183,7 @@ def coarse_fit(landmarks: Any, model: Any, *, variant: str = "smoothed",
     ``identity_prior``, which only mean something for one identity per clip, are ignored by
     the static fit).
     """
-    from .fit import fit_frames_independently, fit_landmarks
+    from ..fit import fit_frames_independently, fit_landmarks
 
     check_option(variant, VARIANTS, "variant")
     opts = {**DEFAULT_FIT, **(fit_options or {})}
@@ -413,12 +257,12 @@ def reconstruct(
     >>> rec.vertices.shape                                      # doctest: +SKIP
     torch.Size([60, 4977, 3])
     """
-    from .nets import MeshGraph, clip_features
+    from ..nets import MeshGraph, clip_features
 
     t_start = time.perf_counter()
     check_option(variant, VARIANTS, "variant")
     if model is None:
-        from .morph import load_face_model
+        from ..morph import load_face_model
 
         model = load_face_model("mh-head")
     timing: dict[str, float] = {}
@@ -431,7 +275,7 @@ def reconstruct(
         if not hasattr(prepared, "frames"):
             raise InputValueError(f"reconstruct needs a Clip or a Prepared clip; got "
                                   f"{type(prepared).__name__}")
-        from .pipeline import prepare
+        from ..pipeline import prepare
 
         t0 = time.perf_counter()
         opts = {**DEFAULT_PREPARE, **settings.get("prepare", {}), **(prepare_options or {})}
@@ -478,16 +322,6 @@ def reconstruct(
     return Reconstruction(
         clip_key=tuple(getattr(prepared, "clip_key", ()) or ("", "", "")),
         model_name=str(model.name), variant=variant, onset=onset, apex=apex, offset=offset,
-        coarse=fit, expression=fit.expression + dpsi, delta_expression=dpsi, offsets=offsets,
+        coarse=fit, expression=fit.expression + dpsi, delta_expression=dpsi, vertex_offsets=offsets,
         dynamic_code=code, vertices_coarse=verts_coarse, vertices=verts_coarse + offsets,
         timing=timing, fps=float(getattr(prepared, "fps", math.nan)))
-
-
-class _CallableModule(types.ModuleType):
-    """``mxkit.reconstruct`` is both this module and, called, :func:`reconstruct`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Reconstruction:
-        return reconstruct(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -25,9 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._checks import check_option
-from .errors import InputValueError
-from .eval.runner import SUMMARY_METRICS as _SUMMARY_METRICS
+from .._checks import check_option
+from .._io import atomic_write
+from ..errors import InputValueError
+from ..nets.variants import VARIANTS
+from ..report import markdown_table
+from .ablation import SUMMARY_METRICS as _SUMMARY_METRICS
+from .ablation import region_table, run_ablation
+from .synthme import expression_type_of, synthme_dataset
+from .weights import load_networks
 
 __all__ = ["run_demo", "DemoResult", "DEMO_SEED", "DEMO_VARIANTS", "SUMMARY_METRICS"]
 
@@ -39,7 +45,7 @@ DEMO_SEED = 2
 #: Variants reconstructed by default: the baseline, the clip fit and the full method.
 DEMO_VARIANTS = ("static", "smoothed", "full")
 #: Metrics of the per-variant summary: (metric, region, mesh, label); shared with
-#: :func:`mxkit.eval.run_ablation` (:data:`mxkit.eval.runner.SUMMARY_METRICS`).
+#: :func:`mxkit.workflows.run_ablation` (:data:`mxkit.workflows.SUMMARY_METRICS`).
 SUMMARY_METRICS = _SUMMARY_METRICS
 
 
@@ -93,8 +99,8 @@ def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequ
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .report import Report
-    from .viz import plot_meshes_side_by_side, plot_region_errors
+    from ..report import Report
+    from ..viz import plot_meshes_side_by_side, plot_region_errors
 
     report = Report(
         "mxkit: fine-grained 3D reconstruction of micro-expressions",
@@ -121,8 +127,6 @@ def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequ
                        **{f"time: {k}": f"{v:.1f} s" for k, v in timing.items()}})
 
     report.heading("Micro-motion error per facial region")
-    from .eval.runner import region_table
-
     regions = region_table(metrics, variants)
     report.table(regions, caption="micro-motion L1 (mm), mean over clips")
     best = variants[-1]
@@ -153,7 +157,7 @@ def _write_report(out: Path, *, model: Any, clips: Sequence[Any], prepared: Sequ
         caption="Rotate one panel and the others follow. Colour: displacement magnitude in mm.")
     frames = clip.load_frames([clip.onset, clip.apex])
     prep = prepared[i]
-    from .flow import flow_to_rgb
+    from ..flow import flow_to_rgb
 
     crop = np.concatenate([prep.frames[prep.onset], prep.frames[prep.apex],
                            flow_to_rgb(prep.flow[prep.apex])], axis=1)
@@ -201,7 +205,7 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     seed : int
         SynthME seed.
     variants : sequence of str
-        Reconstruction variants (:data:`mxkit.reconstruct.VARIANTS`); the last one is the
+        Reconstruction variants (:data:`mxkit.nets.VARIANTS`); the last one is the
         one shown in the per-region heat map.
     max_clips : int, optional
         Evaluate only the first ``max_clips`` micro clips.
@@ -218,11 +222,8 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     -------
     DemoResult
     """
-    from .data.synth import PRESETS
-    from .eval.runner import load_networks, markdown_table, run_ablation
-    from .morph import load_face_model
-    from .reconstruct import VARIANTS
-    from .train.synthme import clip_kind, synthme_dataset
+    from ..data.synth import PRESETS
+    from ..morph import load_face_model
 
     check_option(preset, tuple(PRESETS), "preset")
     variants = tuple(variants)
@@ -243,9 +244,9 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     settings = {"prepare": settings["prepare"], "fit": settings["fit"]}
 
     t0 = time.perf_counter()
-    data = synthme_dataset(out / "synthme", preset=preset, seed=seed, kind="micro",
+    data = synthme_dataset(out / "synthme", preset=preset, seed=seed, expression_type="micro",
                            progress=progress)
-    clips = [c for c in data if clip_kind(c) == "micro"]
+    clips = [c for c in data if expression_type_of(c) == "micro"]
     if max_clips is not None:
         clips = clips[:max_clips]
     if not clips:
@@ -261,13 +262,10 @@ def run_demo(out: str | Path, *, preset: str = "small", seed: int = DEMO_SEED,
     prepared, recons = list(ablation.prepared), ablation.reconstructions or {}
     metrics, summary, clip_table = ablation.metrics, ablation.per_variant, ablation.clips
 
-    from .meshio import _atomic_write
-
     files = {
-        "metrics": _atomic_write(out / "metrics.csv", metrics.to_csv(index=False).encode()),
-        "summary": _atomic_write(out / "summary.csv", summary.to_csv(index=False).encode()),
-        "summary_md": _atomic_write(out / "summary.md",
-                                    markdown_table(summary).encode()),
+        "metrics": atomic_write(out / "metrics.csv", metrics.to_csv(index=False)),
+        "summary": atomic_write(out / "summary.csv", summary.to_csv(index=False)),
+        "summary_md": atomic_write(out / "summary.md", markdown_table(summary)),
     }
     if report:
         t0 = time.perf_counter()

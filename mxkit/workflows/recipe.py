@@ -9,9 +9,9 @@ count, the same weights):
    ``seed``, ``subjects`` subjects with 2 micro + 3 macro clips each; training subjects only
    -- ``benchmarks/bench_accuracy.py`` and ``mxkit evaluate`` evaluate on other subjects, drawn
    with another seed);
-2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.reconstruct.DEFAULT_PREPARE`:
+2. prepare every clip once (:func:`mxkit.prepare`, :data:`mxkit.workflows.DEFAULT_PREPARE`:
    dlib landmarks, DIS flow, 192 px crops) and fit the ``smoothed`` coarse base
-   (:data:`mxkit.reconstruct.DEFAULT_FIT`); the training samples are cached in ``work``;
+   (:data:`mxkit.workflows.DEFAULT_FIT`); the training samples are cached in ``work``;
 3. for each network variant: ``encoder``, ``deformer`` and ``full`` are pretrained on the
    macro clips (:func:`mxkit.train.pretrain_macro`, :data:`PRETRAIN`) and fine-tuned on the
    micro clips (:func:`mxkit.train.finetune_micro`, :data:`FINETUNE`); ``full_no_pretrain`` is
@@ -42,16 +42,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputValueError
+from .._checks import check_option
+from .._io import cache_dir, display_path
+from ..errors import CacheError, InputValueError
+from ..nets.variants import NETWORK_VARIANTS
+from ..train.checkpoint import save_atomic
+from ..train.sample import load_samples, save_samples
+from .reconstruct import coarse_fit
+from .synthme import prepare_clips, synthme_dataset, synthme_samples
+from .weights import DEFAULT_FIT, DEFAULT_PREPARE, weights_bundle
 
-__all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "DEFAULT_WORK",
+__all__ = ["DATA", "NETWORK", "PRETRAIN", "FINETUNE", "QUICK", "QUICK_DATA", "QUICK_FIT", "default_work",
            "TrainedWeights", "recipe_samples", "recipe_configs", "validation_table", "validation_errors",
            "train_variant", "train_weights"]
 
 log = logging.getLogger(__name__)
 
 #: The training data: SynthME "small" (256 px), 2 micro + 3 macro clips per subject.
-DATA: dict[str, Any] = {"preset": "small", "kind": "both", "micro": 2, "macro": 3}
+DATA: dict[str, Any] = {"preset": "small", "expression_type": "both", "micro": 2, "macro": 3}
 #: Network sizes (see :class:`mxkit.train.TrainConfig`).
 NETWORK: dict[str, Any] = {"hidden": 32, "code_dim": 16, "gru_hidden": 16, "n_blocks": 2, "n_layers": 3,
                            "order": 3}
@@ -71,7 +79,10 @@ QUICK_DATA: dict[str, Any] = {"preset": "tiny", "n_subjects": 1, "micro": 1, "ma
 QUICK_FIT: dict[str, Any] = {"n_iters": 2}
 #: Default data and sample cache (``$MXKIT_CACHE_DIR`` or ``~/.cache/mxkit``, then
 #: ``train_default_weights``).
-DEFAULT_WORK = Path(os.environ.get("MXKIT_CACHE_DIR", Path.home() / ".cache" / "mxkit")) / "train_default_weights"
+def default_work() -> Path:
+    """The default data and sample cache: ``cache_dir("train_default_weights")``
+    (``$MXKIT_CACHE_DIR`` or ``~/.cache/mxkit``, read at call time)."""
+    return cache_dir("train_default_weights")
 
 
 @dataclass(frozen=True)
@@ -108,13 +119,16 @@ def _say(log_fn: Callable[[str], None] | None, msg: str) -> None:
 
 def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                    quick: bool = False, fit: dict[str, Any] | None = None,
-                   work: str | os.PathLike = DEFAULT_WORK, workers: int | None = 2, progress: bool = False,
+                   work: str | os.PathLike | None = None, workers: int | None = 2, progress: bool = False,
                    log_fn: Callable[[str], None] | None = None) -> tuple[list[Any], dict[str, Any]]:
     """SynthME clips -> prepared -> coarse fits -> TrainingSamples, cached under ``work``.
 
-    ``fit`` updates :data:`mxkit.reconstruct.DEFAULT_FIT` (the coarse base the networks are
+    ``fit`` updates :data:`mxkit.workflows.DEFAULT_FIT` (the coarse base the networks are
     trained on, recorded in the bundle). The data and prepared clips are cached per data and
     prepare settings, the samples per coarse-fit settings, so trying another fit reuses them.
+    ``work`` defaults to :func:`default_work`. The samples file holds tensors and plain values
+    only (:func:`mxkit.train.save_samples`), so it is read without unpickling; a damaged one is
+    rebuilt.
 
     Returns
     -------
@@ -122,24 +136,24 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     info : dict
         ``synthme`` (the data options and truth format), ``prepare``, ``fit``.
     """
-    import torch
-
     from ..data.synth.truth import TRUTH_FORMAT
-    from ..reconstruct import DEFAULT_FIT, DEFAULT_PREPARE
-    from .checkpoint import save_atomic
-    from .synthme import prepare_clips, synthme_dataset, synthme_samples
 
     data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
     fit = {**DEFAULT_FIT, **(fit or {})}
     if quick:
         data.update(QUICK_DATA)
         fit.update(QUICK_FIT)
-    root = Path(work) / _digest([data, DEFAULT_PREPARE])
-    cache = root / f"samples-{_digest(fit)}.pt"
+    root = Path(work if work is not None else default_work()) / _digest([data, DEFAULT_PREPARE])
+    cache = root / f"samples-{_digest(fit)}.samples.pt"
     info = {"synthme": {**data, "truth_format": TRUTH_FORMAT}, "prepare": dict(DEFAULT_PREPARE), "fit": fit}
     if cache.is_file():
-        _say(log_fn, f"samples from {cache}")
-        return torch.load(cache, weights_only=False), info
+        try:
+            samples = load_samples(cache)
+        except CacheError as exc:
+            _say(log_fn, f"rebuilding damaged samples file {display_path(cache)} ({exc})")
+        else:
+            _say(log_fn, f"samples from {display_path(cache)}")
+            return samples, info
     t0 = time.perf_counter()
     clips = list(synthme_dataset(root / "synthme", progress=progress, **data))
     _say(log_fn, f"SynthME: {len(clips)} clips in {time.perf_counter() - t0:.0f} s")
@@ -148,7 +162,7 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     _say(log_fn, f"prepared in {time.perf_counter() - t0:.0f} s")
     samples = synthme_samples(clips, prepared, model, fit_options=fit, progress=progress)
     _say(log_fn, f"samples in {time.perf_counter() - t0:.0f} s")
-    save_atomic(samples, cache)
+    save_samples(samples, cache)
     return samples, info
 
 
@@ -159,7 +173,7 @@ def _digest(obj: Any) -> str:
 def recipe_configs(*, seed: int = 0, encoder: bool = True, deformer: bool = True,
                    quick: bool = False) -> tuple[Any, Any, Any]:
     """The :class:`~mxkit.train.TrainConfig` of pretraining, fine-tuning and training from scratch."""
-    from .config import TrainConfig
+    from ..train.config import TrainConfig
 
     pre = dict(PRETRAIN, **NETWORK, seed=seed, use_encoder=encoder, use_deformer=deformer)
     fine = dict(FINETUNE, **NETWORK, seed=seed, use_encoder=encoder, use_deformer=deformer)
@@ -191,10 +205,9 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
     import pandas as pd
     import torch
 
-    from .._checks import check_option
-    from ..eval.reconstruction import face_mask, micro_motion_error, vertex_errors
+    from ..eval.reconstruction import micro_motion_error, vertex_errors
+    from ..morph import face_mask
     from ..nets import MeshGraph
-    from ..reconstruct import coarse_fit
 
     for name in baselines:
         check_option(name, ("zero", "static", "smoothed"), "baselines")
@@ -218,7 +231,7 @@ def validation_table(results: dict[str, Any], samples: Sequence[Any], model: Any
         for name, v in preds.items():
             rows.append({"clip": "/".join(map(str, s.key)), "variant": name,
                          "micro_motion_l1_mm": micro_motion_error(v, gt, onset=f.onset, apex=f.apex,
-                                                                  kind="l1", mask=mask),
+                                                                  norm="l1", mask=mask),
                          "vertex_l1_mm": vertex_errors(v, gt, align="frame", mask=mask)["vertex_l1"]})
     return pd.DataFrame(rows, columns=["clip", "variant", "micro_motion_l1_mm", "vertex_l1_mm"])
 
@@ -242,15 +255,13 @@ def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 
     ``samples`` holds the training subjects' macro and micro samples. Returns the
     :class:`~mxkit.train.TrainResult` and the loss summary of each phase.
     """
-    from .._checks import check_option
-    from ..reconstruct import NETWORK_VARIANTS
-    from .loop import finetune_micro, pretrain_macro
+    from ..train.loop import finetune_micro, pretrain_macro
 
     check_option(name, tuple(NETWORK_VARIANTS), "variant")
     enc, dfm = NETWORK_VARIANTS[name]
     pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=seed, encoder=enc, deformer=dfm, quick=quick)
-    macro = [s for s in samples if s.kind == "macro"]
-    micro = [s for s in samples if s.kind == "micro"]
+    macro = [s for s in samples if s.expression_type == "macro"]
+    micro = [s for s in samples if s.expression_type == "micro"]
     if name == "full_no_pretrain":
         res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress)
         return res, {"micro": res.history.summary()}
@@ -262,7 +273,7 @@ def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 
 def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                   workers: int | None = 2,
                   validate: int = 0, variants: Sequence[str] | None = None, quick: bool = False,
-                  fit: dict[str, Any] | None = None, work: str | os.PathLike = DEFAULT_WORK,
+                  fit: dict[str, Any] | None = None, work: str | os.PathLike | None = None,
                   progress: bool = False, command: str | None = None,
                   log_fn: Callable[[str], None] | None = None) -> TrainedWeights:
     """Train the reconstruction networks on SynthME with the recipe of the module docstring.
@@ -282,17 +293,17 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     validate : int, default 0
         Keep the last ``validate`` subjects out of training and report their micro-motion error.
     variants : sequence of str, optional
-        Network variants to train (default all of :data:`mxkit.reconstruct.NETWORK_VARIANTS`).
+        Network variants to train (default all of :data:`mxkit.nets.NETWORK_VARIANTS`).
     quick : bool
         Smoke run (see the module docstring).
     fit : dict, optional
-        Coarse-fit options updating :data:`mxkit.reconstruct.DEFAULT_FIT` (recorded in the
+        Coarse-fit options updating :data:`mxkit.workflows.DEFAULT_FIT` (recorded in the
         bundle, so :func:`mxkit.reconstruct` fits the same base by default).
     work : path-like
         Data and sample cache, reused when the settings match.
     progress : bool
     command : str, optional
-        The command line recorded in the provenance (default ``'mxkit.train.recipe.train_weights'``).
+        The command line recorded in the provenance (default ``'mxkit.workflows.recipe.train_weights'``).
     log_fn : callable str -> None, optional
         Where progress messages go (default: this module's logger, level INFO).
 
@@ -309,11 +320,8 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     """
     import torch
 
-    from .. import __version__
-    from .._checks import check_option
+    from .._version import __version__
     from ..morph import load_face_model
-    from ..reconstruct import NETWORK_VARIANTS, weights_bundle
-    from .checkpoint import save_atomic
 
     names = list(variants) if variants else list(NETWORK_VARIANTS)
     for name in names:
@@ -329,9 +337,9 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         raise InputValueError(f"validate={validate} holds out all {len(subject_ids)} subjects")
     held = set(subject_ids[len(subject_ids) - validate:]) if validate else set()
     train_set = [s for s in samples if s.key[1] not in held]
-    valid = [s for s in samples if s.key[1] in held and s.kind == "micro"]
-    macro = [s for s in train_set if s.kind == "macro"]
-    micro = [s for s in train_set if s.kind == "micro"]
+    valid = [s for s in samples if s.key[1] in held and s.expression_type == "micro"]
+    macro = [s for s in train_set if s.expression_type == "macro"]
+    micro = [s for s in train_set if s.expression_type == "micro"]
     _say(log_fn, f"training on {len(macro)} macro + {len(micro)} micro clips of "
          f"{len(subject_ids) - len(held)} subjects; validating on {len(valid)} micro clips")
 
@@ -350,7 +358,7 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         _say(log_fn, "validation micro-motion L1 (mm): " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         _say(log_fn, "validation vertex L1 (mm): " + ", ".join(f"{k} {v:.3f}" for k, v in vertex.items()))
     provenance = {
-        "command": (command or "mxkit.train.recipe.train_weights").strip(), "seed": seed,
+        "command": (command or "mxkit.workflows.recipe.train_weights").strip(), "seed": seed,
         "mxkit_version": __version__, "torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),
         "data": info, "held_out_validation_subjects": sorted(held),
         "n_train_clips": {"macro": len(macro), "micro": len(micro)},

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputValueError
-from .sample import TrainingSample, make_training_sample
+from ..train.sample import TrainingSample, make_training_sample
+from .reconstruct import coarse_fit
 
-__all__ = ["synthme_dataset", "prepare_clips", "synthme_samples", "clip_kind"]
+__all__ = ["synthme_dataset", "prepare_clips", "synthme_samples", "expression_type_of"]
+
+
+#: Keys of :func:`synthme_dataset` that the ``synthme.json`` manifest stores under another name.
+_MANIFEST_NAMES = {"expression_type": "kind"}
 
 
 def _manifest_matches(root: Path, want: dict[str, Any]) -> bool:
@@ -28,6 +33,7 @@ def _manifest_matches(root: Path, want: dict[str, Any]) -> bool:
         return False
     opts = got.get("options", {})
     for k, v in want.items():
+        k = _MANIFEST_NAMES.get(k, k)
         have = got.get(k, opts.get(k))
         if isinstance(v, tuple):
             v = list(v)
@@ -37,7 +43,7 @@ def _manifest_matches(root: Path, want: dict[str, Any]) -> bool:
 
 
 def synthme_dataset(root: str | os.PathLike, *, preset: str = "small", seed: int = 0,
-                    kind: str = "both", progress: bool = False, **options: Any) -> Any:
+                    expression_type: str = "both", progress: bool = False, **options: Any) -> Any:
     """A seeded SynthME dataset at ``root``: reused when it was written with the same
     settings, (re)generated otherwise.
 
@@ -45,7 +51,7 @@ def synthme_dataset(root: str | os.PathLike, *, preset: str = "small", seed: int
     ----------
     root : path-like
         Folder (created; an mxkit SynthME folder with other settings is overwritten).
-    preset, seed, kind, **options
+    preset, seed, expression_type, **options
         As in :func:`mxkit.data.synth.make_dataset` (``n_subjects``, ``micro``, ``macro``,
         ``image_size``, ...).
     progress : bool
@@ -58,11 +64,11 @@ def synthme_dataset(root: str | os.PathLike, *, preset: str = "small", seed: int
     from ..data.synth import load_synthme, make_dataset
 
     root = Path(root)
-    want = {"preset": preset, "seed": int(seed), "kind": kind, **options}
+    want = {"preset": preset, "seed": int(seed), "expression_type": expression_type, **options}
     if root.is_dir() and _manifest_matches(root, want):
         return load_synthme(root)
     overwrite = (root / "synthme.json").is_file()
-    return make_dataset(root, preset=preset, seed=seed, kind=kind, progress=progress,
+    return make_dataset(root, preset=preset, seed=seed, expression_type=expression_type, progress=progress,
                         overwrite=overwrite, **options)
 
 
@@ -78,13 +84,14 @@ def prepare_clips(clips: Sequence[Any], *, cache_dir: str | os.PathLike | None =
     return [batch[c.key] for c in clips]
 
 
-def clip_kind(clip: Any) -> str | None:
-    """``"micro"`` / ``"macro"`` of a SynthME clip (None if unknown)."""
+def expression_type_of(clip: Any) -> str | None:
+    """``"micro"`` / ``"macro"`` of a SynthME clip (None if unknown): its truth's
+    ``expression_type``, else the ``kind`` its manifest entry records."""
     truth = getattr(clip, "ground_truth", None)
-    kind = getattr(truth, "kind", None)
-    if kind is None:
-        kind = (getattr(clip, "meta", None) or {}).get("synthme", {}).get("kind")
-    return kind
+    value = getattr(truth, "expression_type", None)
+    if value is None:
+        value = (getattr(clip, "meta", None) or {}).get("synthme", {}).get("kind")
+    return value
 
 
 def synthme_samples(clips: Sequence[Any], prepared: Sequence[Any], model: Any, *,
@@ -100,16 +107,14 @@ def synthme_samples(clips: Sequence[Any], prepared: Sequence[Any], model: Any, *
         ``prepared[i]`` of ``clips[i]``.
     model : FaceModel
     fit_options : dict, optional
-        Coarse-fit options (default :data:`mxkit.reconstruct.DEFAULT_FIT`).
+        Coarse-fit options (default :data:`mxkit.workflows.DEFAULT_FIT`).
     progress : bool
 
     Returns
     -------
     list of TrainingSample
-        ``kind`` from the truth; ``key`` the clip key.
+        ``expression_type`` from the truth; ``key`` the clip key.
     """
-    from ..reconstruct import coarse_fit
-
     if len(clips) != len(prepared):
         raise InputValueError(f"{len(clips)} clips but {len(prepared)} prepared clips")
     it = zip(clips, prepared, strict=True)
@@ -123,5 +128,5 @@ def synthme_samples(clips: Sequence[Any], prepared: Sequence[Any], model: Any, *
             raise InputValueError(f"clip {clip.key} has no ground truth")
         fit = coarse_fit(prep.landmarks, model, variant="smoothed", fit_options=fit_options)
         out.append(make_training_sample(prep, fit, model, vertices=clip.ground_truth,
-                                        kind=clip_kind(clip)))
+                                        expression_type=expression_type_of(clip)))
     return out
