@@ -23,8 +23,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from ..._checks import check_option
 from ...errors import DatasetFormatError
-from .._util import check_option
 from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
