@@ -35,7 +35,7 @@ class Recon:
 @pytest.fixture(scope="module")
 def clip(mh_head):
     subject = generate_subject(seed=1, image_size=128, texture_size=256, model=mh_head, paint=False)
-    return plan_clip(subject, kind="micro", emotion="happiness", seed=2, fps=30, model=mh_head, baseline_s=0.1)
+    return plan_clip(subject, expression_type="micro", emotion="happiness", seed=2, fps=30, model=mh_head, baseline_s=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_known_noise_gives_its_noise_floor(static, mh_head):
 def test_noise_floor_under_head_motion(mh_head):
     """Second differences over 8 neutral frames: a smooth head motion barely inflates sigma."""
     subject = generate_subject(seed=3, image_size=128, texture_size=256, model=mh_head, paint=False)
-    moving = plan_clip(subject, kind="micro", seed=13, fps=30, model=mh_head, baseline_s=0.25)
+    moving = plan_clip(subject, expression_type="micro", seed=13, fps=30, model=mh_head, baseline_s=0.25)
     assert moving.meta["onset"] >= 7 and np.abs(moving.rotation).max() > 0
     res = run(moving, truth_recon(moving, mh_head), render_depth(moving, model=mh_head, noise_mm=1.0), mh_head)
     assert res.noise_floor_mm["face"] == pytest.approx(1.0, rel=0.06)
@@ -167,7 +167,7 @@ def test_bad_inputs_are_typed_errors(clip, mh_head):
         run(clip, rec, depth[:-1], mh_head)
     with pytest.raises(ShapeError, match="camera's image"):
         run(clip, rec, depth[:, :64], mh_head)
-    ortho = dataclasses.replace(clip, camera=Camera.frontal(128, kind="orthographic"))
+    ortho = dataclasses.replace(clip, camera=Camera.frontal(128, projection="orthographic"))
     with pytest.raises(InputValueError, match="perspective"):
         run(ortho, rec, depth, mh_head)
     with pytest.raises(InputValueError, match="at least 2 neutral frames"):

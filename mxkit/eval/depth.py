@@ -225,7 +225,7 @@ def camera_from_weak_perspective(intrinsics: Any, *, scale: float, t2d: Sequence
     tu, tv = (float(x) for x in t2d)
     t = np.array([(tu - cx) * z0 / fx, (tv - cy) * z0 / fy, z0])
     return Camera(fx=fx, fy=fy, cx=cx, cy=cy, R=np.diag([1.0, -1.0, -1.0]), t=t,
-                  image_size=tuple(image_size), kind="perspective")
+                  image_size=tuple(image_size), projection="perspective")
 
 
 def _sensor(camera: Any) -> Any:
@@ -233,10 +233,10 @@ def _sensor(camera: Any) -> Any:
 
     if not isinstance(camera, Camera):
         raise InputValueError(f"camera must be an mxkit.render.Camera; got {type(camera).__name__}")
-    if camera.kind != "perspective":
+    if camera.projection != "perspective":
         raise InputValueError("depth consistency needs a perspective (depth sensor) camera")
     return Camera(fx=camera.fx, fy=camera.fy, cx=camera.cx, cy=camera.cy, R=np.eye(3), t=np.zeros(3),
-                  image_size=camera.image_size, kind="perspective")
+                  image_size=camera.image_size, projection="perspective")
 
 
 def _to_camera(v: np.ndarray, camera: Any) -> np.ndarray:

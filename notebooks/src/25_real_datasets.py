@@ -67,7 +67,7 @@ if FULL:
 workdir = Path(tempfile.mkdtemp(prefix="mxkit25_"))
 root = Path(DATASET_ROOT) if DATASET_ROOT else workdir / "CASME3"
 if not DATASET_ROOT:
-    synth = make_dataset(root, preset=PRESET, layout="casme3", kind="micro", seed=SEED,
+    synth = make_dataset(root, preset=PRESET, layout="casme3", expression_type="micro", seed=SEED,
                          n_subjects=N_SUBJECTS, micro=CLIPS_PER_SUBJECT, depth_noise_mm=NOISE_MM,
                          baseline_s=(NEUTRAL_S, NEUTRAL_S))
     print(synth)
