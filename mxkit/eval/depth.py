@@ -79,7 +79,7 @@ import torch
 
 from .._checks import check_shape
 from ..errors import InputValueError, ShapeError
-from ..geometry import SimilarityTransform, apply_similarity, axis_angle_to_matrix
+from ..geometry import SimilarityTransform, apply_similarity, axis_angle_to_matrix, vertex_normals
 from .reconstruction import _neutral_indices, face_mask
 
 __all__ = ["DepthConsistency", "depth_consistency", "depth_noise_floor", "camera_from_weak_perspective",
@@ -328,8 +328,6 @@ def _align(v0: np.ndarray, faces: np.ndarray, face_ok: np.ndarray, measured: np.
            *, iters: int, trim: float) -> tuple[SimilarityTransform, dict[str, Any]]:
     """Similarity (camera frame) mapping the onset mesh ``v0`` (camera frame) onto the
     measured onset depth: projective point-to-plane ICP with scale (see the module docstring)."""
-    from ..render import vertex_normals
-
     target = _backproject(measured, cam)
     eye = torch.eye(3, dtype=torch.float64)
     tf = SimilarityTransform(eye, torch.zeros(3, dtype=torch.float64), torch.ones((), dtype=torch.float64))
