@@ -16,6 +16,7 @@ from .test_data_support import (
     CASME2_ROWS,
     PAD,
     casme2_frame_folder,
+    invalid_rows,
     make_casme2,
     short_rows,
     tree_snapshot,
@@ -228,27 +229,44 @@ def test_missing_column(fresh):
     (4, "abc", "D", "OnsetFrame"), (6, 12.5, "F", "OffsetFrame"), (5, "x1", "E", "ApexFrame"),
     (4, -3, "D", "OnsetFrame"), (4, None, "D", "OnsetFrame"),
 ])
-def test_bad_frame_cell(fresh, col, value, letter, text):
+def test_bad_frame_cell_is_reported_and_the_rest_loads(fresh, col, value, letter, text):
     edit_sheet(fresh, lambda ws: setc(ws, 3, col, value))
-    with pytest.raises(DatasetFormatError) as exc:
-        load_casme2(fresh)
-    msg = str(exc.value)
-    assert "CASME2-coding-20140508.xlsx" in msg and "sheet 'Sheet1'" in msg
-    assert f"row 3, column {letter} ('{text}')" in msg
+    with pytest.warns(DatasetWarning, match=rf"1 row\(s\) of the labels are invalid.*row 3\): column {letter}"):
+        cs = load_casme2(fresh)
+    assert len(cs) == len(CASME2_ROWS) - 1 and "EP03_02" not in {c.clip_id for c in cs if c.subject == "sub01"}
+    bad = invalid_rows(cs)
+    assert bad == [("CASME2-coding-20140508.xlsx", "Sheet1", 3, letter, "sub01", "EP03_02")]
+    assert f"column {letter} ('{text}')" in cs.problems.detail[cs.problems.kind == "invalid_row"].iloc[0]
 
 
-def test_onset_after_offset(fresh):
+def test_onset_after_offset_is_reported(fresh):
     edit_sheet(fresh, lambda ws: ws.cell(4, 4, 999))
-    with pytest.raises(DatasetFormatError, match=r"row 4, column D \('OnsetFrame'\) and column F.*999 is after"):
-        load_casme2(fresh)
+    with pytest.warns(DatasetWarning, match="invalid"):
+        cs = load_casme2(fresh)
+    assert invalid_rows(cs) == [("CASME2-coding-20140508.xlsx", "Sheet1", 4, "D", "sub01", "EP19_05f")]
+    detail = cs.problems.detail[cs.problems.kind == "invalid_row"].iloc[0]
+    assert "onset frame 999 is after offset frame 402 (column F ('OffsetFrame'))" in detail
+    assert len(cs) == len(CASME2_ROWS) - 1
 
 
-def test_bad_subject_and_empty_filename(fresh):
-    edit_sheet(fresh, lambda ws: ws.cell(2, 1, "someone"))
-    with pytest.raises(DatasetFormatError, match=r"row 2, column A \('Subject'\).*subject number"):
-        load_casme2(fresh)
-    edit_sheet(fresh, lambda ws: (setc(ws, 2, 1, "01"), setc(ws, 5, 2, None)))
-    with pytest.raises(DatasetFormatError, match=r"row 5, column B \('Filename'\): the cell is empty"):
+def test_bad_subject_and_empty_filename_are_reported(fresh):
+    edit_sheet(fresh, lambda ws: (ws.cell(2, 1, "someone"), setc(ws, 5, 2, None)))
+    with pytest.warns(DatasetWarning, match="2 row"):
+        cs = load_casme2(fresh)
+    assert invalid_rows(cs) == [("CASME2-coding-20140508.xlsx", "Sheet1", 2, "A", None, None),
+                                ("CASME2-coding-20140508.xlsx", "Sheet1", 5, "B", "sub02", None)]
+    details = cs.problems.detail[cs.problems.kind == "invalid_row"].tolist()
+    assert "column A ('Subject'): expected a subject number" in details[0]
+    assert "column B ('Filename'): the cell is empty" in details[1]
+    assert len(cs) == len(CASME2_ROWS) - 2
+
+
+def test_every_row_invalid_is_an_error(fresh):
+    def spoil(ws):
+        for r in range(2, ws.max_row + 1):
+            ws.cell(r, 4, "x")
+    edit_sheet(fresh, spoil)
+    with pytest.raises(DatasetFormatError, match=r"none of its 11 row\(s\) is a valid sample:\n  row 2: column D \('OnsetFrame'\)"):
         load_casme2(fresh)
 
 

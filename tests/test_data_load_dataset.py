@@ -12,7 +12,7 @@ from ._tiny_synthme import N_SUBJECTS, tiny_synthme
 
 
 def test_every_name_is_a_loader_of_mxkit_data():
-    assert {"synthme", "casme2", "samm", "casme", "casme_sq", "smic", "mmew", "ckplus"} == set(DATASET_LOADERS)
+    assert {"synthme", "casme2", "samm", "casme", "casme_sq", "smic", "mmew", "ckplus", "casme3"} == set(DATASET_LOADERS)
     for name in DATASET_LOADERS.values():
         assert callable(getattr(data, name)) and name in data.__all__
 
@@ -49,4 +49,4 @@ def test_errors(tmp_path):
     with pytest.raises(InputValueError, match="synthme.json"):
         load_dataset(tmp_path)
     with pytest.raises(OptionError, match="dataset"):
-        load_dataset(tmp_path, "casme3")
+        load_dataset(tmp_path, "casme4")

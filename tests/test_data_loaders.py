@@ -87,7 +87,8 @@ def test_casme_xls_errors(tmp_path):
     bad = [r[:] for r in good]
     bad[1][3] = "seventy"
     write_xls(root / "CASME-coded-20190721.xls", {"Sheet1": bad})
-    with pytest.raises(DatasetFormatError, match=r"CASME-coded-20190721.xls', sheet 'Sheet1', row 2, column D \('OnsetF'\)"):
+    with pytest.raises(DatasetFormatError, match=r"CASME-coded-20190721.xls', sheet 'Sheet1': none of its 1 "
+                                                 r"row\(s\) is a valid sample:\n  row 2: column D \('OnsetF'\)"):
         load_casme(root)
     bad = [r[:] for r in good]
     bad[0][6] = "Off"
@@ -158,10 +159,10 @@ def test_smic_errors(tmp_path):
 
 
 def make_casme_sq(root):
-    code = [
-        [15, "anger1_1", 557, 572, 580, "4+7", "negative", "micro-expression", "anger"],
-        [15, "disgust1_1", 100, 110, 112, "9", "negative", "macro-expression", "disgust"],
-        [16, "happy2_3", 20, 25, 30, 12, "positive", "micro-expression", "happiness"],
+    code = [  # the subject column holds the sheet's numbers 1..22, mapped by naming rule1
+        [1, "anger1_1", 557, 572, 580, "4+7", "negative", "micro-expression", "anger"],
+        [1, "disgust1_1", 100, 110, 112, "9", "negative", "macro-expression", "disgust"],
+        [2, "happy2_3", 20, 25, 30, 12, "positive", "micro-expression", "happiness"],
     ]
     rule1 = [[1, "s15", 15], [2, "s16", 16]]
     rule2 = [[401, "anger1"], [101, "disgust1"], [502, "happy2"]]
@@ -194,12 +195,12 @@ def test_casme_sq_errors(tmp_path):
     root = make_casme_sq(tmp_path / "C")
     p = root / "CAS(ME)^2code_final.xlsx"
     rule1 = [[1, "s15", 15], [2, "s16", 16]]
-    write_xlsx(p, {"CASFEcode_final": [[15, "anger1_1", 557, 572, 580, "4+7", "negative", "sometimes", "anger"]],
+    write_xlsx(p, {"CASFEcode_final": [[1, "anger1_1", 557, 572, 580, "4+7", "negative", "sometimes", "anger"]],
                    "naming rule1": rule1})
-    with pytest.raises(DatasetFormatError, match=r"sheet 'CASFEcode_final', row 1, column H \('type'\)"):
+    with pytest.raises(DatasetFormatError, match=r"sheet 'CASFEcode_final': none of its 1 row.*\n  row 1: column H \('type'\)"):
         load_casme_sq(root)
-    write_xlsx(p, {"CASFEcode_final": [[15, "anger1_1", "x", 572, 580, "4+7", "negative", "micro-expression", "anger"]]})
-    with pytest.raises(DatasetFormatError, match=r"row 1, column C \('onset'\)"):
+    write_xlsx(p, {"CASFEcode_final": [[1, "anger1_1", "x", 572, 580, "4+7", "negative", "micro-expression", "anger"]]})
+    with pytest.raises(DatasetFormatError, match=r"row 1: column C \('onset'\)"):
         load_casme_sq(root)
     # no naming rule2: the folder cannot be found -> reported, not guessed
     write_xlsx(p, {"CASFEcode_final": [[15, "anger1_1", 557, 572, 580, "4+7", "negative", "micro-expression", "anger"]]})

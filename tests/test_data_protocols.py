@@ -133,7 +133,7 @@ class TestProtocol:
 
     def test_registry_and_map_classes(self):
         assert {"casme2-5class", "objective-5class", "objective-7class", "megc2019-3class",
-                "samm-5class", "smic-3class"} <= set(PROTOCOLS)
+                "samm-5class", "smic-3class", "casme3-7class", "casme3-4class", "casme3-3class"} <= set(PROTOCOLS)
         assert get_protocol("casme2-5class") is CASME2_5CLASS and get_protocol(CASME2_5CLASS) is CASME2_5CLASS
         with pytest.raises(OptionError, match="samm-5class"):      # the message lists the registered names
             get_protocol("nope-5class")

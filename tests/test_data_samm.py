@@ -13,6 +13,7 @@ from mxkit.errors import DatasetFormatError
 from .test_data_support import (
     SAMM_HEADER,
     SAMM_ROWS,
+    invalid_rows,
     make_samm,
     samm_sheet_rows,
     tree_snapshot,
@@ -158,17 +159,20 @@ def test_missing_apex_column(tmp_path):
 ])
 def test_bad_cells_name_row_and_column(fresh, col, value, letter, name):
     edit(fresh, lambda ws: setattr(ws.cell(16, col), "value", value))
-    with pytest.raises(DatasetFormatError) as exc:
-        load_samm(fresh)
-    msg = str(exc.value)
-    assert "SAMM_Micro_FACS_Codes_v2.xlsx" in msg and "sheet 'MICRO_ONLY'" in msg
-    assert f"row 16, column {letter} ('{name}')" in msg
+    with pytest.warns(DatasetWarning, match=rf"row 16\): column {letter}"):
+        cs = load_samm(fresh)
+    ident = (None, None) if col == 1 else ("007", "007_6_1")
+    assert invalid_rows(cs) == [("SAMM_Micro_FACS_Codes_v2.xlsx", "MICRO_ONLY", 16, letter, *ident)]
+    assert f"column {letter} ('{name}')" in cs.problems.detail[cs.problems.kind == "invalid_row"].iloc[0]
+    assert [c.clip_id for c in cs] == ["006_1_2", "016_7_8"]  # one bad row never aborts the load
 
 
 def test_onset_after_offset(fresh):
     edit(fresh, lambda ws: setattr(ws.cell(15, 4), "value", 9999))
-    with pytest.raises(DatasetFormatError, match=r"row 15, column D \('Onset Frame'\) and column F.*9999"):
-        load_samm(fresh)
+    with pytest.warns(DatasetWarning, match="invalid"):
+        cs = load_samm(fresh)
+    assert invalid_rows(cs) == [("SAMM_Micro_FACS_Codes_v2.xlsx", "MICRO_ONLY", 15, "D", "006", "006_1_2")]
+    assert "9999 is after offset" in cs.problems.detail[cs.problems.kind == "invalid_row"].iloc[0]
 
 
 def test_sheet_name(tmp_path, fresh):

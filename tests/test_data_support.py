@@ -35,13 +35,38 @@ def write_frames(folder: Path, names: Iterable[str], *, seed: int = 0) -> None:
             raise RuntimeError(f"cannot write {folder / name}")
 
 
+def depth_map(frame: int, size: tuple[int, int] = (12, 16)) -> np.ndarray:
+    """A known 16-bit depth map in mm: ``600 + frame + row + 2 col``, 0 (no reading) in the
+    top-left pixel."""
+    rr, cc = np.mgrid[0:size[0], 0:size[1]]
+    d = (600 + frame + rr + 2 * cc).astype(np.uint16)
+    d[0, 0] = 0
+    return d
+
+
+def write_depth(folder: Path, frames: Iterable[int]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in frames:
+        if not cv2.imwrite(str(folder / f"{k}.png"), depth_map(k)):  # pragma: no cover
+            raise RuntimeError(f"cannot write {folder / f'{k}.png'}")
+
+
 # ----------------------------------------------------------------------------- xlsx
 
 
 def write_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[Any]]], *,
-               text_cells: Iterable[tuple[str, int, int]] = ()) -> Path:
+               text_cells: Iterable[tuple[str, int, int]] = (),
+               cached: dict[tuple[str, str], Any] | None = None,
+               merged: dict[str, Sequence[str]] | None = None,
+               blank_cells: Iterable[tuple[str, str]] = ()) -> Path:
     """Write rows per sheet (row 1 first; None = empty cell). ``text_cells`` are
-    (sheet, row, col) 1-based cells given the text number format '@'."""
+    (sheet, row, col) 1-based cells given the text number format '@'.
+
+    ``cached`` gives formula cells (``'=...'`` strings in ``sheets``) the cached value Excel
+    stores beside the formula (openpyxl writes none: the zip is patched afterwards, a string
+    value with ``t="str"`` as Excel does); ``merged`` lists merged ranges per sheet;
+    ``blank_cells`` are ``(sheet, 'J1')`` cells written empty but formatted, so that the
+    sheet's used range includes them (CAS(ME)²'s two empty trailing columns)."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for name, rows in sheets.items():
@@ -52,9 +77,50 @@ def write_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[Any]]], *,
                     ws.cell(r, c, v)
     for sheet, r, c in text_cells:
         wb[sheet].cell(r, c).number_format = "@"
+    for sheet, ref in blank_cells:
+        wb[sheet][ref].number_format = "0.00"
+    for sheet, ranges in (merged or {}).items():
+        for rng in ranges:
+            wb[sheet].merge_cells(rng)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
+    if cached:
+        _patch_cached_values(path, list(sheets), cached)
     return path
+
+
+def _patch_cached_values(path: Path, sheet_order: list[str], cached: dict[tuple[str, str], Any]) -> None:
+    import re
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    with zipfile.ZipFile(path) as zf:
+        members = [(i, zf.read(i.filename)) for i in zf.infolist()]
+    out = []
+    todo = dict(cached)
+    for info, data in members:
+        m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+        if m:
+            sheet = sheet_order[int(m.group(1)) - 1]
+            text = data.decode()
+            for (sh, ref), value in list(todo.items()):
+                if sh != sheet:
+                    continue
+                pat = re.compile(rf'<c r="{ref}"([^>]*)><f>(.*?)</f><v\s*/>(</v>)?</c>')
+                kind = ' t="str"' if isinstance(value, str) else ""
+                v = escape(value) if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+                text, n = pat.subn(lambda mm, r=ref, k=kind, x=v: f'<c r="{r}"{mm.group(1)}{k}><f>{mm.group(2)}</f>'
+                                   f'<v>{x}</v></c>', text)
+                if n != 1:
+                    raise AssertionError(f"no formula cell {sheet}!{ref} to give a cached value")
+                del todo[(sh, ref)]
+            data = text.encode()
+        out.append((info, data))
+    if todo:
+        raise AssertionError(f"cached values for unknown cells: {sorted(todo)}")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in out:
+            zf.writestr(info, data)
 
 
 # ----------------------------------------------------------------------------- xls (BIFF8)
@@ -313,6 +379,17 @@ def write_megc_gt(path: Path, rows: Sequence[Sequence[Any]]) -> Path:
     return path
 
 
+def invalid_rows(cs) -> list[tuple]:
+    """(file name, sheet, row, column, subject, clip_id) of every ``invalid_row`` problem."""
+    p = cs.problems
+    p = p[p.kind == "invalid_row"]
+    def none(v):
+        return None if v is None or (isinstance(v, float) and v != v) else v
+
+    return [(Path(f).name, none(sh), int(r), none(c), none(s), none(k)) for f, sh, r, c, s, k in
+            zip(p.file, p.sheet, p.row, p.column, p.subject, p.clip_id, strict=True)]
+
+
 def tree_snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """{relative path: (size, mtime_ns)} of every file and folder under root."""
     out = {}
@@ -337,6 +414,17 @@ def test_write_xls_is_read_by_xlrd(tmp_path):
     assert sh.cell_value(1, 0) == 1.0 and sh.cell_value(1, 1) == "EP01_12"
     assert abs(sh.cell_value(1, 2) - 316.666667) < 1e-9
     assert book.sheet_by_name("Other").cell_value(0, 0) == "é"
+
+
+def test_write_xlsx_cached_formula_values_merged_and_blank_cells(tmp_path):
+    p = write_xlsx(tmp_path / "a.xlsx", {"S": [[1, "=A1+1", "=T!A1"], [None, None, "=A1/3"]], "T": [["x"]]},
+                   cached={("S", "B1"): 2, ("S", "C1"): "x", ("S", "C2"): 1 / 3},
+                   merged={"S": ["A4:C5"]}, blank_cells=[("S", "E1")])
+    wb = openpyxl.load_workbook(p, data_only=True)
+    ws = wb["S"]
+    assert (ws["B1"].value, ws["C1"].value, ws["C2"].value) == (2, "x", 1 / 3)
+    assert ws.max_column == 5 and ws["E1"].value is None and "A4:C5" in str(ws.merged_cells)
+    assert openpyxl.load_workbook(p)["S"]["B1"].value == "=A1+1"  # the formula is kept too
 
 
 def test_write_xlsx_text_cells(tmp_path):

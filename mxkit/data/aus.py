@@ -60,8 +60,9 @@ __all__ = [
 
 #: FACS intensity grades, trace (A) to maximum (E).
 INTENSITY_LETTERS: tuple[str, ...] = ("A", "B", "C", "D", "E")
-#: Cell contents that mean "no value" in the coding files (compared after ``strip()``).
-MISSING_TOKENS: frozenset[str] = frozenset({"", "?", "-", "/", "\\", "nan", "none", "n/a", "na"})
+#: Cell contents that mean "no value" in the coding files (compared after ``strip()`` and
+#: case-folding; ``NULL`` is CAS(ME)²'s).
+MISSING_TOKENS: frozenset[str] = frozenset({"", "?", "-", "/", "\\", "nan", "none", "null", "n/a", "na"})
 
 _MODIFIERS = ("A", "T", "B")
 

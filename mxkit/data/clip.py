@@ -13,6 +13,12 @@ Conventions
   :attr:`Clip.onset_frame` etc. give them directly.
 * Frames stored as paths are read lazily, with OpenCV, only by :meth:`Clip.load_frames` /
   :meth:`Clip.frame`; images come back as RGB ``uint8``.
+* **Depth** (CAS(ME)³, SynthME's CAS(ME)³ layout): ``Clip.depth`` holds one depth map per
+  colour frame (aligned to it, same pixel grid), as files or an array, read lazily like the
+  frames by :meth:`Clip.load_depth`, which always returns **millimetres** (float32, NaN where
+  the sensor gave no reading, stored as 0). A stored value times ``Clip.depth_unit_mm`` is
+  millimetres: 1.0 for 16-bit PNGs in mm (CAS(ME)³ as mxkit reads it, unconfirmed on a real
+  copy; pass the loader's ``depth_unit_mm=`` if your copy differs).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .protocols import Protocol
 
-__all__ = ["Clip", "ClipSet", "read_image"]
+__all__ = ["Clip", "ClipSet", "read_image", "read_depth"]
 
 
 def read_image(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
@@ -66,6 +72,69 @@ def read_image(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
     if not gray:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(img)
+
+
+def read_depth(path: str | os.PathLike, *, unit_mm: float = 1.0) -> np.ndarray:
+    """Read one depth map (a single-channel 16-bit PNG, or 8/32-bit TIFF/PNG) as millimetres.
+
+    Parameters
+    ----------
+    path : path-like
+    unit_mm : float, optional
+        Millimetres per stored unit (1.0: the file holds mm).
+
+    Returns
+    -------
+    numpy.ndarray, shape (H, W), float32
+        Depth in mm; NaN where the file holds 0 (no sensor reading).
+
+    Raises
+    ------
+    FrameReadError
+        If the file is missing, cannot be decoded or has colour channels (names the path).
+    """
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise FrameReadError(f"cannot read depth map {str(p)!r}: the file does not exist")
+    img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        try:
+            img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        except (OSError, ValueError):  # pragma: no cover - unreadable file
+            img = None
+    if img is None:
+        raise FrameReadError(f"cannot read depth map {str(p)!r}: OpenCV could not decode the image")
+    if img.ndim != 2:
+        raise FrameReadError(f"depth map {str(p)!r} has {img.shape[2]} channels; a depth map has one "
+                             "(a 16-bit grayscale PNG)")
+    return _depth_mm(img, unit_mm)
+
+
+def _depth_mm(raw: np.ndarray, unit_mm: float) -> np.ndarray:
+    out = raw.astype(np.float32) * np.float32(unit_mm)
+    out[raw == 0] = np.nan
+    return out
+
+
+def _read_stack(paths: Sequence[Path], idx: np.ndarray, read: Callable[[Path], np.ndarray],
+                what: str) -> list[np.ndarray]:
+    """Read ``paths[i]`` for ``i`` in ``idx`` with ``read``; all must share one shape."""
+    imgs = []
+    first: tuple[Path, tuple[int, ...]] | None = None
+    for i in idx:
+        path = paths[int(i)]
+        img = read(path)
+        if first is None:
+            first = (path, img.shape)
+        elif img.shape != first[1]:
+            raise FrameReadError(
+                f"{what} {str(path)!r} has shape {img.shape}, but {what} {str(first[0])!r} of the "
+                f"same clip has shape {first[1]}"
+            )
+        imgs.append(img)
+    return imgs
 
 
 def _to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -113,6 +182,11 @@ class Clip:
         Anything else (source file and row, notes, sheet values kept for reference, ...).
     ground_truth : object, optional
         Synthetic 3D truth attached by a generator; never set by the real-data loaders.
+    depth : tuple of path-like, or numpy.ndarray of shape (T, H, W), optional
+        One depth map per frame, aligned to the colour frames (files read lazily by
+        :meth:`load_depth`, or an array of stored values). None: no depth.
+    depth_unit_mm : float, optional
+        Millimetres per stored depth unit (default 1.0: stored values are mm).
 
     Notes
     -----
@@ -144,6 +218,8 @@ class Clip:
     label: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     ground_truth: Any = None
+    depth: tuple[Path, ...] | np.ndarray | None = None
+    depth_unit_mm: float = 1.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -214,6 +290,29 @@ class Clip:
                 raise InputValueError(f"Clip.objective_class must be an int 1..7; got {oc!r}")
             set_(self, "objective_class", int(oc))
         set_(self, "meta", dict(self.meta))
+        self._check_depth(n)
+
+    def _check_depth(self, n: int) -> None:
+        set_ = object.__setattr__
+        unit = self.depth_unit_mm
+        if isinstance(unit, bool) or not isinstance(unit, numbers.Real) or not np.isfinite(unit) or unit <= 0:
+            raise InputValueError(f"Clip.depth_unit_mm must be a positive number; got {unit!r}")
+        set_(self, "depth_unit_mm", float(unit))
+        d = self.depth
+        if d is None:
+            return
+        if isinstance(d, np.ndarray):
+            if d.ndim != 3 or d.shape[0] != n or not (np.issubdtype(d.dtype, np.integer)
+                                                      or np.issubdtype(d.dtype, np.floating)):
+                raise ShapeError(f"Clip {self.clip_id!r}: depth in memory must be a numeric array of "
+                                 f"shape ({n}, H, W) (one map per frame); got {d.dtype} {d.shape}")
+            return
+        if isinstance(d, (str, os.PathLike)):
+            raise InputValueError("Clip depth must be a sequence of depth-map paths or an array, not a single path")
+        paths = tuple(Path(p) for p in d)
+        if len(paths) != n:
+            raise InputValueError(f"Clip {self.clip_id!r}: {len(paths)} depth maps for {n} frames")
+        set_(self, "depth", paths)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -225,6 +324,11 @@ class Clip:
     def in_memory(self) -> bool:
         """True when the frames are an array rather than files."""
         return isinstance(self.frames, np.ndarray)
+
+    @property
+    def has_depth(self) -> bool:
+        """True when the clip carries depth maps (:meth:`load_depth`)."""
+        return self.depth is not None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -323,22 +427,43 @@ class Clip:
             if gray:
                 return _to_gray(out) if len(out) else out[..., 0]
             return out
-        imgs = []
-        first: tuple[Path, tuple[int, ...]] | None = None
-        for i in idx:
-            path = self.frames[int(i)]
-            img = read_image(path, gray=gray)
-            if first is None:
-                first = (path, img.shape)
-            elif img.shape != first[1]:
-                raise FrameReadError(
-                    f"frame {str(path)!r} has shape {img.shape}, but frame {str(first[0])!r} of the "
-                    f"same clip has shape {first[1]}"
-                )
-            imgs.append(img)
+        imgs = _read_stack(self.frames, idx, lambda p: read_image(p, gray=gray), "frame")
         if not imgs:
             return np.zeros((0, 0, 0) if gray else (0, 0, 0, 3), np.uint8)
         return np.stack(imgs)
+
+    def load_depth(self, indices: int | Sequence[int] | slice | None = None) -> np.ndarray:
+        """Read depth maps (lazily, only those asked for), in millimetres.
+
+        Parameters
+        ----------
+        indices : int, sequence of int, slice, bool mask or None
+            Frame indices, as in :meth:`load_frames`; None reads all.
+
+        Returns
+        -------
+        numpy.ndarray, shape (N, H, W), float32
+            Depth in mm (stored value x :attr:`depth_unit_mm`); NaN where the sensor gave no
+            reading (stored 0, or NaN in an array).
+
+        Raises
+        ------
+        InputValueError
+            If the clip has no depth, or an index is out of range.
+        FrameReadError
+            If a depth file is missing, unreadable or not single-channel, or maps differ in
+            size (names the path).
+        """
+        if self.depth is None:
+            raise InputValueError(f"clip {self.subject}/{self.clip_id} has no depth maps")
+        idx = self._index(indices)
+        if isinstance(self.depth, np.ndarray):
+            return _depth_mm(np.asarray(self.depth[idx]), self.depth_unit_mm)
+        maps = _read_stack(self.depth, idx, lambda p: read_depth(p, unit_mm=self.depth_unit_mm),
+                           "depth map")
+        if not maps:
+            return np.zeros((0, 0, 0), np.float32)
+        return np.stack(maps)
 
     def frame(self, i: int, *, gray: bool = False) -> np.ndarray:
         """Read frame ``i`` as ``(H, W, 3)`` RGB uint8 (``(H, W)`` if gray)."""
@@ -383,6 +508,10 @@ class Clip:
             "frames": None if self.in_memory else [str(p) for p in self.frames],
             "frames_dir": None if self.frames_dir is None else str(self.frames_dir),
             "has_ground_truth": self.ground_truth is not None,
+            "has_depth": self.depth is not None,
+            "depth": (None if self.depth is None or isinstance(self.depth, np.ndarray)
+                      else [str(p) for p in self.depth]),
+            "depth_unit_mm": self.depth_unit_mm,
             "meta": dict(self.meta),
         }
 
@@ -392,7 +521,8 @@ class Clip:
             f"Clip({self.dataset}/{self.subject}/{self.clip_id}, {self.n_frames} frames @ "
             f"{self.fps:g} fps, onset={self.onset} apex={apex} offset={self.offset}, "
             f"emotion={self.emotion!r}, aus={format_aus(self.aus)!r}"
-            + (f", label={self.label!r}" if self.label is not None else "") + ")"
+            + (f", label={self.label!r}" if self.label is not None else "")
+            + (", depth" if self.depth is not None else "") + ")"
         )
 
 

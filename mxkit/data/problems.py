@@ -14,6 +14,19 @@ Loaders never drop or patch data silently. Every anomaly becomes one row of
 ``apex_missing``              apex cell is ``/``, ``-``, empty … (CASME II 04/EP12_01f) table only
 ``frame_gap``                 a folder-defined clip (SMIC, CK+) skips frame numbers    warn
 ``duplicate_key``             the same (subject, clip) appears on two rows             warn
+``invalid_row``               a label row that cannot become a sample (bad cell,      warn; row
+                              onset after offset, unmapped subject, ...); one bad     left out
+                              row never aborts the load
+``offset_missing``            the offset is not annotated (``\\``, ``0``): the clip     warn
+                              ends at its last annotated apex frame
+``emotion_spelling``          a known misspelling (``happyiness``, ``comtempt``)      table only
+``au_missing``                the AU cell holds ``NULL`` (CAS(ME)²)                   table only
+``missing_depth``             depth maps of the clip's frames are absent (CAS(ME)³)   warn
+``window_outside_clip``       a SMIC-E window lies outside ``FirstF..LastF``          warn; left out
+``last_frame_missing``        a SMIC-E row without ``LastF``                          table only
+``fractional_frame``          a frame number stored as a non-integer float            warn; rounded
+                              (SAMM Long Videos ``566.4000000000001``)
+``interval_outside_video``    a long-video interval reaches past the video's frames   warn
 ``gt_clip_not_found``         a MEGC ground-truth row names a clip that is absent      error / warn
 ``label_mismatch``            MEGC ground truth disagrees with the coding file         warn
 ``not_in_ground_truth``       clip loaded but absent from the MEGC ground truth         table only

@@ -19,6 +19,11 @@ name                     setting
 ``objective-7class``     objective classes I-VII of CASME II and SAMM, nothing excluded
 ``megc2019-3class``      MEGC2019 composite: negative / positive / surprise over CASME II, SAMM
                          and SMIC-HS, with the composite's exclusions (442 samples)
+``casme3-7class``        CAS(ME)³ Part A emotions: disgust, surprise, others, fear, anger, sad,
+                         happy (860 MEs in the v2 label file)
+``casme3-4class``        CAS(ME)³: negative (disgust, fear, anger, sad) / positive (happy) /
+                         surprise / others
+``casme3-3class``        CAS(ME)³: negative / positive / surprise; others excluded
 =======================  ==========================================================================
 
 Also registered (issue 17): ``samm-5class`` (SAMM anger, contempt, happiness, surprise, other;
@@ -38,7 +43,7 @@ from ..errors import InputValueError
 from .clip import Clip, ClipSet
 
 __all__ = ["Protocol", "PROTOCOLS", "get_protocol", "CASME2_5CLASS", "OBJECTIVE_5CLASS",
-           "OBJECTIVE_7CLASS", "MEGC2019_3CLASS"]
+           "OBJECTIVE_7CLASS", "MEGC2019_3CLASS", "CASME3_3CLASS", "CASME3_4CLASS", "CASME3_7CLASS"]
 
 
 def _norm(value: Any) -> str:
@@ -356,9 +361,45 @@ MEGC2019_3CLASS = Protocol(
     reference="See et al., FG 2019, doi:10.1109/FG.2019.8756611; DATASETS.md §5",
 )
 
+_CASME3_REF = ("Li et al., TPAMI 2022, doi:10.1109/TPAMI.2022.3174895 (3-, 4- and 7-class "
+               "settings); DATASETS.md §4.3. Values compare case-folded, so the 3 'Others' rows "
+               "count as others")
+_CASME3_NEG = {"disgust": "negative", "fear": "negative", "anger": "negative", "sad": "negative"}
+
+CASME3_7CLASS = Protocol(
+    name="casme3-7class",
+    classes=("disgust", "surprise", "others", "fear", "anger", "sad", "happy"),
+    mapping={"casme3": {e: e for e in ("disgust", "surprise", "others", "fear", "anger", "sad", "happy")}},
+    description="CAS(ME)³ Part A 7-class emotion recognition (every emotion label of the ME file "
+                "is a class; 860 MEs in the v2 file: disgust 250, surprise 187, others 161, fear 86, "
+                "anger 64, sad 57, happy 55)",
+    reference=_CASME3_REF,
+)
+
+CASME3_4CLASS = Protocol(
+    name="casme3-4class",
+    classes=("negative", "positive", "surprise", "others"),
+    mapping={"casme3": {**_CASME3_NEG, "happy": "positive", "surprise": "surprise",
+                        "others": "others"}},
+    description="CAS(ME)³ Part A 4-class: negative = disgust + fear + anger + sad, positive = "
+                "happy, surprise, others",
+    reference=_CASME3_REF,
+)
+
+CASME3_3CLASS = Protocol(
+    name="casme3-3class",
+    classes=("negative", "positive", "surprise"),
+    mapping={"casme3": {**_CASME3_NEG, "happy": "positive", "surprise": "surprise"}},
+    exclude={"casme3": {"others": "not one of the 3-class emotions (negative, positive, surprise)"}},
+    description="CAS(ME)³ Part A 3-class: negative = disgust + fear + anger + sad, positive = "
+                "happy, surprise; others excluded",
+    reference=_CASME3_REF,
+)
+
 #: Registered protocols by name.
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (CASME2_5CLASS, OBJECTIVE_5CLASS,
-                                                      OBJECTIVE_7CLASS, MEGC2019_3CLASS)}
+                                                      OBJECTIVE_7CLASS, MEGC2019_3CLASS,
+                                                      CASME3_7CLASS, CASME3_4CLASS, CASME3_3CLASS)}
 
 
 def get_protocol(name: str | Protocol) -> Protocol:

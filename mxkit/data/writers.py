@@ -1,4 +1,5 @@
-"""Writers of the published dataset layouts: CASME II, SAMM and CK+.
+"""Writers of the published dataset layouts: CASME II, SAMM and CK+ clips, and the long-video
+layouts of SAMM Long Videos, CAS(ME)³ (with depth) and CAS(ME)² (:func:`write_long_videos`).
 
 They let a generator (SynthME) or a test write clips that the real-data loaders read back
 unchanged. Input is a :class:`ClipRecord` (or a :class:`~mxkit.data.Clip`) whose frames may be
@@ -41,10 +42,12 @@ from ..errors import InputValueError, ShapeError
 from .aus import format_aus, parse_au_string
 from .clip import Clip
 from .loaders.ckplus import CKPLUS_EMOTIONS
+from .loaders.samm_lv import SAMM_LV_NOTE
 from .problems import DatasetWarning
 
 __all__ = ["ClipRecord", "write_casme2", "write_samm", "write_ckplus", "LAYOUT_MARKER",
-           "SAMM_NOTE_ROWS", "CKPLUS_EMOTIONS"]
+           "SAMM_NOTE_ROWS", "CKPLUS_EMOTIONS", "LongVideoRecord", "write_long_videos",
+           "LONG_VIDEO_LAYOUTS", "SAMM_LV_NOTE_ROWS"]
 
 #: Marker file a writer leaves in its output folder (loaders ignore it).
 LAYOUT_MARKER = ".mxkit-layout.json"
@@ -210,6 +213,7 @@ class _Written:
     onset: int
     apex: int | None
     offset: int
+    shape: tuple[int, ...] = ()
 
 
 def _write_frames(rec: ClipRecord, i: int, targets: Sequence[tuple[Path, Callable[[int], str]]],
@@ -245,7 +249,7 @@ def _write_frames(rec: ClipRecord, i: int, targets: Sequence[tuple[Path, Callabl
             f"record {i} ({rec.clip_id}): need 0 <= onset <= apex <= offset < n_frames; got "
             f"onset={onset}, apex={apex}, offset={offset}, n_frames={count}"
         )
-    return _Written(rec, numbers_, onset, apex, offset)
+    return _Written(rec, numbers_, onset, apex, offset, tuple(shape))
 
 
 def _au_cell(value: Any) -> Any:
@@ -563,3 +567,303 @@ def write_ckplus(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, 
                       f"alternatives were dropped for {lossy[:5]}{' ...' if len(lossy) > 5 else ''}",
                       DatasetWarning, stacklevel=2)
     return Path(root)
+
+
+# ============================================================================= long videos
+#: Long-video layouts :func:`write_long_videos` writes.
+LONG_VIDEO_LAYOUTS = ("samm_lv", "casme3", "casme_sq")
+#: The note rows above SAMM Long Videos' header (row 10): ``{cell: text}``; ``A8:J9`` is one
+#: merged note cell.
+SAMM_LV_NOTE_ROWS: dict[str, str] = {
+    "A1": "SAMM Long Videos - FACS coded macro- and micro-movements",
+    "A3": "(Note to the users: If you're using SAMM Long Videos, please cite the SAMM and "
+          "MEGC papers.)",
+    "A5": "Type: Micro - 1/2 = micro-movement, Macro = macro-movement",
+    "A8": SAMM_LV_NOTE,
+}
+SAMM_LV_HEADER = ("Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration",
+                  "Type", "Action Units", "Notes")
+SAMM_LV_HEADER_ROW = 10
+CASME3_ME_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class",
+                    "emotion")
+CASME3_LIST_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Expression type",
+                      "Objective class")
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class LongVideoRecord:
+    """What :func:`write_long_videos` needs to write one long video and its intervals.
+
+    Parameters
+    ----------
+    subject : str or int
+        Subject number in any spelling (SAMM-LV ``6`` / ``'006'``; CAS(ME)³ ``1`` /
+        ``'spNO.1'``; CAS(ME)² the folder number ``15`` / ``'s15'``).
+    video : str or int
+        The video within the subject: SAMM-LV the inducement number (``1`` -> ``006_1``),
+        CAS(ME)³ the letter (``'a'``), CAS(ME)² the stimulus name (``'anger1'``).
+    frames : array (T, H, W, 3) or (T, H, W) uint8, sequence, callable or iterable
+        As in :class:`ClipRecord` (streamed one frame at a time).
+    intervals : sequence of mapping
+        One per annotated expression: ``expression_type`` (``'micro'``/``'macro'``),
+        ``onset``, ``offset`` and optionally ``apex`` as **0-based indices into frames**,
+        ``au_string``, ``emotion``, ``objective_class`` (1..7), ``notes``, ``self_report``
+        (CAS(ME)²'s self-reported emotion).
+    n_frames : int, optional
+        Required when ``frames`` is a callable.
+    first_frame : int, optional
+        Dataset frame number of ``frames[0]`` (default 1).
+    depth : array (T, H, W), sequence, callable or iterable, optional
+        Depth maps in **millimetres** (float; NaN / inf / <= 0 = no reading) or uint16 mm,
+        one per frame (CAS(ME)³ only): written as 16-bit PNGs in mm.
+    fps : float, optional
+        Informational.
+    extra : mapping, optional
+        CAS(ME)²: ``video_code`` (int, default 101, 102, ... per stimulus) and
+        ``video_name`` (the folder suffix, default the stimulus).
+    """
+
+    subject: str | int
+    video: str | int
+    frames: FrameSource
+    intervals: Sequence[Mapping[str, Any]] = ()
+    n_frames: int | None = None
+    first_frame: int = 1
+    depth: Any = None
+    fps: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _depth_png(depth_mm: Any, k: int, rec: LongVideoRecord, shape: tuple) -> np.ndarray:
+    d = np.asarray(depth_mm)
+    if d.shape != shape[:2]:
+        raise ShapeError(f"video {rec.video!r}, depth map {k}: shape {d.shape} differs from the "
+                         f"frames' {shape[:2]}")
+    if d.dtype == np.uint16:
+        return d
+    d = d.astype(np.float64)
+    out = np.where(np.isfinite(d) & (d > 0), np.clip(np.round(d), 0, 65535), 0)
+    return out.astype(np.uint16)
+
+
+def _write_depth(rec: LongVideoRecord, folder: Path, numbers_: Sequence[int], shape: tuple) -> None:
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    it = _iter_frames(ClipRecord(subject=0, clip_id=str(rec.video), frames=rec.depth,
+                                 n_frames=len(numbers_)), 0) if not isinstance(rec.depth, np.ndarray) else iter(rec.depth)
+    count = 0
+    for k, d in enumerate(it):
+        if k >= len(numbers_):
+            raise InputValueError(f"video {rec.video!r}: more depth maps than frames ({len(numbers_)})")
+        path = folder / f"{numbers_[k]}.png"
+        if not cv2.imwrite(str(path), _depth_png(d, k, rec, shape)):
+            raise InputValueError(f"OpenCV could not write the depth map '{path}'")
+        count += 1
+    if count != len(numbers_):
+        raise InputValueError(f"video {rec.video!r}: {count} depth maps for {len(numbers_)} frames")
+
+
+def _intervals(rec: LongVideoRecord, i: int, n: int) -> list[dict[str, Any]]:
+    out = []
+    for j, iv in enumerate(rec.intervals):
+        iv = dict(iv)
+        et = iv.get("expression_type")
+        if et not in ("micro", "macro"):
+            raise InputValueError(f"video record {i} ({rec.video!r}), interval {j}: expression_type "
+                                  f"must be 'micro' or 'macro'; got {et!r}")
+        on, off, ap = iv.get("onset"), iv.get("offset"), iv.get("apex")
+        ok = isinstance(on, numbers.Integral) and isinstance(off, numbers.Integral) and 0 <= on <= off < n
+        if not ok or (ap is not None and not (isinstance(ap, numbers.Integral) and on <= ap <= off)):
+            raise InputValueError(f"video record {i} ({rec.video!r}), interval {j}: need 0 <= onset <= "
+                                  f"apex <= offset < n_frames; got onset={on}, apex={ap}, offset={off}, "
+                                  f"n_frames={n}")
+        out.append(iv)
+    return out
+
+
+def _casme3_subject(subject: Any, i: int) -> str:
+    if isinstance(subject, str) and re.fullmatch(r"spNO\.\d+", subject.strip()):
+        return subject.strip()
+    return f"spNO.{_subject_number(subject, i, prefixes=('spNO.',), what='CAS(ME)³')}"
+
+
+def _sheet(wb: Any, title: str, header: Sequence[Any] | None, rows: Iterable[Sequence[Any]]) -> Any:
+    ws = wb.create_sheet(title)
+    if header is not None:
+        ws.append(list(header))
+    for r in rows:
+        ws.append(list(r))
+    return ws
+
+
+def write_long_videos(records: Iterable[LongVideoRecord], root: str | os.PathLike, *,
+                      layout: Literal["samm_lv", "casme3", "casme_sq"] = "samm_lv",
+                      quality: int = 95, overwrite: bool = False,
+                      sidecar: Callable[[Path], None] | None = None) -> Path:
+    """Write long videos and their annotated intervals in a published long-video layout.
+
+    ``layout='samm_lv'``: ``SAMM_LongVideos_V2_Release.xlsx`` (sheet ``FACS_Movement_Only``:
+    the note rows with the merged note cell ``A8:J9``, the header in row 10, ``Subject`` as a
+    number, ``Filename`` ``{sss}_{video}_{k}``, apex -1 when unknown, ``Duration`` as the
+    formula ``=F{r}-D{r}+1``, ``Type`` ``Micro - 1/2`` / ``Macro``) and gray frames
+    ``SAMM_longvideos/{sss}_{video}/{sss}_{video}_{N:04d}.jpg``.
+
+    ``layout='casme3'``: ``{spNO.n}/{video}/color/{N}.jpg`` and, when records carry depth,
+    ``depth/{N}.png`` (16-bit, mm); ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx`` (sheet
+    ``label``: the micro-expressions, every number written as text, objective classes as Roman
+    numerals) and the macro + micro list ``CAS(ME)3_part_A_v2.xlsx`` (sheet ``AU+Emotion`` and
+    an empty ``eye blink`` sheet; the release's list is an ``.xls``, which mxkit cannot write).
+
+    ``layout='casme_sq'``: ``CAS(ME)^2code_final.xlsx`` (``CASFEcode_final`` without header,
+    11 columns with the last two empty, the subject as the sheet number 1..n mapped to the
+    folder by ``naming rule1``; ``naming rule2`` maps the stimulus to its 4-digit code) and
+    frames ``rawpic/s{NN}/{NN}_{code:04d}{name}/img{N}.jpg``; an unknown apex is written 0.
+
+    Parameters
+    ----------
+    records : iterable of LongVideoRecord
+    root : path-like
+        Output folder (see :func:`write_casme2`: new, empty, or an earlier mxkit layout with
+        ``overwrite=True``).
+    layout : {'samm_lv', 'casme3', 'casme_sq'}
+    quality : int, optional
+        JPEG quality.
+    overwrite, sidecar
+        As in :func:`write_casme2`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``.
+
+    Raises
+    ------
+    InputValueError
+        Bad records (subject not a number, interval indices outside the video, duplicate
+        videos, depth maps not matching the frames), or a non-empty foreign ``root``.
+    """
+    import openpyxl
+
+    check_option(layout, LONG_VIDEO_LAYOUTS, "layout")
+    recs = list(records)
+    if not recs:
+        raise InputValueError("no video records to write")
+    for i, r in enumerate(recs):
+        if not isinstance(r, LongVideoRecord):
+            raise InputValueError(f"record {i} is a {type(r).__name__}; expected a LongVideoRecord")
+        if not str(r.video).strip() or re.search(r"[\\/]", str(r.video)):
+            raise InputValueError(f"record {i}: video must be a non-empty name without '/'; got {r.video!r}")
+        if r.depth is not None and layout != "casme3":
+            raise InputValueError(f"record {i}: depth maps are written by the 'casme3' layout only")
+    if layout == "casme3":
+        subjects: list[Any] = [_casme3_subject(r.subject, i) for i, r in enumerate(recs)]
+    else:
+        subjects = [_subject_number(r.subject, i, prefixes=("s",) if layout == "casme_sq" else (),
+                                    what=layout) for i, r in enumerate(recs)]
+    _check_unique(recs, lambda r, i: (subjects[i], str(r.video)))
+    codes: dict[str, int] = {}
+    for r in recs:
+        if layout == "casme_sq":
+            stim = str(r.video)
+            code = int(r.extra.get("video_code", codes.get(stim, 101 + len(codes))))
+            if codes.get(stim, code) != code:
+                raise InputValueError(f"stimulus {stim!r} has two video codes ({codes[stim]}, {code})")
+            codes[stim] = code
+    with _atomic_folder(root, layout=layout, overwrite=overwrite) as tmp:
+        written: list[tuple[LongVideoRecord, Any, list[int], list[dict]]] = []
+        for i, (rec, s) in enumerate(zip(recs, subjects, strict=True)):
+            base = ClipRecord(subject=0, clip_id=str(rec.video), frames=rec.frames, n_frames=rec.n_frames,
+                              first_frame=rec.first_frame)
+            if layout == "samm_lv":
+                vid = f"{s:03d}_{rec.video}"
+                targets = [(tmp / "SAMM_longvideos" / vid, lambda k, v=vid: f"{v}_{k:04d}.jpg")]
+            elif layout == "casme3":
+                targets = [(tmp / s / str(rec.video) / "color", lambda k: f"{k}.jpg")]
+            else:
+                name = str(rec.extra.get("video_name", rec.video))
+                vdir = tmp / "rawpic" / f"s{s}" / f"{s}_{codes[str(rec.video)]:04d}{name}"
+                targets = [(vdir, lambda k: f"img{k}.jpg")]
+            w = _write_frames(base, i, targets, gray=layout == "samm_lv", quality=quality)
+            if rec.depth is not None:
+                _write_depth(rec, tmp / s / str(rec.video) / "depth", w.numbers, w.shape)
+            written.append((rec, s, w.numbers, _intervals(rec, i, len(w.numbers))))
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        if layout == "samm_lv":
+            _samm_lv_sheet(wb, written)
+            wb.save(tmp / "SAMM_LongVideos_V2_Release.xlsx")
+        elif layout == "casme3":
+            _casme3_books(tmp, written)
+        else:
+            _casme_sq_book(wb, written, codes)
+            wb.save(tmp / "CAS(ME)^2code_final.xlsx")
+        if sidecar is not None:
+            sidecar(tmp)
+    return Path(root)
+
+
+def _samm_lv_sheet(wb: Any, written: Sequence[tuple]) -> None:
+    ws = wb.create_sheet("FACS_Movement_Only")
+    for cell, text in SAMM_LV_NOTE_ROWS.items():
+        ws[cell] = text
+    ws.merge_cells("A8:J9")
+    for c, h in enumerate(SAMM_LV_HEADER, start=1):
+        ws.cell(SAMM_LV_HEADER_ROW, c, h)
+    r = SAMM_LV_HEADER_ROW
+    for rec, s, nums, ivs in written:
+        for k, iv in enumerate(ivs, start=1):
+            r += 1
+            apex = -1 if iv.get("apex") is None else nums[iv["apex"]]
+            row = [s, f"{s:03d}_{rec.video}_{k}", _int_or_text(rec.video), nums[iv["onset"]], apex,
+                   nums[iv["offset"]], f"=F{r}-D{r}+1",
+                   "Micro - 1/2" if iv["expression_type"] == "micro" else "Macro",
+                   _au_cell(iv.get("au_string")), iv.get("notes")]
+            for c, v in enumerate(row, start=1):
+                ws.cell(r, c, v)
+
+
+def _int_or_text(v: Any) -> Any:
+    t = str(v)
+    return int(t) if t.isdigit() else t
+
+
+def _casme3_books(tmp: Path, written: Sequence[tuple]) -> None:
+    import openpyxl
+
+    me, listed = [], []
+    for _rec, s, nums, ivs in written:
+        for iv in ivs:
+            apex = "0" if iv.get("apex") is None else str(nums[iv["apex"]])
+            oc = iv.get("objective_class")
+            roman = _ROMAN[int(oc) - 1] if oc is not None else None
+            cells = [s, str(_rec.video), str(nums[iv["onset"]]), apex, str(nums[iv["offset"]]),
+                     None if iv.get("au_string") is None else str(iv["au_string"])]
+            if iv["expression_type"] == "micro":
+                me.append(cells + [roman, iv.get("emotion")])
+            listed.append(cells + [f"{iv['expression_type'].capitalize()}-expression", roman])
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    _sheet(wb, "label", CASME3_ME_HEADER, me)
+    wb.save(tmp / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    _sheet(wb, "AU+Emotion", CASME3_LIST_HEADER, listed)
+    _sheet(wb, "eye blink", ("Subject", "Filename", "Onset", "Offset"), [])
+    wb.save(tmp / "CAS(ME)3_part_A_v2.xlsx")
+
+
+def _casme_sq_book(wb: Any, written: Sequence[tuple], codes: Mapping[str, int]) -> None:
+    folders = sorted({s for _r, s, _n, _i in written})
+    sheet_id = {s: i + 1 for i, s in enumerate(folders)}
+    rows = []
+    for rec, s, nums, ivs in written:
+        for k, iv in enumerate(ivs, start=1):
+            apex = 0 if iv.get("apex") is None else nums[iv["apex"]]
+            rows.append([sheet_id[s], f"{rec.video}_{k}", nums[iv["onset"]], apex, nums[iv["offset"]],
+                         _au_cell(iv.get("au_string")), iv.get("emotion"),
+                         f"{iv['expression_type']}-expression", iv.get("self_report"), None, None])
+    _sheet(wb, "CASFEcode_final", None, rows)
+    _sheet(wb, "naming rule1", None, [[sheet_id[s], f"s{s}", s] for s in folders])
+    _sheet(wb, "naming rule2", None, [[c, stim] for stim, c in codes.items()])

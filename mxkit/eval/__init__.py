@@ -7,6 +7,9 @@ Every number mxkit reports is defined in the docstring of the module that comput
   landmark NME, flow consistency (px), jitter noise floor and ME signal-to-noise; tidy
   per-clip tables (:func:`evaluate_reconstruction`) and their averages
   (:func:`aggregate_metrics`);
+* :mod:`mxkit.eval.depth` -- depth consistency: a reconstruction's rendered depth after a
+  rigid + scale alignment on the onset frame against measured depth (CAS(ME)³), per facial
+  region, with the sensor noise floor beside every number (:func:`depth_consistency`);
 * :mod:`mxkit.eval.metrics` -- UF1, UAR, WF1, ACC from the MEGC formulas with an explicit
   empty-class policy, confusion matrices;
 * :mod:`mxkit.eval.recognition` -- LOSO keyed by (dataset, subject) with model selection on
@@ -45,6 +48,14 @@ from .classifiers import (
     TorchMLP,
     grid_candidates,
     make_classifier,
+)
+from .depth import (
+    DEPTH_METRICS,
+    DEPTH_TABLE_COLUMNS,
+    DepthConsistency,
+    camera_from_weak_perspective,
+    depth_consistency,
+    depth_noise_floor,
 )
 from .features import (
     FEATURE_GROUPS,
@@ -112,8 +123,14 @@ __all__ = [
     "classification_metrics",
     "Classifier",
     "CLASSIFIERS",
+    "camera_from_weak_perspective",
     "confusion_matrix",
     "DEFAULT_GRIDS",
+    "DEPTH_METRICS",
+    "DEPTH_TABLE_COLUMNS",
+    "depth_consistency",
+    "depth_noise_floor",
+    "DepthConsistency",
     "displacement_field",
     "dynamic_code_features",
     "EMPTY_CLASS_POLICIES",

@@ -18,10 +18,13 @@ from ...errors import DatasetFormatError
 from ..aus import parse_au_string
 from ..clip import Clip, ClipSet
 from ..problems import DatasetWarning, MissingFramesError
+from ._tables import CellError, Table
 
 __all__ = [
     "ClipSpec", "assemble", "check_root", "find_label_file", "find_child", "scan_frames",
-    "compress_ranges", "IMAGE_EXT", "MISSING_OPTIONS", "WINDOW_OPTIONS",
+    "compress_ranges", "IMAGE_EXT", "MISSING_OPTIONS", "WINDOW_OPTIONS", "RowGuard",
+    "no_rows_error", "spelling_problem", "EMOTION_MISSPELLINGS", "VideoSpec", "assemble_videos",
+    "existing_frames",
 ]
 
 #: Image extensions accepted in frame file names (case-insensitive).
@@ -150,6 +153,89 @@ class ClipSpec:
     #: 'frame_gap' warning, never a missing-frames error
     folder_defined: bool = False
     index: dict[int, Path] | None = None
+    #: depth maps aligned to the frames (CAS(ME)³): their folder, file pattern (group 1 = the
+    #: frame number), expected name of a missing one, and mm per stored unit
+    depth_folder: Path | None = None
+    depth_pattern: re.Pattern[str] | None = None
+    depth_name: Callable[[int], str] | None = None
+    depth_unit_mm: float = 1.0
+    depth_index: dict[int, Path] | None = None
+
+
+#: Misspelled emotion labels found in circulating coding files (kept as written, reported as
+#: ``emotion_spelling`` with the likely intended word): CAS(ME)² ``happyiness``, CASME
+#: ``comtempt``.
+EMOTION_MISSPELLINGS: dict[str, str] = {"happyiness": "happiness", "comtempt": "contempt"}
+
+
+class RowGuard:
+    """Per-row error barrier of a label sheet: one bad row never aborts the load.
+
+    ``with guard(row) as g:`` runs the body for one row; a :class:`CellError` raised inside
+    becomes an ``invalid_row`` problem (file, sheet, row, column, reason; action
+    ``'skipped'``) and the loop goes on. ``g.name(subject, clip_id)`` records the sample's
+    identity as soon as it is known, so the problem row names it.
+
+    Examples
+    --------
+    >>> guard = RowGuard(table, "casme2", problems)            # doctest: +SKIP
+    >>> for row, values in table.rows:                          # doctest: +SKIP
+    ...     with guard(row) as g:
+    ...         g.name(subject, clip_id)
+    ...         specs.append(...)
+    """
+
+    def __init__(self, table: Table, dataset: str, problems: list[dict]) -> None:
+        self.table = table
+        self.dataset = dataset
+        self.problems = problems
+        self.invalid = 0
+        self._row: int | None = None
+        self._ident: tuple[str | None, str | None] = (None, None)
+
+    def __call__(self, row: int) -> RowGuard:
+        self._row = row
+        self._ident = (None, None)
+        return self
+
+    def name(self, subject: str | None, clip_id: str | None = None) -> None:
+        self._ident = (subject, clip_id)
+
+    def __enter__(self) -> RowGuard:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or not isinstance(exc, CellError):
+            return False
+        self.invalid += 1
+        self.problems.append({
+            "kind": "invalid_row", "dataset": self.dataset, "subject": self._ident[0],
+            "clip_id": self._ident[1], **self.table.source(self._row), "column": exc.column,
+            "detail": f"{exc.reason}: the row is left out", "action": "skipped"})
+        return True
+
+
+def no_rows_error(table: Table, problems: Sequence[Mapping[str, Any]], what: str = "data rows"
+                  ) -> DatasetFormatError:
+    """The error for a sheet that gave no sample (listing its invalid rows, if any)."""
+    bad = [p for p in problems if p["kind"] == "invalid_row"]
+    if not bad:
+        return DatasetFormatError(f"{table.loc(None)}: the sheet has no {what}")
+    lines = [f"  row {p['row']}: {p['detail']}" for p in bad[:12]]
+    more = f"\n  ... and {len(bad) - 12} more" if len(bad) > 12 else ""
+    return DatasetFormatError(f"{table.loc(None)}: none of its {len(bad)} row(s) is a valid sample:\n"
+                              + "\n".join(lines) + more)
+
+
+def spelling_problem(table: Table, row: int, column: str, value: str | None, *, dataset: str,
+                     subject: str, clip_id: str) -> dict | None:
+    """An ``emotion_spelling`` problem when ``value`` is a known misspelling (else None)."""
+    if value is None or value.strip().casefold() not in EMOTION_MISSPELLINGS:
+        return None
+    return {"kind": "emotion_spelling", "dataset": dataset, "subject": subject, "clip_id": clip_id,
+            **table.source(row), "column": table.letter(column),
+            "detail": f"emotion {value!r} is probably {EMOTION_MISSPELLINGS[value.strip().casefold()]!r}; "
+                      "kept as written (map it in a Protocol if needed)", "action": "kept"}
 
 
 def _problem(spec: ClipSpec, kind: str, detail: str, action: str, column: str | None = None) -> dict:
@@ -176,11 +262,13 @@ def warn_kinds(problems: Sequence[Mapping[str, Any]], dataset: str, kinds: Mappi
         rows = [p for p in problems if p["kind"] == kind]
         if not rows:
             continue
-        listed = "; ".join(f"{p['subject']}/{p['clip_id']}" + (f" ({_where(p)})" if _where(p) else "")
+        listed = "; ".join((f"{p['subject']}/{p['clip_id']} " if p.get("clip_id") else "")
+                           + (f"({_where(p)})" if _where(p) else "")
+                           + (f": {p['detail']}" if kind == "invalid_row" else "")
                            for p in rows[:5])
         more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
         warnings.warn(
-            f"{dataset}: {len(rows)} clip(s) {text}: {listed}{more}. See clipset.problems.",
+            f"{dataset}: {len(rows)} {text}: {listed}{more}. See clipset.problems.",
             DatasetWarning, stacklevel=stacklevel + 1,
         )
 
@@ -263,11 +351,27 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
         parsed = parse_au_string(spec.au_string)
         if parsed.unparsed:
             meta["au_unparsed"] = parsed.unparsed
+        depth = None
+        if spec.depth_folder is not None:
+            folder = spec.depth_folder
+            if spec.depth_index is not None:
+                dindex = spec.depth_index
+            else:
+                if folder not in cache:
+                    cache[folder] = scan_frames(folder, spec.depth_pattern) if folder.is_dir() else None
+                dindex = cache[folder] or {}
+            lost = [n for n in numbers if n not in dindex]
+            if lost:
+                probs.append(_problem(spec, "missing_depth",
+                                      f"{len(lost)} of {len(numbers)} depth maps are missing in "
+                                      f"'{folder}': {compress_ranges(lost)}", "kept"))
+            depth = [dindex.get(n, folder / spec.depth_name(n)) for n in numbers]
         clips.append(Clip(
             dataset=spec.dataset, subject=spec.subject, clip_id=spec.clip_id, frames=paths,
             fps=spec.fps, onset=first, apex=apex_idx, offset=last, frame_numbers=numbers,
             au_string=spec.au_string, aus=parsed.aus, emotion=spec.emotion,
-            objective_class=spec.objective_class, meta=meta,
+            objective_class=spec.objective_class, meta=meta, depth=depth,
+            depth_unit_mm=spec.depth_unit_mm,
         ))
     fatal = [p for p in probs if p["kind"] in ("missing_frames", "missing_folder") and p["action"] == "error"]
     if fatal:
@@ -282,13 +386,112 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
             fatal,
         )
     warn_kinds(probs, dataset, {
-        "missing_folder": "have no sample folder on disk (" + ("kept" if missing == "warn" else "skipped") + ")",
-        "missing_frames": "have missing frames on disk (" + ("kept" if missing == "warn" else "skipped") + ")",
-        "apex_outside_window": "have an apex outside onset..offset (apex set to None)",
-        "frame_gap": "skip frame numbers inside the clip",
-        "duplicate_key": "appear twice in the labels (both kept)",
+        "missing_folder": "clip(s) have no sample folder on disk (" + ("kept" if missing == "warn" else "skipped") + ")",
+        "missing_frames": "clip(s) have missing frames on disk (" + ("kept" if missing == "warn" else "skipped") + ")",
+        "apex_outside_window": "clip(s) have an apex outside onset..offset (apex set to None)",
+        "frame_gap": "clip(s) skip frame numbers inside the clip",
+        "duplicate_key": "clip(s) appear twice in the labels (both kept)",
+        "invalid_row": "row(s) of the labels are invalid and were left out",
+        "offset_missing": "clip(s) have no annotated offset (the clip ends at the apex)",
+        "missing_depth": "clip(s) lack depth frames (kept; reading them raises FrameReadError)",
+        "window_outside_clip": "window(s) lie outside their long clip (left out)",
     }, stacklevel=stacklevel)
     return ClipSet(clips, problems=probs, name=name or dataset)
+
+
+def existing_frames(folder: Path, numbers: Iterable[int], name: Callable[[int], str]) -> dict[int, Path]:
+    """``{n: folder / name(n)}`` for the numbers whose file exists (no folder listing: fast on
+    datasets with thousands of frames per folder, CAS(ME)³)."""
+    out = {}
+    for n in numbers:
+        p = folder / name(n)
+        if p.is_file():
+            out[n] = p
+    return out
+
+
+@dataclass
+class VideoSpec:
+    """One long video as read from the labels and the folder tree, before the frames are
+    listed: where it is and its intervals (dicts with the :data:`~mxkit.data.longvideo.
+    INTERVAL_COLUMNS` frame numbers and source)."""
+
+    dataset: str
+    subject: str
+    video_id: str
+    fps: float
+    folder: Path
+    frame_pattern: re.Pattern[str]
+    intervals: list[dict[str, Any]] = field(default_factory=list)
+    depth_folder: Path | None = None
+    depth_pattern: re.Pattern[str] | None = None
+    depth_unit_mm: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def assemble_videos(specs: Iterable[VideoSpec], *, dataset: str, missing: str,
+                    problems: Iterable[Mapping[str, Any]] = (), name: str | None = None,
+                    stacklevel: int = 3) -> Any:
+    """List every video's frames and build the :class:`~mxkit.data.LongVideoSet`.
+
+    A video without a folder or without frames is a ``missing_folder`` problem (with
+    ``missing='raise'`` a :class:`MissingFramesError`, else left out); an interval whose
+    onset or offset frame is not in its video is kept (indices ``<NA>``) and reported
+    (``interval_outside_video``); missing depth maps are ``missing_depth`` (kept).
+    """
+    from ..longvideo import LongVideo, LongVideoSet, _isna, _outside_problem
+
+    check_option(missing, MISSING_OPTIONS, "missing")
+    probs: list[dict] = [dict(p) for p in problems]
+    videos = []
+    action = {"raise": "error", "warn": "skipped", "skip": "skipped"}[missing]
+    for spec in specs:
+        index = scan_frames(spec.folder, spec.frame_pattern) if spec.folder.is_dir() else {}
+        src = spec.intervals[0] if spec.intervals else {}
+        where = {"dataset": dataset, "subject": spec.subject, "clip_id": spec.video_id,
+                 "file": src.get("file"), "sheet": src.get("sheet"), "row": src.get("row"),
+                 "column": None}
+        if not index:
+            what = "does not exist" if not spec.folder.is_dir() else "holds no frames"
+            probs.append({**where, "kind": "missing_folder", "action": action,
+                          "detail": f"video folder '{spec.folder}' {what} ({len(spec.intervals)} "
+                                    "annotated interval(s))"})
+            continue
+        numbers = list(index)
+        depth = None
+        if spec.depth_folder is not None:
+            dindex = scan_frames(spec.depth_folder, spec.depth_pattern) if spec.depth_folder.is_dir() else {}
+            lost = [n for n in numbers if n not in dindex]
+            if lost:
+                probs.append({**where, "kind": "missing_depth", "action": "kept",
+                              "detail": f"{len(lost)} of {len(numbers)} depth maps are missing in "
+                                        f"'{spec.depth_folder}': {compress_ranges(lost)}"})
+            depth = [dindex.get(n, spec.depth_folder / f"{n}.png") for n in numbers]
+        video = LongVideo(dataset=dataset, subject=spec.subject, video_id=spec.video_id,
+                          frames=list(index.values()), fps=spec.fps, frame_numbers=numbers,
+                          intervals=spec.intervals, depth=depth, depth_unit_mm=spec.depth_unit_mm,
+                          meta={"folder": str(spec.folder), **spec.meta})
+        for r in video.intervals.to_dict("records"):
+            if any(_isna(r[k]) for k in ("onset", "offset")):
+                probs.append(_outside_problem(video, r) | {"action": "kept"})
+        videos.append(video)
+    fatal = [p for p in probs if p["kind"] == "missing_folder" and p["action"] == "error"]
+    if fatal:
+        lines = [f"  {p['clip_id']} ({_where(p)}): {p['detail']}" for p in fatal[:12]]
+        more = f"\n  ... and {len(fatal) - 12} more" if len(fatal) > 12 else ""
+        raise MissingFramesError(
+            f"{dataset}: {len(fatal)} video(s) named in the labels are missing on disk:\n"
+            + "\n".join(lines) + more + "\nPass missing='warn' or 'skip' to leave them out "
+            "(listed in videos.problems).", fatal)
+    warn_kinds(probs, dataset, {
+        "missing_folder": "video(s) have no frames on disk (left out)",
+        "interval_outside_video": "interval(s) reach past their video's frames (kept; "
+                                  "LongVideoSet.clips() leaves them out)",
+        "missing_depth": "video(s) lack depth maps (kept; reading them raises FrameReadError)",
+        "invalid_row": "row(s) of the labels are invalid and were left out",
+        "fractional_frame": "frame number(s) are not integers (rounded)",
+    }, stacklevel=stacklevel)
+    return LongVideoSet(videos, problems=probs, name=name or dataset)
 
 
 def resolve_frames_root(root: Path, variants: Mapping[str, Sequence[str]], frames: str,

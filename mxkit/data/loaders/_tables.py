@@ -21,7 +21,21 @@ from typing import Any
 from ...errors import DatasetFormatError
 from ..aus import MISSING_TOKENS
 
-__all__ = ["Workbook", "Table", "open_workbook", "col_letter", "norm_header"]
+__all__ = ["Workbook", "Table", "CellError", "open_workbook", "col_letter", "norm_header"]
+
+
+class CellError(DatasetFormatError):
+    """A cell that makes its row unusable (a non-numeric frame number, an empty name, ...).
+
+    The message names file, sheet, row and column; :attr:`column` is the column letter and
+    :attr:`reason` the message without the location. Loaders catch it per row, report the row
+    as an ``invalid_row`` problem and go on with the next one.
+    """
+
+    def __init__(self, message: str, *, column: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.reason = reason if reason is not None else message
 
 
 def col_letter(index: int) -> str:
@@ -198,6 +212,16 @@ class Table:
                 s += f", column {col_letter(col)}"
         return s
 
+    def error(self, row: int | None, col: str | int | None, reason: str) -> CellError:
+        """A :class:`CellError` located at ``row`` / ``col`` (a column name or 0-based index)."""
+        letter, desc = None, None
+        if isinstance(col, str) and col in self.columns:
+            letter, desc = self.letter(col), self.header_text(col)
+        elif isinstance(col, int):
+            letter = desc = col_letter(col)
+        return CellError(f"{self.loc(row, col)}: {reason}", column=letter,
+                         reason=f"column {desc}: {reason}" if desc else reason)
+
     def source(self, row: int) -> dict[str, Any]:
         return {"file": str(self.path), "sheet": None if self.book.kind == "csv" else self.sheet,
                 "row": row}
@@ -212,49 +236,107 @@ class Table:
         return values[col.index]
 
     # -------------------------------------------------------------- typed cell readers
-    def frame(self, row: int, values: tuple[Any, ...], name: str, *, allow_missing: bool = False) -> int | None:
-        """A frame number: int, integral float or digit string (leading zeros allowed)."""
-        v = self.get(values, name)
+    def _is_missing(self, v: Any, zero_missing: bool) -> bool:
         if v is None or (isinstance(v, str) and v.strip().casefold() in MISSING_TOKENS):
+            return True
+        return zero_missing and _as_int(v) == 0
+
+    def frame(self, row: int, values: tuple[Any, ...], name: str, *, allow_missing: bool = False,
+              zero_missing: bool = False) -> int | None:
+        """A frame number: int, integral float or digit string (leading zeros allowed).
+
+        A missing marker (and, with ``zero_missing``, the value 0, which CAS(ME)² and CAS(ME)³
+        write for "not annotated") gives None when ``allow_missing``; anything else that is
+        not a non-negative integer raises :class:`CellError`.
+        """
+        v = self.get(values, name)
+        if self._is_missing(v, zero_missing):
             if allow_missing:
                 return None
-            raise DatasetFormatError(f"{self.loc(row, name)}: the frame number is missing")
+            raise self.error(row, name, "the frame number is missing"
+                             + (f" ({v!r})" if v is not None else ""))
         n = _as_int(v)
         if n is None or n < 0:
-            raise DatasetFormatError(
-                f"{self.loc(row, name)}: expected a frame number (a non-negative integer); got {v!r}"
-            )
+            raise self.error(row, name, f"expected a frame number (a non-negative integer); got {v!r}")
         return n
+
+    def frame_rounded(self, row: int, values: tuple[Any, ...], name: str, *,
+                      allow_missing: bool = False, missing_values: Sequence[int] = (),
+                      tolerance: float = 1e-6) -> tuple[int | None, float | None]:
+        """A frame number that may be stored as a float (``566.4000000000001``).
+
+        Returns ``(frame, raw)``: the nearest integer, and the raw value when it is more than
+        ``tolerance`` away from that integer (else None). ``missing_values`` (e.g. ``(-1,)``
+        for SAMM Long Videos' unannotated apex) count as missing.
+        """
+        v = self.get(values, name)
+        if self._is_missing(v, False) or (_as_int(v) is not None and _as_int(v) in missing_values):
+            if allow_missing:
+                return None, None
+            raise self.error(row, name, "the frame number is missing")
+        f = _as_float(v)
+        if f is None or not math.isfinite(f) or f < -0.5:
+            raise self.error(row, name, f"expected a frame number; got {v!r}")
+        n = int(round(f))
+        if n in missing_values and allow_missing:
+            return None, None
+        if n < 0:
+            raise self.error(row, name, f"expected a non-negative frame number; got {v!r}")
+        return n, (f if abs(f - n) > tolerance else None)
 
     def letter(self, name: str) -> str:
         """Spreadsheet column letter of the column ``name``."""
         return col_letter(self.columns[name].index)
 
+    def header_text(self, name: str) -> str:
+        """``"D ('OnsetF')"``: letter and header of a column (its canonical name without one)."""
+        c = self.columns[name]
+        return col_letter(c.index) + f" ({str(c.header if c.header is not None else c.name)!r})"
+
     def window(self, row: int, values: tuple[Any, ...], *, dataset: str, subject: str,
-               clip_id: str, problems: list[dict]) -> tuple[int, int | None, int, dict[str, Any]]:
+               clip_id: str, problems: list[dict], zero_missing: bool = False,
+               offset_fallback: Sequence[str] | None = None
+               ) -> tuple[int, int | None, int, dict[str, Any]]:
         """The ``onset``, ``apex`` and ``offset`` frames of a row, and its source location.
 
-        Raises :class:`DatasetFormatError` naming both cells when the onset is after the
-        offset; an apex cell holding a missing marker (``/``, ``-``, empty) gives ``None`` and
-        an ``apex_missing`` entry appended to ``problems``.
+        Raises :class:`CellError` naming both cells when the onset is after the offset; an
+        apex cell holding a missing marker (``/``, ``-``, empty; 0 with ``zero_missing``)
+        gives ``None`` and an ``apex_missing`` entry appended to ``problems``.
+
+        With ``offset_fallback`` (column names, e.g. ``("apex",)``) a missing offset is
+        tolerated: the clip then ends at the latest of those frames that is annotated, and an
+        ``offset_missing`` problem is appended; without any, the row is invalid.
         """
         from ._common import apex_missing_problem
 
-        onset = self.frame(row, values, "onset")
-        offset = self.frame(row, values, "offset")
-        apex = self.frame(row, values, "apex", allow_missing=True)
-        if onset > offset:
-            hdr = self.columns["offset"].header
-            hdr = f" ({str(hdr)!r})" if hdr is not None else ""
-            raise DatasetFormatError(
-                f"{self.loc(row, 'onset')} and column {self.letter('offset')}{hdr}: onset frame "
-                f"{onset} is after offset frame {offset}"
-            )
+        onset = self.frame(row, values, "onset", zero_missing=False)
+        apex = self.frame(row, values, "apex", allow_missing=True, zero_missing=zero_missing)
+        offset = self.frame(row, values, "offset", allow_missing=offset_fallback is not None,
+                            zero_missing=zero_missing)
         src = self.source(row)
+        where = {"dataset": dataset, "subject": subject, "clip_id": clip_id, **src}
+        if offset is None:
+            ends = [(n, self.frame(row, values, n, allow_missing=True, zero_missing=zero_missing))
+                    for n in (offset_fallback or ()) if n in self.columns]
+            ends = [(n, f) for n, f in ends if f is not None]
+            if not ends:
+                raise self.error(row, "offset", "the offset is not annotated "
+                                 f"({self.get(values, 'offset')!r}) and neither is the apex")
+            col, end = max(ends, key=lambda e: e[1])
+            problems.append({**_problem_base(where), "kind": "offset_missing",
+                             "column": self.letter("offset"),
+                             "detail": f"offset cell holds {self.get(values, 'offset')!r} (not "
+                                       f"annotated): the clip ends at {col} frame {end}",
+                             "action": "kept"})
+            offset = end
+        if onset > offset:
+            raise CellError(
+                f"{self.loc(row, 'onset')} and column {self.header_text('offset')}: onset frame "
+                f"{onset} is after offset frame {offset}", column=self.letter("onset"),
+                reason=f"column {self.header_text('onset')}: onset frame {onset} is after offset "
+                       f"frame {offset} (column {self.header_text('offset')})")
         if apex is None:
-            problems.append(apex_missing_problem(
-                {"dataset": dataset, "subject": subject, "clip_id": clip_id, **src},
-                self.get(values, "apex"), self.letter("apex")))
+            problems.append(apex_missing_problem(where, self.get(values, "apex"), self.letter("apex")))
         return onset, apex, offset, src
 
     def int_or_none(self, row: int, values: tuple[Any, ...], name: str, *, what: str) -> int | None:
@@ -263,17 +345,17 @@ class Table:
             return None
         n = _as_int(v)
         if n is None:
-            raise DatasetFormatError(f"{self.loc(row, name)}: expected {what}; got {v!r}")
+            raise self.error(row, name, f"expected {what}; got {v!r}")
         return n
 
     def text(self, row: int, values: tuple[Any, ...], name: str, *, required: bool = True) -> str | None:
         v = self.get(values, name)
         if v is None:
             if required:
-                raise DatasetFormatError(f"{self.loc(row, name)}: the cell is empty")
+                raise self.error(row, name, "the cell is empty")
             return None
         if isinstance(v, _XlsError):
-            raise DatasetFormatError(f"{self.loc(row, name)}: the cell holds the error {v.text}")
+            raise self.error(row, name, f"the cell holds the error {v.text}")
         return cell_text(v).strip()
 
     def number_id(self, row: int, values: tuple[Any, ...], name: str, *,
@@ -289,8 +371,12 @@ class Table:
                     break
         if n is None or n < 0:
             expect = "a subject number" + (f" (optionally prefixed {list(prefixes)})" if prefixes else "")
-            raise DatasetFormatError(f"{self.loc(row, name)}: expected {expect}; got {v!r}")
+            raise self.error(row, name, f"expected {expect}; got {v!r}")
         return n
+
+
+def _problem_base(where: dict[str, Any]) -> dict[str, Any]:
+    return {k: where.get(k) for k in ("dataset", "subject", "clip_id", "file", "sheet", "row")}
 
 
 def cell_text(v: Any) -> str:
@@ -302,6 +388,19 @@ def cell_text(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _as_float(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, numbers.Real):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _as_int(v: Any) -> int | None:

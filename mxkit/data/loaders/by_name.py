@@ -14,10 +14,12 @@ __all__ = ["DATASET_LOADERS", "load_dataset"]
 
 #: Dataset names accepted by :func:`load_dataset` (and ``mxkit ... --dataset``): name -> the
 #: loader's name in :mod:`mxkit.data`. ``'auto'`` (not listed) means SynthME when the folder
-#: holds a ``synthme.json`` manifest.
+#: holds a ``synthme.json`` manifest. The long-video loaders (:func:`~mxkit.data.load_samm_lv`,
+#: :func:`~mxkit.data.load_casme3_videos`) return a LongVideoSet and are not listed.
 DATASET_LOADERS: dict[str, str] = {
     "synthme": "load_synthme", "casme2": "load_casme2", "casme": "load_casme", "samm": "load_samm",
     "casme_sq": "load_casme_sq", "smic": "load_smic", "mmew": "load_mmew", "ckplus": "load_ckplus",
+    "casme3": "load_casme3",
 }
 
 

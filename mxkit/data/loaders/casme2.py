@@ -13,10 +13,12 @@ from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
     ClipSpec,
+    RowGuard,
     assemble,
     check_root,
     find_child,
     find_label_file,
+    no_rows_error,
     resolve_frames_root,
 )
 from ._tables import Table, cell_text, is_blank, locate_header, open_workbook
@@ -91,7 +93,7 @@ def _objective(table: Table, row: int, values: tuple) -> int | None:
     try:
         return parse_objective_class(table.get(values, "objective"))
     except ValueError as exc:
-        raise DatasetFormatError(f"{table.loc(row, 'objective')}: {exc}") from None
+        raise table.error(row, "objective", str(exc)) from None
 
 
 def _resolve_objective(root: Path, objective_classes: bool | str | os.PathLike) -> Path | None:
@@ -190,7 +192,7 @@ def load_casme2(root: str | os.PathLike, *, frames: Literal["auto", "cropped", "
     specs, problems = _specs_from_table(table, frames_root, pattern, prefix, variant, objective,
                                         obj_path)
     if not specs:
-        raise DatasetFormatError(f"{table.loc(None)}: the coding sheet has no data rows")
+        raise no_rows_error(table, problems)
     return assemble(specs, dataset="casme2", window=window, missing=missing, problems=problems,
                     name="casme2")
 
@@ -201,29 +203,33 @@ def _specs_from_table(table: Table, frames_root: Path, pattern: re.Pattern[str],
     specs: list[ClipSpec] = []
     problems: list[dict] = []
     subject_dirs: dict[str, Path] = {}
+    guard = RowGuard(table, "casme2", problems)
     for row, values in table.rows:
         if is_blank(values):
             continue
-        n = table.number_id(row, values, "subject", prefixes=("sub",))
-        subject = f"sub{n:02d}"
-        filename = table.text(row, values, "filename")
-        onset, apex, offset, src = table.window(row, values, dataset="casme2", subject=subject,
-                                                 clip_id=filename, problems=problems)
-        raw_au = table.get(values, "aus")
-        au_string = None if raw_au is None else cell_text(raw_au)
-        oc = _objective(table, row, values) if table.has("objective") else objective.get((n, filename))
-        meta = {"subject_label": f"{n:02d}", "frame_variant": variant}
-        if obj_path is not None and (n, filename) in objective:
-            meta["objective_file"] = str(obj_path)
-        if subject not in subject_dirs:
-            subject_dirs[subject] = find_child(frames_root, (subject,)) or frames_root / subject
-        specs.append(ClipSpec(
-            dataset="casme2", subject=subject, clip_id=filename, fps=CASME2_FPS,
-            folder=subject_dirs[subject] / filename, onset_frame=onset, offset_frame=offset,
-            apex_frame=apex, frame_pattern=pattern, frame_name=lambda k, p=prefix: f"{p}{k}.jpg",
-            au_string=au_string, emotion=table.text(row, values, "emotion", required=False),
-            objective_class=oc, meta=meta, source=src, apex_column=table.letter("apex"),
-        ))
+        with guard(row):
+            n = table.number_id(row, values, "subject", prefixes=("sub",))
+            subject = f"sub{n:02d}"
+            guard.name(subject)
+            filename = table.text(row, values, "filename")
+            guard.name(subject, filename)
+            onset, apex, offset, src = table.window(row, values, dataset="casme2", subject=subject,
+                                                     clip_id=filename, problems=problems)
+            raw_au = table.get(values, "aus")
+            au_string = None if raw_au is None else cell_text(raw_au)
+            oc = _objective(table, row, values) if table.has("objective") else objective.get((n, filename))
+            meta = {"subject_label": f"{n:02d}", "frame_variant": variant}
+            if obj_path is not None and (n, filename) in objective:
+                meta["objective_file"] = str(obj_path)
+            if subject not in subject_dirs:
+                subject_dirs[subject] = find_child(frames_root, (subject,)) or frames_root / subject
+            specs.append(ClipSpec(
+                dataset="casme2", subject=subject, clip_id=filename, fps=CASME2_FPS,
+                folder=subject_dirs[subject] / filename, onset_frame=onset, offset_frame=offset,
+                apex_frame=apex, frame_pattern=pattern, frame_name=lambda k, p=prefix: f"{p}{k}.jpg",
+                au_string=au_string, emotion=table.text(row, values, "emotion", required=False),
+                objective_class=oc, meta=meta, source=src, apex_column=table.letter("apex"),
+            ))
     return specs, problems
 
 

@@ -7,15 +7,16 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from ...errors import DatasetFormatError
 from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
     ClipSpec,
+    RowGuard,
     _listdir,
     assemble,
     check_root,
     find_label_file,
+    no_rows_error,
 )
 from ._tables import cell_text, is_blank, locate_header, open_workbook
 
@@ -94,35 +95,39 @@ def load_mmew(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
                                    "OffsetFrame | Action Units | Estimated Emotion | remarks")
     folders = _index_sample_folders(root)
     specs, problems = [], []
+    guard = RowGuard(table, "mmew", problems)
     for row, values in table.rows:
         if is_blank(values):
             continue
-        n = table.number_id(row, values, "subject", prefixes=("S",))
-        subject = f"S{n:02d}"
-        filename = table.text(row, values, "filename")
-        onset, apex, offset, src = table.window(row, values, dataset="mmew", subject=subject,
-                                                 clip_id=filename, problems=problems)
-        emotion = table.text(row, values, "emotion", required=False)
-        meta: dict = {"subject_label": cell_text(table.get(values, "subject")).strip()}
-        remarks = table.text(row, values, "remarks", required=False) if table.has("remarks") else None
-        if remarks:
-            meta["remarks"] = remarks
-        hits = sorted(folders.get(filename.upper(), []),
-                      key=lambda p: (not any("micro" in part.casefold() for part in p.parts), str(p)))
-        if hits:
-            folder = hits[0]
-            if len(hits) > 1:
-                meta["duplicate_folders"] = [str(p) for p in hits[1:]]
-        else:  # where the official layout would put it (reported as missing)
-            folder = root / subject / (emotion or "unknown") / filename
-        raw_au = table.get(values, "aus")
-        specs.append(ClipSpec(
-            dataset="mmew", subject=subject, clip_id=filename, fps=MMEW_FPS, folder=folder,
-            onset_frame=onset, offset_frame=offset, apex_frame=apex, frame_pattern=_FRAME,
-            frame_name=lambda k: f"{k}.jpg", au_string=None if raw_au is None else cell_text(raw_au),
-            emotion=emotion, meta=meta, source=src, apex_column=table.letter("apex"),
-        ))
+        with guard(row):
+            n = table.number_id(row, values, "subject", prefixes=("S",))
+            subject = f"S{n:02d}"
+            guard.name(subject)
+            filename = table.text(row, values, "filename")
+            guard.name(subject, filename)
+            onset, apex, offset, src = table.window(row, values, dataset="mmew", subject=subject,
+                                                     clip_id=filename, problems=problems)
+            emotion = table.text(row, values, "emotion", required=False)
+            meta: dict = {"subject_label": cell_text(table.get(values, "subject")).strip()}
+            remarks = table.text(row, values, "remarks", required=False) if table.has("remarks") else None
+            if remarks:
+                meta["remarks"] = remarks
+            hits = sorted(folders.get(filename.upper(), []),
+                          key=lambda p: (not any("micro" in part.casefold() for part in p.parts), str(p)))
+            if hits:
+                folder = hits[0]
+                if len(hits) > 1:
+                    meta["duplicate_folders"] = [str(p) for p in hits[1:]]
+            else:  # where the official layout would put it (reported as missing)
+                folder = root / subject / (emotion or "unknown") / filename
+            raw_au = table.get(values, "aus")
+            specs.append(ClipSpec(
+                dataset="mmew", subject=subject, clip_id=filename, fps=MMEW_FPS, folder=folder,
+                onset_frame=onset, offset_frame=offset, apex_frame=apex, frame_pattern=_FRAME,
+                frame_name=lambda k: f"{k}.jpg", au_string=None if raw_au is None else cell_text(raw_au),
+                emotion=emotion, meta=meta, source=src, apex_column=table.letter("apex"),
+            ))
     if not specs:
-        raise DatasetFormatError(f"{table.loc(None)}: the label sheet has no data rows")
+        raise no_rows_error(table, problems)
     return assemble(specs, dataset="mmew", window=window, missing=missing, problems=problems,
                     name="mmew")

@@ -12,10 +12,13 @@ of them), sub-mm to 1 mm, following the clip's profile. Frames are rendered with
 rasterizer; the detail field moves the textured skin, so optical flow sees it.
 
 * In memory: :func:`generate_subject`, :func:`plan_clip` (ground truth only),
-  :func:`render_frames`, :func:`generate_clip` (a :class:`~mxkit.data.Clip`).
+  :func:`render_frames`, :func:`generate_clip` (a :class:`~mxkit.data.Clip`), and
+  :func:`render_depth`: the exact depth maps of a clip from the rasterizer's z-buffer, with an
+  optional sensor-noise model (what the CAS(ME)³ layout writes).
 * On disk: :func:`make_dataset` writes the CASME II layout with its coding sheet (or SAMM /
-  CK+) plus a ``gt/`` sidecar and ``synthme.json``; :func:`load_synthme` reads it back with
-  the real-data loaders and attaches a :class:`SynthTruth` to each clip.
+  CK+ / CAS(ME)³ with depth / SAMM Long Videos) plus a ``gt/`` sidecar and ``synthme.json``;
+  :func:`load_synthme` reads it back with the real-data loaders and attaches a
+  :class:`SynthTruth` to each clip.
 * :func:`detection_report`: dlib's detection and 68-point error on the frames.
 
 Everything is deterministic from the seed. ``SynthTruth.vertices(model)`` is the reference
@@ -33,13 +36,16 @@ Examples
 from .appearance import Atlas, SynthSubject, build_atlas, generate_subject
 from .check import detection_report
 from .clips import (
+    DEPTH_NOISE_STREAM,
     EXPRESSION_TYPE_DEFAULTS,
     EXPRESSION_TYPES,
     KIND_DEFAULTS,
     KINDS,
     generate_clip,
+    iter_depth,
     iter_frames,
     plan_clip,
+    render_depth,
     render_frames,
 )
 from .dataset import (
@@ -72,5 +78,5 @@ __all__ = [
     "make_dataset", "load_synthme", "dataset_plan", "generate_subject", "generate_clip",
     "plan_clip", "render_frames", "iter_frames", "build_atlas", "detail_field",
     "detail_weights", "head_motion", "intensity_profile", "recipe_aus", "layout_emotion",
-    "detection_report",
+    "detection_report", "render_depth", "iter_depth", "DEPTH_NOISE_STREAM",
 ]

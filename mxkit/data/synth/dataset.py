@@ -13,7 +13,12 @@ Layout of ``make_dataset(out, layout="casme2")``::
 ``layout="samm"`` writes ``SAMM_Micro_FACS_Codes_v2.xlsx`` and ``001/001_1_1/001_{N:05d}.jpg``
 (gray, as SAMM); ``layout="ckplus"`` writes ``cohn-kanade-images/S001/001/...png`` at 30 fps
 with the frames from the first neutral frame to the apex, as CK+ sequences run, plus the
-``Landmarks/`` files. The whole folder is built next to ``out`` and renamed into place, and
+``Landmarks/`` files. The long-video layouts write each clip as its own short video with one
+annotated interval (:func:`mxkit.data.write_long_videos`): ``layout="casme3"`` at 30 fps,
+``spNO.1/a/color/{N}.jpg`` plus **exact depth maps** ``spNO.1/a/depth/{N}.png`` (16-bit, mm,
+from the rasterizer's z-buffer, optionally with sensor noise: ``depth_noise_mm``) and the
+Part A label files; ``layout="samm_lv"`` at 200 fps, ``SAMM_longvideos/001_1/001_1_{N:04d}.jpg``
+(gray) and ``SAMM_LongVideos_V2_Release.xlsx``. The whole folder is built next to ``out`` and renamed into place, and
 every byte follows from the seed: the workbooks' zip timestamps and document dates are
 fixed, the ``.npz`` sidecars are written with fixed timestamps, JPEG/PNG encoding is
 deterministic.
@@ -21,6 +26,7 @@ deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import numbers
 import os
@@ -51,16 +57,19 @@ __all__ = ["PRESETS", "LAYOUTS", "DATASET_EXPRESSION_TYPES", "DATASET_KINDS", "M
 #: File name of the dataset manifest (preset, seed, mxkit version, counts, clip list).
 MANIFEST = "synthme.json"
 #: Layouts :func:`make_dataset` writes.
-LAYOUTS = ("casme2", "samm", "ckplus")
+LAYOUTS = ("casme2", "samm", "ckplus", "casme3", "samm_lv")
+_LONG_VIDEO = ("casme3", "samm_lv")
 #: Values of ``make_dataset(expression_type=...)``.
 DATASET_EXPRESSION_TYPES = ("micro", "macro", "both")
 #: Old name of :data:`DATASET_EXPRESSION_TYPES` (deprecated).
 DATASET_KINDS = DATASET_EXPRESSION_TYPES
-_LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0}
+_LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0, "casme3": 30.0, "samm_lv": 200.0}
 _FIXED_DATE = "2014-05-08T00:00:00Z"
 # files that mark a dataset folder (SynthME refuses to write anywhere below one)
 _DATASET_MARKERS = (MANIFEST, "CASME2-coding-20140508.xlsx", "SAMM_Micro_FACS_Codes_v2.xlsx",
-                    "cohn-kanade-images", "CASME2_RAW_selected")
+                    "cohn-kanade-images", "CASME2_RAW_selected", "SAMM_LongVideos_V2_Release.xlsx",
+                    "SAMM_longvideos", "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx",
+                    "CAS(ME)3_part_A_v2.xls", "CAS(ME)^2code_final.xlsx")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 #: Dataset presets. ``micro`` / ``macro``: clips per subject of each kind; ``image_size``
@@ -94,12 +103,17 @@ _EMOTION_LABELS = {
              "sadness": "Sadness", "fear": "Fear", "repression": "Other", "others": "Other"},
     "ckplus": {"happiness": "happy", "disgust": "disgust", "surprise": "surprise",
                "sadness": "sadness", "fear": "fear", "repression": None, "others": None},
+    "casme3": {"happiness": "happy", "disgust": "disgust", "surprise": "surprise",
+               "sadness": "sad", "fear": "fear", "repression": "others", "others": "others"},
 }
+_EMOTION_LABELS["samm_lv"] = _EMOTION_LABELS["samm"]  # the release has no emotion: SynthME's own
 
 
 def layout_emotion(emotion: str, layout: str) -> str | None:
     """An emotion in CASME II spelling as ``layout`` writes it (SAMM capitalises and has
-    ``Other``; CK+ has no repression / others: unlabelled, None)."""
+    ``Other``; CK+ has no repression / others: unlabelled, None; CAS(ME)³ writes ``happy``,
+    ``sad`` and ``others``; SAMM Long Videos has no emotion column: SAMM's spelling is used for
+    the loaded clips)."""
     check_option(layout, LAYOUTS, "layout")
     return emotion if layout == "casme2" else _EMOTION_LABELS[layout][emotion]
 
@@ -164,8 +178,17 @@ def _emotions(n: int, mode: str, rng: np.random.Generator) -> list[str]:
     return [names[int(i)] for i in rng.choice(len(names), size=n, p=p / p.sum())]
 
 
-def _clip_names(layout: str, subject: int, expression_type: str, emotion: str, k: int) -> tuple[str, str, str]:
-    """(clip_id written, subject folder, clip_id loaded)."""
+def _clip_names(layout: str, subject: int, expression_type: str, emotion: str, k: int,
+                onset_frame: int = 0) -> tuple[str, str, str]:
+    """(clip_id written, subject folder, clip_id loaded); for the long-video layouts the
+    written id is the video (CAS(ME)³ letter, SAMM-LV inducement number)."""
+    if layout == "casme3":
+        if k > 26:
+            raise InputValueError(f"the casme3 layout names videos a..z: at most 26 clips per subject; got {k}")
+        letter = chr(ord("a") + k - 1)
+        return letter, f"spNO.{subject}", f"{letter}_{onset_frame}"
+    if layout == "samm_lv":
+        return str(k), f"{subject:03d}", f"{subject:03d}_{k}_1"
     e = EMOTIONS.index(emotion) + 1
     if layout == "casme2":
         cid = f"{'EP' if expression_type == 'micro' else 'MA'}{e:02d}_{k:02d}"
@@ -219,7 +242,8 @@ def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout
                 window = (0, truth.meta["apex"] + 1)
                 truth = _crop(truth, *window)
             first = 1 if layout == "ckplus" else int(rng.integers(1, 200))
-            cid, folder, loaded = _clip_names(layout, s, clip_type, emotion, k)
+            cid, folder, loaded = _clip_names(layout, s, clip_type, emotion, k,
+                                              first + int(truth.meta["onset"]))
             items.append(PlannedClip(s, cid, folder, loaded, truth, window, first))
     return subjects, items
 
@@ -314,7 +338,8 @@ def _check_out(out: Any, overwrite: bool) -> Path:
 def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_type: str = "both",
                  layout: str = "casme2", seed: int = 0, progress: bool = False,
                  overwrite: bool = False, model: FaceModel | None = None,
-                 workers: int | None = None, quality: int = 95, **options: Any) -> ClipSet:
+                 workers: int | None = None, quality: int = 95, depth_noise_mm: float = 0.0,
+                 **options: Any) -> ClipSet:
     """Generate SynthME and write it in a published dataset layout; return it loaded.
 
     Parameters
@@ -326,9 +351,10 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
     expression_type : {'micro', 'macro', 'both'}
         Which clips: micro-expressions (low intensity, 0.2-0.5 s), macro-expressions (high
         intensity, longer), or both (``kind`` is a deprecated alias).
-    layout : {'casme2', 'samm', 'ckplus'}
-        CASME II (coding sheet in the official format, 200 fps), SAMM (200 fps, gray) or CK+
-        (30 fps, neutral -> apex).
+    layout : {'casme2', 'samm', 'ckplus', 'casme3', 'samm_lv'}
+        CASME II (coding sheet in the official format, 200 fps), SAMM (200 fps, gray), CK+
+        (30 fps, neutral -> apex), CAS(ME)³ (30 fps, colour + exact depth maps in mm, one short
+        video per clip) or SAMM Long Videos (200 fps, gray, one short video per clip).
     seed : int
         Everything follows from it: the same seed writes the same bytes.
     progress : bool
@@ -341,6 +367,11 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
         Rasterizer threads (default: all cores).
     quality : int
         JPEG quality (CASME II / SAMM frames).
+    depth_noise_mm : float
+        ``layout='casme3'``: standard deviation (mm) of the white Gaussian sensor noise added
+        to the exact z-buffer depth (:func:`~mxkit.data.synth.render_depth`) before it is
+        rounded to whole mm in the 16-bit PNGs; 0 (default): exact depth (up to that rounding).
+        Recorded in ``synthme.json`` and in each truth's ``meta['depth_noise_mm']``.
     **options
         Override preset entries: ``n_subjects, micro, macro, image_size, field_m,
         texture_size, micro_s, macro_s, baseline_s, emotions``.
@@ -371,15 +402,25 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
     root = _check_out(out, bool(overwrite))
     check_option(expression_type, DATASET_EXPRESSION_TYPES, "expression_type")
     check_option(layout, LAYOUTS, "layout")
+    if isinstance(depth_noise_mm, bool) or not isinstance(depth_noise_mm, numbers.Real) or not depth_noise_mm >= 0:
+        raise InputValueError(f"depth_noise_mm must be a number >= 0; got {depth_noise_mm!r}")
+    if depth_noise_mm and layout != "casme3":
+        raise InputValueError(f"depth_noise_mm applies to layout='casme3' (depth maps); got layout={layout!r}")
     opts = _options(preset, options)
     model = check_model(model)
     subjects, items = dataset_plan(preset=preset, expression_type=expression_type, layout=layout, seed=seed, model=model,
                                    **options)
+    if layout == "casme3":
+        items = [dataclasses.replace(it, truth=dataclasses.replace(
+            it.truth, meta={**it.truth.meta, "depth_noise_mm": float(depth_noise_mm)})) for it in items]
     total = sum(it.truth.n_frames for it in items)
     bar = tqdm(total=total, desc="SynthME frames", unit="frame") if progress else None
     stream = _frames(items, subjects, model, workers, bar)
+    if layout in _LONG_VIDEO:
+        records_lv = [_video_record(it, stream(i), layout, model, float(depth_noise_mm), workers)
+                      for i, it in enumerate(items)]
     records = []
-    for i, it in enumerate(items):
+    for i, it in enumerate(items if layout not in _LONG_VIDEO else ()):
         t = it.truth
         extra: dict[str, Any] = {}
         au = t.meta["au_string"]
@@ -397,6 +438,9 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
             emotion=layout_emotion(t.meta["emotion"], layout), fps=t.fps, extra=extra))
     manifest = _manifest(preset=preset, expression_type=expression_type, layout=layout, seed=seed, opts=opts,
                          subjects=subjects, items=items)
+    if layout == "casme3":
+        manifest["depth"] = {"unit_mm": 1.0, "noise_mm": float(depth_noise_mm),
+                             "source": "rasterizer z-buffer of the posed fine mesh"}
 
     def sidecar(tmp: Path) -> None:
         for it in items:
@@ -413,6 +457,9 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
                                  sidecar=sidecar)
         elif layout == "samm":
             writers.write_samm(records, root, quality=quality, overwrite=overwrite, sidecar=sidecar)
+        elif layout in _LONG_VIDEO:
+            writers.write_long_videos(records_lv, root, layout=layout, quality=quality,
+                                      overwrite=overwrite, sidecar=sidecar)
         else:
             writers.write_ckplus(records, root, overwrite=overwrite, sidecar=sidecar)
     finally:
@@ -421,15 +468,36 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
     return load_synthme(root)
 
 
+def _video_record(it: PlannedClip, frames: Iterator[np.ndarray], layout: str, model: FaceModel,
+                  noise_mm: float, workers: int | None) -> Any:
+    """One clip as a one-interval long video (CAS(ME)³ with its depth stream, SAMM-LV)."""
+    from ..writers import LongVideoRecord
+    from .clips import iter_depth
+
+    t = it.truth
+    interval = {"expression_type": t.expression_type, "onset": t.meta["onset"], "apex": t.meta["apex"],
+                "offset": t.meta["offset"], "au_string": t.meta["au_string"],
+                "emotion": layout_emotion(t.meta["emotion"], layout) if layout == "casme3" else None,
+                "notes": "SynthME " + t.expression_type}
+    depth = (iter_depth(t, model=model, noise_mm=noise_mm, workers=workers)
+             if layout == "casme3" else None)
+    return LongVideoRecord(subject=it.subject, video=it.clip_id, frames=frames, n_frames=t.n_frames,
+                           first_frame=it.first_frame, intervals=[interval], depth=depth, fps=t.fps)
+
+
 # ----------------------------------------------------------------------------- loading
 def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> ClipSet:
     """Load a SynthME folder written by :func:`make_dataset`.
 
     The frames and labels are read by the real-data loader of its layout
     (:func:`~mxkit.data.load_casme2` / :func:`~mxkit.data.load_samm` with ``window='all'``,
-    :func:`~mxkit.data.load_ckplus`), then each clip gets its :class:`SynthTruth` from
-    ``gt/`` in ``clip.ground_truth`` and ``clip.meta['synthme']`` (``kind`` = the expression
-    type, emotion in CASME II spelling, AU string).
+    :func:`~mxkit.data.load_ckplus`, :func:`~mxkit.data.load_casme3` with ``window='all'``
+    and its depth maps, :meth:`~mxkit.data.load_samm_lv` cut into whole-video clips), then each
+    clip gets its :class:`SynthTruth` from ``gt/`` in ``clip.ground_truth`` and
+    ``clip.meta['synthme']`` (``kind`` = the expression type, emotion in CASME II spelling, AU
+    string). Where the
+    layout's label file has no emotion (SAMM Long Videos; CAS(ME)³'s macro list) the clip's
+    ``emotion`` is SynthME's own, in the layout's spelling.
 
     Parameters
     ----------
@@ -449,7 +517,7 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         match their truth (names the file).
     """
     from ..clip import ClipSet
-    from ..loaders import load_casme2, load_ckplus, load_samm
+    from ..loaders import load_casme2, load_casme3, load_ckplus, load_samm, load_samm_lv
     from ..loaders._common import check_root
 
     root = check_root(root, "SynthME")
@@ -469,6 +537,14 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         loaded = load_casme2(root, frames="raw", window="all")
     elif layout == "samm":
         loaded = load_samm(root, window="all")
+    elif layout == "casme3":
+        kinds = {c.get("kind") for c in manifest["clips"]}
+        parts = [load_casme3(root, expression_type="micro", window="all")] if "micro" in kinds else []
+        if "macro" in kinds:
+            parts.append(load_casme3(root, expression_type="macro", window="all"))
+        loaded = ClipSet.concat(parts, name="casme3")
+    elif layout == "samm_lv":
+        loaded = load_samm_lv(root).clips(whole_video=True)
     else:
         loaded = load_ckplus(root)
     clips = []
@@ -485,6 +561,8 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
                 "au_string": truth.meta["au_string"], "preset": manifest.get("preset"),
                 "seed": manifest.get("seed"), "gt": str(root / entry["gt"])}
         changes: dict[str, Any] = {"ground_truth": truth, "meta": {**clip.meta, "synthme": info}}
+        if clip.emotion is None and layout in _LONG_VIDEO:  # label files without emotion column
+            changes["emotion"] = layout_emotion(truth.meta["emotion"], layout)
         if dataset is not None:
             changes["dataset"] = dataset
         clips.append(clip.replace(**changes))
