@@ -15,7 +15,9 @@
 * :mod:`~mxkit.data.writers`: the CASME II / SAMM / CK+ layouts and the long-video layouts
   (SAMM Long Videos, CAS(ME)² and CAS(ME)³ with depth), for synthetic data and tests.
 * :mod:`~mxkit.data.synth`: SynthME, the embedded synthetic dataset with 3D ground truth
-  (:func:`make_dataset`, :func:`load_synthme`, :class:`SynthTruth`, :data:`PRESETS`).
+  (:func:`make_dataset`, :func:`load_synthme`, :class:`SynthTruth`, :data:`PRESETS`), also
+  with real photo texture (``appearance="photo"``) from the photos of
+  :func:`load_photo_faces` (:data:`PHOTO_SPLIT`: which train, which evaluate).
 
 Importing this package is light (OpenCV, pandas and openpyxl are imported when used).
 """
@@ -39,6 +41,7 @@ from .loaders import (
     read_megc2019_gt,
 )
 from .longvideo import INTERVAL_COLUMNS, LongVideo, LongVideoSet
+from .photos import PHOTO_SPLIT, PhotoRecord, load_photo_faces
 from .problems import PROBLEM_COLUMNS, DatasetWarning, MissingFramesError
 from .protocols import (
     CASME2_5CLASS,
@@ -75,4 +78,5 @@ __all__ = [
     "ClipRecord", "write_casme2", "write_samm", "write_ckplus", "LongVideoRecord",
     "write_long_videos",
     "make_dataset", "load_synthme", "SynthTruth", "PRESETS",
+    "load_photo_faces", "PhotoRecord", "PHOTO_SPLIT",
 ]

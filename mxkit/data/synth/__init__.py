@@ -20,6 +20,10 @@ rasterizer; the detail field moves the textured skin, so optical flow sees it.
   :func:`load_synthme` reads it back with the real-data loaders and attaches a
   :class:`SynthTruth` to each clip.
 * :func:`detection_report`: dlib's detection and 68-point error on the frames.
+* Photo texture (:mod:`.photo`, ``make_dataset(..., appearance="photo", photos=...)``): a real
+  face photo fitted with the face model (:func:`photo_face`) and warped frame by frame by the
+  same driven 3D motion (:func:`plan_photo_clip`, :func:`render_photo_frames`,
+  :func:`warp_photo`), with exact truth in the same sidecar.
 
 Everything is deterministic from the seed. ``SynthTruth.vertices(model)`` is the reference
 that reconstructions are compared to.
@@ -70,6 +74,17 @@ from .motion import (
     intensity_profile,
     recipe_aus,
 )
+from .photo import (
+    APPEARANCES,
+    PHOTO_SENSOR_DEFAULTS,
+    PhotoFace,
+    generate_photo_clip,
+    iter_photo_frames,
+    photo_face,
+    plan_photo_clip,
+    render_photo_frames,
+    warp_photo,
+)
 from .truth import SynthTruth
 
 __all__ = [
@@ -79,4 +94,6 @@ __all__ = [
     "plan_clip", "render_frames", "iter_frames", "build_atlas", "detail_field",
     "detail_weights", "head_motion", "intensity_profile", "recipe_aus", "layout_emotion",
     "detection_report", "render_depth", "iter_depth", "DEPTH_NOISE_STREAM",
+    "APPEARANCES", "PHOTO_SENSOR_DEFAULTS", "PhotoFace", "photo_face", "plan_photo_clip", "warp_photo",
+    "iter_photo_frames", "render_photo_frames", "generate_photo_clip",
 ]

@@ -45,6 +45,7 @@ from ...errors import DatasetFormatError, InputValueError
 from .appearance import SynthSubject, check_model, generate_subject
 from .clips import iter_frames, plan_clip
 from .motion import EMOTION_WEIGHTS, EMOTIONS
+from .photo import APPEARANCES, PhotoFace, iter_photo_frames, photo_face, plan_photo_clip
 from .truth import SynthTruth
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -201,16 +202,29 @@ def _clip_names(layout: str, subject: int, expression_type: str, emotion: str, k
 
 @renamed_keywords(kind="expression_type")
 def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout: str = "casme2", seed: int = 0,
-                 model: FaceModel | None = None, **options: Any
-                 ) -> tuple[list[SynthSubject], list[PlannedClip]]:
-    """Subjects (unpainted) and every clip's ground truth of a dataset, without rendering.
+                 model: FaceModel | None = None, appearance: str = "painted", photos: Any = None,
+                 photo_options: Mapping[str, Any] | None = None, **options: Any
+                 ) -> tuple[list[Any], list[PlannedClip]]:
+    """Subjects (unpainted, or fitted photos) and every clip's ground truth of a dataset, without
+    rendering.
 
     Arguments as in :func:`make_dataset`. Returns ``(subjects, items)``; each item holds the
     written clip id, the loader's subject folder and clip id, and the :class:`SynthTruth` of
-    the written frames.
+    the written frames. With ``appearance="photo"`` the subjects are
+    :class:`~mxkit.data.synth.photo.PhotoFace` objects, one per photo.
     """
     check_option(expression_type, DATASET_EXPRESSION_TYPES, "expression_type")
     check_option(layout, LAYOUTS, "layout")
+    check_option(appearance, APPEARANCES, "appearance")
+    if appearance == "photo":
+        if not photos:
+            raise InputValueError("appearance='photo' needs photos=[...] (PhotoFace or PhotoRecord "
+                                  "objects, e.g. mxkit.data.load_photo_faces('train'))")
+        if "n_subjects" in options:
+            raise InputValueError("appearance='photo' has one subject per photo; do not pass n_subjects")
+        options = {**options, "n_subjects": len(photos)}
+    elif photos is not None or photo_options is not None:
+        raise InputValueError("photos= and photo_options= need appearance='photo'")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputValueError(f"seed must be a non-negative int; got {seed!r}")
     opts = _options(preset, options)
@@ -227,16 +241,22 @@ def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout
     subjects: list[SynthSubject] = []
     items: list[PlannedClip] = []
     for s in range(1, n_sub + 1):
-        subject = generate_subject(seed=_seed(seed, 1, s), index=s, model=model,
-                                   image_size=opts["image_size"], field_m=opts["field_m"],
-                                   texture_size=opts["texture_size"], paint=False)
+        if appearance == "photo":
+            subject = _photo_subject(photos[s - 1], s, opts["image_size"], model)
+        else:
+            subject = generate_subject(seed=_seed(seed, 1, s), index=s, model=model,
+                                       image_size=opts["image_size"], field_m=opts["field_m"],
+                                       texture_size=opts["texture_size"], paint=False)
         subjects.append(subject)
         types = ["micro"] * n_micro + ["macro"] * n_macro
         for k, clip_type in enumerate(types, start=1):
             emotion = next(emotions)
-            truth = plan_clip(subject, expression_type=clip_type, emotion=emotion, seed=_seed(seed, 2, s, k),
-                              fps=fps, model=model, baseline_s=opts["baseline_s"],
-                              duration_s=opts[f"{clip_type}_s"])
+            plan_kw = dict(expression_type=clip_type, emotion=emotion, seed=_seed(seed, 2, s, k), fps=fps,
+                           model=model, baseline_s=opts["baseline_s"], duration_s=opts[f"{clip_type}_s"])
+            if appearance == "photo":
+                truth = plan_photo_clip(subject, sensor=dict(photo_options or {}), **plan_kw)
+            else:
+                truth = plan_clip(subject, **plan_kw)
             window = (0, truth.n_frames)
             if layout == "ckplus":  # neutral -> apex, as CK+ sequences run
                 window = (0, truth.meta["apex"] + 1)
@@ -246,6 +266,20 @@ def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout
                                               first + int(truth.meta["onset"]))
             items.append(PlannedClip(s, cid, folder, loaded, truth, window, first))
     return subjects, items
+
+
+def _photo_subject(photo: Any, index: int, image_size: Any, model: FaceModel) -> PhotoFace:
+    """A PhotoFace for subject ``index``: given as one, or fitted from a PhotoRecord."""
+    from ..photos import PhotoRecord
+
+    if isinstance(photo, PhotoFace):
+        return photo.with_index(index)
+    if isinstance(photo, PhotoRecord):
+        return photo_face(photo.image, photo.landmarks, name=photo.name, image_size=image_size,
+                          index=index, model=model,
+                          meta={"source": photo.source, "landmark_source": photo.landmark_source,
+                                "split": photo.split})
+    raise InputValueError(f"photos must hold PhotoFace or PhotoRecord objects; got {type(photo).__name__}")
 
 
 def _crop(truth: SynthTruth, a: int, b: int) -> SynthTruth:
@@ -272,13 +306,17 @@ def _freeze_xlsx(path: Path) -> None:
             zf.writestr(new, data)
 
 
-def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceModel,
+def _frames(items: list[PlannedClip], subjects: list[Any], model: FaceModel,
             workers: int | None, bar: Any) -> Callable[[int], Iterator[np.ndarray]]:
     """A factory of lazy frame streams, painting one subject at a time."""
     cache: dict[int, SynthSubject] = {}
 
     def stream(i: int) -> Iterator[np.ndarray]:
         item = items[i]
+        if isinstance(subjects[item.subject - 1], PhotoFace):
+            yield from iter_photo_frames(subjects[item.subject - 1], item.truth, model=model,
+                                         on_frame=None if bar is None else (lambda: bar.update(1)))
+            return
         if item.subject not in cache:
             cache.clear()
             cache[item.subject] = subjects[item.subject - 1].painted()
@@ -289,12 +327,13 @@ def _frames(items: list[PlannedClip], subjects: list[SynthSubject], model: FaceM
 
 
 def _manifest(*, preset: str, expression_type: str, layout: str, seed: int, opts: dict[str, Any],
-              subjects: list[SynthSubject], items: list[PlannedClip]) -> dict[str, Any]:
+              subjects: list[Any], items: list[PlannedClip]) -> dict[str, Any]:
     from ..._version import __version__
 
     n_micro = sum(it.truth.expression_type == "micro" for it in items)
     return {   # the manifest's keys (file format) keep the name "kind"
         "name": "SynthME", "format": 1, "preset": preset, "kind": expression_type, "layout": layout,
+        "appearance": "photo" if subjects and isinstance(subjects[0], PhotoFace) else "painted",
         "seed": int(seed), "mxkit_version": __version__, "model": "mh-head",
         "fps": _LAYOUT_FPS[layout],
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()},
@@ -339,7 +378,8 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
                  layout: str = "casme2", seed: int = 0, progress: bool = False,
                  overwrite: bool = False, model: FaceModel | None = None,
                  workers: int | None = None, quality: int = 95, depth_noise_mm: float = 0.0,
-                 **options: Any) -> ClipSet:
+                 appearance: str = "painted", photos: Any = None,
+                 photo_options: Mapping[str, Any] | None = None, **options: Any) -> ClipSet:
     """Generate SynthME and write it in a published dataset layout; return it loaded.
 
     Parameters
@@ -372,6 +412,18 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
         to the exact z-buffer depth (:func:`~mxkit.data.synth.render_depth`) before it is
         rounded to whole mm in the 16-bit PNGs; 0 (default): exact depth (up to that rounding).
         Recorded in ``synthme.json`` and in each truth's ``meta['depth_noise_mm']``.
+    appearance : {'painted', 'photo'}
+        ``'painted'``: the procedural albedo rendered by the rasterizer. ``'photo'``: real face
+        photos warped by the driven 3D motion (:mod:`mxkit.data.synth.photo`), one subject per
+        photo, same motion model and sidecar.
+    photos : sequence of PhotoFace or PhotoRecord
+        ``appearance='photo'``: the photos (:func:`mxkit.data.load_photo_faces`,
+        :func:`~mxkit.data.synth.photo.photo_face`); records are fitted at the preset's
+        ``image_size``.
+    photo_options : dict, optional
+        ``appearance='photo'``: sensor and head-motion options
+        (:data:`~mxkit.data.synth.photo.PHOTO_SENSOR_DEFAULTS`), each a number or a range drawn
+        per clip; JPEG is ``quality``.
     **options
         Override preset entries: ``n_subjects, micro, macro, image_size, field_m,
         texture_size, micro_s, macro_s, baseline_s, emotions``.
@@ -407,8 +459,11 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
     if depth_noise_mm and layout != "casme3":
         raise InputValueError(f"depth_noise_mm applies to layout='casme3' (depth maps); got layout={layout!r}")
     opts = _options(preset, options)
+    if appearance == "photo" and photos:
+        opts = {**opts, "n_subjects": len(photos), "photo_options": dict(photo_options or {})}
     model = check_model(model)
     subjects, items = dataset_plan(preset=preset, expression_type=expression_type, layout=layout, seed=seed, model=model,
+                                   appearance=appearance, photos=photos, photo_options=photo_options,
                                    **options)
     if layout == "casme3":
         items = [dataclasses.replace(it, truth=dataclasses.replace(
