@@ -6,8 +6,9 @@ command                   what it does
 ``mxkit synth OUT``       generate a SynthME dataset (:func:`mxkit.data.make_dataset`)
 ``mxkit prepare ROOT``    load a dataset (``--dataset``), prepare its clips into the cache, print a
                           per-clip table (:func:`mxkit.prepare_many`)
-``mxkit reconstruct``     one clip in 3D: ``reconstruction.npz``, onset / apex OBJ meshes and an HTML
-                          viewer (:func:`mxkit.reconstruct`)
+``mxkit reconstruct``     one clip in 3D: ``reconstruction.npz``, ``frames.csv`` (per-frame table),
+                          ``arkit.csv`` (Live Link Face take), ``reconstruction.glb`` (animated
+                          glTF), onset / apex OBJ meshes and an HTML viewer (:func:`mxkit.reconstruct`)
 ``mxkit train OUT.pt``    train weights with the shipped weights' recipe (:mod:`mxkit.workflows.recipe`)
 ``mxkit evaluate``        the ablation table on held-out SynthME or ``ROOT`` (:func:`mxkit.workflows.run_ablation`)
 ``mxkit recognise``       the recognition table (:func:`mxkit.workflows.run_recognition`)
@@ -411,8 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "weights' setting; reconstruct and evaluate always use the weights' settings)")
     p.add_argument("--size", type=int, default=None, help="crop side in pixels (default: the weights' setting)")
 
-    p = add("reconstruct", _cmd_reconstruct, "reconstruct one clip in 3D: OUT/reconstruction.npz, onset.obj, "
-            "apex.obj and viewer.html")
+    p = add("reconstruct", _cmd_reconstruct, "reconstruct one clip in 3D: OUT/reconstruction.npz, frames.csv, "
+            "arkit.csv, reconstruction.glb, onset.obj, apex.obj and viewer.html")
     data_args(p)
     p.add_argument("--clip", required=True, metavar="SUBJECT/CLIP", help="the clip, e.g. sub01/EP01_01")
     p.add_argument("--variant", default="full", help=f"one of {', '.join(VARIANTS)} (default: %(default)s)")

@@ -4,7 +4,8 @@ Conventions: rotation matrices act on column vectors (``x' = R @ x``); axis-angl
 are rotation axis times angle in radians; everything is batched over leading dimensions
 and follows the device and dtype of its inputs.
 
-* rotations: :func:`axis_angle_to_matrix`, :func:`matrix_to_axis_angle`, :func:`euler_to_matrix`;
+* rotations: :func:`axis_angle_to_matrix`, :func:`matrix_to_axis_angle`, :func:`euler_to_matrix`
+  and its inverse :func:`matrix_to_euler`;
 * alignment: :func:`procrustes` *estimates* the least-squares rigid (or similarity)
   :class:`SimilarityTransform` between two point sets, :func:`apply_similarity` applies one,
   and :func:`rigid_align` *returns the aligned points* (per frame, per clip or with the
@@ -26,6 +27,7 @@ __all__ = [
     "axis_angle_to_matrix",
     "matrix_to_axis_angle",
     "euler_to_matrix",
+    "matrix_to_euler",
     "SimilarityTransform",
     "procrustes",
     "apply_similarity",
@@ -120,6 +122,32 @@ def euler_to_matrix(angles: torch.Tensor) -> torch.Tensor:
     Rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1)
     shape = (*angles.shape[:-1], 3, 3)
     return Rz.reshape(shape) @ Ry.reshape(shape) @ Rx.reshape(shape)
+
+
+def matrix_to_euler(R: torch.Tensor) -> torch.Tensor:
+    """(pitch, yaw, roll) in radians of rotations ``R = Rz @ Ry @ Rx``: the inverse of
+    :func:`euler_to_matrix`.
+
+    Pitch (about x) and roll (about z) lie in (-pi, pi], yaw (about y) in [-pi/2, pi/2]; at
+    yaw = +-pi/2 (gimbal lock) the roll is set to 0 and the pitch carries the rest.
+
+    Parameters
+    ----------
+    R : Tensor, shape (..., 3, 3)
+
+    Returns
+    -------
+    Tensor, shape (..., 3)
+    """
+    check_shape(R, ("...", 3, 3), "R")
+    sy = (-R[..., 2, 0]).clamp(-1.0, 1.0)
+    yaw = torch.asin(sy)
+    cy = torch.sqrt(R[..., 2, 1] ** 2 + R[..., 2, 2] ** 2)
+    lock = cy < 1e-9
+    pitch = torch.where(lock, torch.atan2(-R[..., 1, 2], R[..., 1, 1]),
+                        torch.atan2(R[..., 2, 1], R[..., 2, 2]))
+    roll = torch.where(lock, torch.zeros_like(yaw), torch.atan2(R[..., 1, 0], R[..., 0, 0]))
+    return torch.stack([pitch, yaw, roll], dim=-1)
 
 
 class SimilarityTransform(NamedTuple):

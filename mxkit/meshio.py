@@ -1,4 +1,5 @@
-"""Mesh export and import: Wavefront OBJ and Stanford PLY (self-contained HTML pages: :func:`mxkit.viz.save_html`).
+"""Mesh export and import: Wavefront OBJ and Stanford PLY, and animated binary glTF 2.0
+(:func:`save_glb`; self-contained HTML pages: :func:`mxkit.viz.save_html`).
 
 Writers take vertices as they are (mxkit's model space is metres, +x toward the subject's
 left, +y up, +z toward a frontal camera) and write them unscaled; most mesh viewers
@@ -42,6 +43,7 @@ __all__ = [
     "load_obj",
     "save_ply",
     "load_ply",
+    "save_glb",
     "vertex_normals",
     "apply_colormap",
 ]
@@ -815,3 +817,135 @@ def load_ply(path: PathLike) -> MeshData:
         if faces.size and (faces.min() < 0 or faces.max() >= n):
             raise ModelFileError(f"{path}: PLY faces index vertices outside [0, {n})")
     return MeshData(vertices=v, faces=faces, colors=colors, scalars=scalars)
+
+
+# ---------------------------------------------------------------------------- glTF
+_GLB_MAGIC, _GLB_JSON, _GLB_BIN = 0x46546C67, 0x4E4F534A, 0x004E4942
+_FLOAT, _UINT = 5126, 5125
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+def save_glb(path: PathLike, vertices: Any, faces: Any, *, fps: float,
+             name: str = "mxkit reconstruction", frame_names: Sequence[str] | None = None,
+             extras: dict | None = None) -> Path:
+    """Write an animated mesh as binary glTF 2.0 (``.glb``, atomically): morph-target animation.
+
+    The mesh is frame 0 (with its vertex normals); morph target ``t`` is the displacement of
+    frame ``t`` from frame 0 (target 0 is zero), and one animation keys the morph weights so
+    that at time ``t / fps`` target ``t`` has weight 1 and the others 0 (``LINEAR``
+    interpolation: in between, the positions of the two neighbouring frames are blended).
+    Positions are float32 metres in mxkit's model frame, which is glTF's (+y up, +z toward
+    the viewer, right-handed, metres), so Blender's glTF importer and browser viewers
+    (three.js, Babylon.js) show the clip as reconstructed. The target names are in
+    ``meshes[0].extras.targetNames`` (Blender names the shape keys after them).
+
+    Parameters
+    ----------
+    path : path-like
+        Target file (``.glb``); its folder must exist.
+    vertices : array or Tensor, shape (T, V, 3)
+        Positions of every frame, metres.
+    faces : array or Tensor, shape (F, 3), int
+        Triangles, counter-clockwise seen from outside.
+    fps : float
+        Frame rate of the animation (frame ``t`` at ``t / fps`` seconds).
+    name : str
+        Name of the node, mesh and animation.
+    frame_names : sequence of str, optional
+        One name per frame (default ``frame_000``, ...).
+    extras : dict, optional
+        JSON-compatible application data stored in the asset's ``extras``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ShapeError, InputValueError
+        Wrong shapes, NaN/inf, out-of-range indices or a bad ``fps``.
+    FileWriteError
+        The file cannot be written.
+    """
+    import json
+    import math
+    import struct
+
+    v = _to_numpy(vertices, "vertices").astype(np.float32)
+    dims = check_shape(v, ("T", "V", 3), "vertices")
+    T, V = dims["T"], dims["V"]
+    check_finite(v, "vertices")
+    if T < 1 or V < 1:
+        raise ShapeError(f"vertices must hold at least one frame of one vertex; got {v.shape}")
+    f = _as_faces(faces, V).astype(np.uint32)
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not math.isfinite(fps) \
+            or fps <= 0:
+        raise InputValueError(f"fps must be a positive number; got {fps!r}")
+    names = list(frame_names) if frame_names is not None else [f"frame_{t:03d}" for t in range(T)]
+    if len(names) != T:
+        raise ShapeError(f"frame_names has {len(names)} names for {T} frames")
+
+    base = v[0]
+    deltas = v - base[None]
+    normals = _vertex_normals(base.astype(np.float64), f.astype(np.int64)).astype(np.float32)
+    times = (np.arange(T, dtype=np.float64) / float(fps)).astype(np.float32)
+    weights = np.eye(T, dtype=np.float32)                       # keyframe t: target t at 1
+
+    blob = bytearray()
+    views: list[dict] = []
+    accessors: list[dict] = []
+
+    def add(arr: np.ndarray, kind: str, *, target: int | None = None, minmax: bool = False) -> int:
+        while len(blob) % 4:
+            blob.append(0)
+        data = np.ascontiguousarray(arr).tobytes()
+        view = {"buffer": 0, "byteOffset": len(blob), "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        views.append(view)
+        blob.extend(data)
+        comp = _UINT if arr.dtype == np.uint32 else _FLOAT
+        count = arr.size // {"SCALAR": 1, "VEC3": 3}[kind]
+        acc: dict[str, Any] = {"bufferView": len(views) - 1, "componentType": comp,
+                               "count": int(count), "type": kind}
+        if minmax:
+            flat = arr.reshape(count, -1)
+            acc["min"] = [float(x) for x in flat.min(0)]
+            acc["max"] = [float(x) for x in flat.max(0)]
+        accessors.append(acc)
+        return len(accessors) - 1
+
+    i_idx = add(f.reshape(-1), "SCALAR", target=_ELEMENT_ARRAY_BUFFER)
+    i_pos = add(base, "VEC3", target=_ARRAY_BUFFER, minmax=True)
+    i_nrm = add(normals, "VEC3", target=_ARRAY_BUFFER)
+    targets = [{"POSITION": add(deltas[t], "VEC3", target=_ARRAY_BUFFER, minmax=True)}
+               for t in range(T)]
+    i_time = add(times, "SCALAR", minmax=True)
+    i_wts = add(weights.reshape(-1), "SCALAR")
+    while len(blob) % 4:
+        blob.append(0)
+
+    doc = {
+        "asset": {"version": "2.0", "generator": f"mxkit {__version__}",
+                  **({"extras": extras} if extras else {})},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": name}],
+        "meshes": [{"name": name, "weights": [0.0] * T, "extras": {"targetNames": names},
+                    "primitives": [{"attributes": {"POSITION": i_pos, "NORMAL": i_nrm},
+                                    "indices": i_idx, "mode": 4, "targets": targets}]}],
+        "animations": [{"name": name,
+                        "samplers": [{"input": i_time, "output": i_wts,
+                                      "interpolation": "LINEAR"}],
+                        "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}]}],
+        "buffers": [{"byteLength": len(blob)}],
+        "bufferViews": views,
+        "accessors": accessors,
+    }
+    text = json.dumps(doc, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    total = 12 + 8 + len(text) + 8 + len(blob)
+    payload = (struct.pack("<III", _GLB_MAGIC, 2, total)
+               + struct.pack("<II", len(text), _GLB_JSON) + text
+               + struct.pack("<II", len(blob), _GLB_BIN) + bytes(blob))
+    return atomic_write(path, payload)

@@ -139,6 +139,15 @@ def test_reconstruct_writes_vertices_meshes_and_viewer(data, prepared_out, tmp_p
     assert 0 < np.abs(b.vertices - a.vertices).max() < 0.01          # a micro-expression: < 1 cm
     html = (out / "viewer.html").read_text()
     assert "mesh3d" in html and "ground truth" in html
+    for name in ("frames.csv", "arkit.csv", "reconstruction.glb"):       # the exports beside them
+        assert (out / name).stat().st_size > 0
+    import pandas as pd
+
+    table = pd.read_csv(out / "frames.csv")
+    assert len(table) == T and table["subject"].eq("sub01").all()
+    np.testing.assert_allclose(table["jawOpen"], z["expression"][:, model.expression_index("jawOpen")[0]],
+                               atol=1e-6)
+    assert z["identity"].shape == (T, model.n_identity) and z["camera_scale"].shape == (T,)
     printed = capsys.readouterr().out
     assert "micro-motion L1" in printed and "sub01/EP01_01: static" in printed
 

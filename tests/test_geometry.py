@@ -15,6 +15,7 @@ from mxkit.geometry import (
     axis_angle_to_matrix,
     euler_to_matrix,
     matrix_to_axis_angle,
+    matrix_to_euler,
     procrustes,
     rigid_align,
     vertex_normals,
@@ -49,6 +50,16 @@ class TestRotations:
             v = torch.zeros(3, dtype=torch.float64)
             v[axis] = 0.4
             torch.testing.assert_close(euler_to_matrix(v), axis_angle_to_matrix(v))
+
+    def test_matrix_to_euler_inverts_euler_to_matrix(self, generator):
+        angles = (torch.rand(200, 3, generator=generator, dtype=torch.float64) * 2 - 1) \
+            * torch.tensor([math.pi, math.pi / 2, math.pi], dtype=torch.float64) * 0.999
+        torch.testing.assert_close(matrix_to_euler(euler_to_matrix(angles)), angles)
+        torch.testing.assert_close(matrix_to_euler(euler_to_matrix(torch.tensor([0.1, 0.2, 0.3]))),
+                                   torch.tensor([0.1, 0.2, 0.3]))
+        for yaw in (math.pi / 2, -math.pi / 2):           # gimbal lock: the rotation is kept
+            R = euler_to_matrix(torch.tensor([0.3, yaw, 0.2], dtype=torch.float64))
+            torch.testing.assert_close(euler_to_matrix(matrix_to_euler(R)), R)
 
     def test_bad_shape(self):
         with pytest.raises(ShapeError, match="axis_angle"):

@@ -17,7 +17,8 @@ module                                what it composes
 :mod:`~mxkit.workflows.batch`         many clips: :func:`prepared_clips`,
                                       :func:`iter_reconstructions`, :func:`reconstruct_clip`
 :mod:`~mxkit.workflows.export`        what ``mxkit reconstruct`` writes
-                                      (:func:`export_reconstruction`)
+                                      (:func:`export_reconstruction`: NPZ, per-frame table,
+                                      ARKit CSV, glTF), :func:`export_frame_tables`
 :mod:`~mxkit.workflows.ablation`      :func:`run_ablation` (``mxkit evaluate``)
 :mod:`~mxkit.workflows.recognition`   :func:`run_recognition` (``mxkit recognise``)
 :mod:`~mxkit.workflows.synthme`       SynthME as training / evaluation data
@@ -40,7 +41,16 @@ from .ablation import (
 )
 from .batch import iter_reconstructions, prepared_clips, reconstruct_clip
 from .demo import DEMO_SEED, DEMO_VARIANTS, DemoResult, run_demo
-from .export import ReconstructionExport, export_reconstruction, reconstruction_arrays
+from .export import (
+    RECONSTRUCTION_FORMAT_VERSION,
+    ReconstructionExport,
+    export_frame_tables,
+    export_reconstruction,
+    frame_table,
+    reconstruction_arrays,
+    write_arkit_csv,
+    write_glb,
+)
 from .recipe import TrainedWeights, train_weights
 from .recognition import RECOGNITION_FEATURES, RecognitionComparison, run_recognition
 from .reconstruct import Reconstruction, coarse_fit, reconstruct
@@ -68,6 +78,8 @@ __all__ = [
     "Reconstruction", "reconstruct", "coarse_fit",
     "prepared_clips", "iter_reconstructions", "reconstruct_clip",
     "ReconstructionExport", "export_reconstruction", "reconstruction_arrays",
+    "RECONSTRUCTION_FORMAT_VERSION", "frame_table", "export_frame_tables", "write_arkit_csv",
+    "write_glb",
     "SUMMARY_METRICS", "AblationResult", "run_ablation", "clip_table", "variant_summary",
     "region_table",
     "RECOGNITION_FEATURES", "RecognitionComparison", "run_recognition",

@@ -78,6 +78,9 @@ class Reconstruction:
         Seconds per step (``prepare``, ``fit``, ``features``, ``networks``, ``total``).
     fps : float
         Frame rate (NaN when unknown).
+    frame_numbers : tuple of int or None
+        The dataset's number of each frame (file names, coding-sheet cells; from the clip),
+        or None when unknown (then frame ``t`` is numbered ``t``).
     """
 
     clip_key: tuple
@@ -95,6 +98,7 @@ class Reconstruction:
     vertices: torch.Tensor
     timing: dict = field(default_factory=dict)
     fps: float = math.nan
+    frame_numbers: tuple | None = None
 
     def __post_init__(self) -> None:
         from .._checks import check_shape
@@ -108,6 +112,11 @@ class Reconstruction:
         if not 0 <= self.onset <= self.apex < T or not self.onset <= self.offset < T:
             raise InputValueError(f"onset {self.onset}, apex {self.apex}, offset {self.offset} "
                                   f"do not fit {T} frames")
+        if self.frame_numbers is not None:
+            nums = tuple(int(n) for n in self.frame_numbers)
+            if len(nums) != T:
+                raise InputValueError(f"frame_numbers has {len(nums)} entries for {T} frames")
+            object.__setattr__(self, "frame_numbers", nums)
 
     @property
     def n_frames(self) -> int:
@@ -324,4 +333,5 @@ def reconstruct(
         model_name=str(model.name), variant=variant, onset=onset, apex=apex, offset=offset,
         coarse=fit, expression=fit.expression + dpsi, delta_expression=dpsi, vertex_offsets=offsets,
         dynamic_code=code, vertices_coarse=verts_coarse, vertices=verts_coarse + offsets,
-        timing=timing, fps=float(getattr(prepared, "fps", math.nan)))
+        timing=timing, fps=float(getattr(prepared, "fps", math.nan)),
+        frame_numbers=getattr(prepared, "frame_numbers", None))
