@@ -18,16 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from mxkit.testing import texture
+
 SIZE = 256
 MARGIN = 16
 
 
 def _texture(size: int, seed: int) -> np.ndarray:
-    from scipy import ndimage
-
-    noise = np.random.default_rng(seed).standard_normal((size, size))
-    smooth = ndimage.gaussian_filter(noise, 2.0, mode="wrap")
-    return 0.1 + 0.8 * (smooth - smooth.min()) / np.ptp(smooth)
+    return texture(size, size, seed=seed)
 
 
 def _displacement(u: np.ndarray, v: np.ndarray, scale: float, size: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from mxkit.data import (
     read_megc2019_gt,
 )
 from mxkit.errors import DatasetFormatError, InputValueError, OptionError
+from mxkit.testing import tiny_clipset
 
 from .test_data_support import (
     SAMM_ROWS,
@@ -39,8 +40,7 @@ F = np.zeros((3, 2, 2, 3), np.uint8)
 
 
 def clips(dataset, pairs, **kw):
-    return ClipSet([Clip(dataset=dataset, subject=s, clip_id=f"c{i}", frames=F, fps=100, emotion=e, **kw)
-                    for i, (s, e) in enumerate(pairs)])
+    return tiny_clipset(pairs, dataset=dataset, fps=100, **kw)
 
 
 CASME2_EMOTIONS = [("sub01", "happiness"), ("sub01", "disgust"), ("sub02", "repression"), ("sub02", "surprise"),

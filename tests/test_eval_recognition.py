@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import mxkit.eval.recognition as recognition_mod
-from mxkit.data import Clip, ClipSet, Protocol
+from mxkit.data import ClipSet, Protocol
 from mxkit.errors import InputValueError, OptionError, ShapeError
 from mxkit.eval import (
     METRICS,
@@ -32,6 +32,7 @@ from mxkit.eval import (
     subject_keys,
     trajectory_features,
 )
+from mxkit.testing import tiny_clipset
 
 CLASSES = ("negative", "positive", "surprise")
 
@@ -302,11 +303,7 @@ def test_recognise_bad_inputs():
 
 # --------------------------------------------------------------------------- protocol card
 def toy_clipset(n_subjects: int = 4) -> ClipSet:
-    frames = np.zeros((2, 2, 2, 3), np.uint8)
-    emotions = ["happy", "sad", "sad", "meh"]
-    clips = [Clip(dataset="toyds", subject=f"s{s}", clip_id=f"c{k}", frames=frames, fps=200, emotion=e)
-             for s in range(n_subjects) for k, e in enumerate(emotions)]
-    return ClipSet(clips)
+    return tiny_clipset({f"s{s}": ["happy", "sad", "sad", "meh"] for s in range(n_subjects)}, n_frames=2)
 
 
 TOY_PROTOCOL = Protocol("toy-2class", classes=("pos", "neg"),

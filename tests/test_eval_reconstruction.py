@@ -31,29 +31,23 @@ from mxkit.eval import (
     vertex_errors,
 )
 from mxkit.geometry import axis_angle_to_matrix
-from mxkit.morph import ARKIT_NAMES, FaceModel, LandmarkEmbedding
-
-from .conftest import make_toy_model
+from mxkit.morph import FaceModel
+from mxkit.testing import toy_face_model
 
 N = 6  # grid side: 36 vertices
 
 
 def grid_model() -> FaceModel:
-    """The conftest toy grid (6x6, 10 cm wide) with regions left / right / other (top row), a
-    soft AU12 mask and 68 landmarks."""
-    toy = make_toy_model(N)
-    verts, faces = toy.v_template.numpy(), toy.faces.numpy()
-    labels = np.where(verts[:, 0] > 0, 0, 1)
-    labels[verts[:, 1] == verts[:, 1].max()] = 2                      # top row: 'other'
+    """The toy grid of ``mxkit.testing`` (6x6, 10 cm wide, zero bases) with regions left /
+    right / other (top row), a soft AU12 mask and 68 landmarks."""
+    verts = toy_face_model(N, n_identity=0).v_template.numpy()
+    top = verts[:, 1] == verts[:, 1].max()                            # top row: 'other'
+    left = (verts[:, 0] > 0) & ~top
     au12 = np.zeros(N * N)
-    au12[labels == 0] = 0.5
+    au12[left] = 0.5
     au12[0] = 1.0                                                      # one 'right' vertex at full weight
-    rng = np.random.default_rng(1)
-    lmk = LandmarkEmbedding(faces=rng.integers(0, len(faces), 68), bary=np.full((68, 3), 1 / 3))
-    expr = np.zeros((len(ARKIT_NAMES), N * N, 3))
-    return FaceModel(name="grid", v_template=verts, faces=faces, expr_basis=expr, expr_names=ARKIT_NAMES,
-                     landmarks={"ibug68": lmk}, region_names=["left", "right", "other"],
-                     region_labels=labels, au_masks={"AU12": au12}, dtype=torch.float64)
+    return toy_face_model(N, n_identity=0, scale=0.0, n_landmarks=68, au_masks={"AU12": au12},
+                          regions={"left": left, "right": ~left & ~top, "other": top})
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 
 from mxkit.errors import InputValueError, OptionError, ShapeError
 from mxkit.flow import (
@@ -22,6 +21,7 @@ from mxkit.flow import (
     strain_components,
     warp,
 )
+from mxkit.testing import fourier_shift, texture
 
 SIZE = 96
 MARGIN = 12  # interior used for flow accuracy (borders are ill-posed for any method)
@@ -29,21 +29,6 @@ SHIFT = (1.5, -0.5)  # (u, v) px: right by 1.5, up by 0.5
 
 
 # ----------------------------------------------------------------------------- helpers
-def texture(height: int, width: int, *, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
-    """Smooth periodic random texture in [0.1, 0.9], float64."""
-    noise = np.random.default_rng(seed).standard_normal((height, width))
-    smooth = ndimage.gaussian_filter(noise, sigma, mode="wrap")
-    return 0.1 + 0.8 * (smooth - smooth.min()) / np.ptp(smooth)
-
-
-def fourier_shift(image: np.ndarray, du: float, dv: float) -> np.ndarray:
-    """Translate a periodic image by (du, dv) px: ``out(p + d) = image(p)`` (exact)."""
-    ky = np.fft.fftfreq(image.shape[0])[:, None]
-    kx = np.fft.fftfreq(image.shape[1])[None, :]
-    phase = np.exp(-2j * np.pi * (kx * du + ky * dv))
-    return np.real(np.fft.ifft2(np.fft.fft2(image) * phase))
-
-
 def interior_epe(flow: np.ndarray, expected: tuple[float, float]) -> np.ndarray:
     err = np.hypot(flow[..., 0] - expected[0], flow[..., 1] - expected[1])
     return err[MARGIN:-MARGIN, MARGIN:-MARGIN]

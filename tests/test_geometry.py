@@ -20,6 +20,7 @@ from mxkit.geometry import (
     rigid_align,
     vertex_normals,
 )
+from mxkit.testing import assert_close, cube_mesh, grid_mesh
 
 
 class TestRotations:
@@ -91,49 +92,21 @@ class TestProcrustes:
 
 
 # ----------------------------------------------------------------------------- vertex normals
-def _cube_with_face_centres():
-    """Unit cube (corners at +-0.5) with each face split into 4 triangles about its centre."""
-    import itertools
-
-    corners = [np.array(c, dtype=float) for c in itertools.product((-0.5, 0.5), repeat=3)]
-    verts = list(corners)
-    faces = []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            normal = np.zeros(3)
-            normal[axis] = sign
-            ring = [i for i, c in enumerate(corners) if c[axis] == 0.5 * sign]
-            centre = np.mean([corners[i] for i in ring], axis=0)
-            u = np.cross(normal, np.eye(3)[(axis + 1) % 3])
-            ring.sort(key=lambda i: math.atan2(np.dot(corners[i] - centre, np.cross(normal, u)),
-                                               np.dot(corners[i] - centre, u)))
-            ci = len(verts)
-            verts.append(centre)
-            for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
-                tri = (ci, a, b)
-                n = np.cross(verts[a] - centre, verts[b] - centre)
-                faces.append(tri if n @ normal > 0 else (ci, b, a))
-    return np.array(verts), np.array(faces)
-
-
 class TestVertexNormals:
     def test_plane_points_along_its_normal_and_flips_with_the_winding(self):
-        xs, ys = np.meshgrid(np.arange(4.0), np.arange(3.0))
-        v = np.stack([xs.ravel(), ys.ravel(), np.full(12, 0.7)], 1)
-        quads = [(r * 4 + c, r * 4 + c + 1, (r + 1) * 4 + c + 1, (r + 1) * 4 + c)
-                 for r in range(2) for c in range(3)]
-        f = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])  # ccw from +z
+        plane = grid_mesh(4, width=3.0, z=0.7)                                 # ccw from +z
+        v, f = plane.vertices, plane.faces
         n = vertex_normals(v, f)
         assert isinstance(n, np.ndarray) and n.dtype == np.float64
-        np.testing.assert_array_equal(n, np.tile([0.0, 0.0, 1.0], (12, 1)))
-        np.testing.assert_array_equal(vertex_normals(v, f[:, ::-1]), np.tile([0.0, 0.0, -1.0], (12, 1)))
+        np.testing.assert_array_equal(n, plane.vertex_normals)
+        np.testing.assert_array_equal(vertex_normals(v, f[:, ::-1]), -plane.vertex_normals)
 
     def test_cube_corners_are_diagonal_and_face_centres_axial(self):
-        v, f = _cube_with_face_centres()
+        cube = cube_mesh()
+        v, f = cube.vertices, cube.faces
         n = vertex_normals(v, f)
-        np.testing.assert_allclose(n[:8], v[:8] / np.linalg.norm(v[:8], axis=1, keepdims=True),
-                                   atol=1e-15)
-        np.testing.assert_allclose(n[8:], 2.0 * v[8:], atol=1e-15)       # centres at +-0.5 e_i
+        assert_close(n, cube.vertex_normals, atol=1e-15, rtol=0.0, what="cube vertex normals")
+        assert_close(n[8:], 2.0 * v[8:], atol=1e-15, rtol=0.0, what="face-centre normals")  # +-0.5 e_i
         # the tensor path: same numbers, batched, float32 kept, differentiable
         t = vertex_normals(torch.tensor(np.stack([v, 2 * v])), torch.tensor(f))
         assert torch.is_tensor(t) and t.shape == (2, len(v), 3)
@@ -144,7 +117,8 @@ class TestVertexNormals:
         assert torch.autograd.gradcheck(lambda p: vertex_normals(p, f), (x,), fast_mode=True)
 
     def test_unused_vertex_is_zero_and_bad_faces_raise(self):
-        v, f = _cube_with_face_centres()
+        cube = cube_mesh()
+        v, f = cube.vertices, cube.faces
         n = vertex_normals(np.vstack([v, [[3.0, 3.0, 3.0]]]), f)
         np.testing.assert_array_equal(n[-1], 0.0)
         with pytest.raises(InputValueError, match="outside"):
@@ -163,7 +137,8 @@ class TestVertexNormals:
         import mxkit.render
         from mxkit.render.raster import _kernels
 
-        v, f = _cube_with_face_centres()
+        cube = cube_mesh()
+        v, f = cube.vertices, cube.faces
         assert mxkit.nets.vertex_normals is mxkit.nets.graph.vertex_normals is vertex_normals
         ref = vertex_normals(v, f)
         for fn in (mxkit.meshio.vertex_normals, mxkit.render.vertex_normals):

@@ -20,19 +20,15 @@ from mxkit.meshio import (
     save_ply,
     vertex_normals,
 )
+from mxkit.testing import grid_mesh
 
 
 def grid(n: int = 6, spacing: float = 0.0123) -> tuple[np.ndarray, np.ndarray]:
     """A slightly curved n x n patch (metres) with CCW triangles seen from +z."""
-    xs, ys = np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing)
-    z = 0.02 * np.sin(xs * 40) * np.cos(ys * 30)
-    v = np.stack([xs.ravel(), ys.ravel(), z.ravel()], axis=1)
-    faces = []
-    for r in range(n - 1):
-        for c in range(n - 1):
-            a, b, d, e = r * n + c, r * n + c + 1, (r + 1) * n + c, (r + 1) * n + c + 1
-            faces += [(a, b, e), (a, e, d)]
-    return v, np.array(faces, dtype=np.int64)
+    mesh = grid_mesh(n, width=spacing * (n - 1), centred=False)
+    v = mesh.vertices.copy()
+    v[:, 2] = 0.02 * np.sin(v[:, 0] * 40) * np.cos(v[:, 1] * 30)
+    return v, mesh.faces
 
 
 def no_temp_files(folder) -> bool:

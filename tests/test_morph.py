@@ -11,8 +11,7 @@ from mxkit.geometry import axis_angle_to_matrix
 from mxkit.morph import ARKIT_NAMES, load_face_model
 from mxkit.morph.io import face_model_from_npz
 from mxkit.morph.subdivide import loop_subdivision, subdivide_model
-
-from .conftest import make_toy_model
+from mxkit.testing import toy_face_model
 
 
 def _weights(model, **named):
@@ -53,7 +52,7 @@ class TestForward:
             torch.testing.assert_close(batched[i], toy_model(expression=e[i:i + 1], rotation=aa[i:i + 1])[0])
 
     def test_gradcheck(self):
-        model = make_toy_model(n=3, n_identity=2)
+        model = toy_face_model(n=3, n_identity=2)
         b = torch.randn(1, 2, dtype=torch.float64, requires_grad=True)
         e = torch.rand(1, 52, dtype=torch.float64, requires_grad=True)
         aa = (torch.randn(1, 3, dtype=torch.float64) * 0.3).requires_grad_()
@@ -270,7 +269,7 @@ class TestMasks:
     def test_known_counts_on_the_toy_grid(self):
         from mxkit.morph import face_mask, region_weights
 
-        toy = make_toy_model(5)                       # regions: x > 0 'right' (10 vertices), else 'left'
+        toy = toy_face_model(5)                       # regions: x > 0 'right' (10 vertices), else 'left'
         assert face_mask(toy, "all").sum() == 25 and face_mask(toy, "face").sum() == 25  # no skin part
         w = region_weights(toy, mask=np.r_[np.zeros(5), np.ones(20)], regions=["right"])
         assert list(w) == ["all", "right"]

@@ -1,6 +1,6 @@
 """mxkit.nets: graph operators, layers, features, DynamicEncoder, MeshDeformer, DynamicRefiner.
 
-Known answers on a toy 5x5 grid face (``make_toy_model``) whose vertices project exactly
+Known answers on a toy 5x5 grid face (``toy_face_model``) whose vertices project exactly
 onto pixel centres, so flow injected at those pixels is sampled exactly.
 """
 
@@ -47,8 +47,7 @@ from mxkit.nets import (
     vertex_normals,
 )
 from mxkit.render import icosphere
-
-from .conftest import make_toy_model
+from mxkit.testing import toy_face_model
 
 F64 = torch.float64
 SCALE = 200.0          # px per metre: the toy grid's 2.5 cm spacing is 5 px
@@ -112,7 +111,7 @@ def toy_clip(model, *, T: int = 6, onset: int = 0, detail: torch.Tensor | None =
 
 @pytest.fixture
 def toy():
-    return make_toy_model(5)
+    return toy_face_model(5)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import torch
 import mxkit.train as mxkit_train
 from mxkit.errors import CacheError, CheckpointError, InputValueError, OptionError, ShapeError
 from mxkit.nets import DynamicRefiner, uniform_laplacian
+from mxkit.testing import toy_face_model
 from mxkit.train import (
     FINETUNE_DEFAULTS,
     TrainConfig,
@@ -31,7 +32,6 @@ from mxkit.train import (
     training_sample_from_tensors,
 )
 
-from .conftest import make_toy_model
 from .test_nets import _gen, toy_clip
 
 F64 = torch.float64
@@ -52,7 +52,7 @@ def _samples(model, n=2, *, expression_type=None, gain=1.0, seed=1, **kw):
 
 @pytest.fixture
 def toy():
-    return make_toy_model(5)
+    return toy_face_model(5)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -309,7 +309,7 @@ class TestTraining:
         with pytest.raises(InputValueError, match="nothing to train"):
             train([unsup], model=toy, config=dataclasses.replace(cfg, w_flow=0.0))
         train([unsup], model=toy, config=cfg)                  # flow consistency alone is fine
-        other = make_toy_model(4)
+        other = toy_face_model(4)
         with pytest.raises(InputValueError, match="model"):
             train([s], model=other, config=cfg)
         with pytest.raises(InputValueError, match="checkpoint path"):
@@ -359,7 +359,7 @@ class TestCheckpoints:
         with pytest.raises(CheckpointError, match="different config"):
             train(samples, model=toy, config=dataclasses.replace(cfg, lr=1e-4),
                   checkpoint=tmp_path / "c.pt", resume=True)
-        other = make_toy_model(4)
+        other = toy_face_model(4)
         with pytest.raises(CheckpointError, match="n_vertices"):
             load_refiner(tmp_path / "c.pt", model=other)
         with pytest.raises(CheckpointError, match="deformer"):
@@ -410,7 +410,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     import torch.distributed as dist
 
-    model = make_toy_model(5)
+    model = toy_face_model(5)
     cfg = TrainConfig(steps=4, batch_size=1, frames_per_clip=2, checkpoint_every=2, **TINY)
     res = train(_samples(model, 4), model=model, config=cfg,
                 checkpoint=Path(out) / "ddp.pt")

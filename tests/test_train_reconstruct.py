@@ -127,9 +127,9 @@ class TestWeights:
 
 
 def _other_model():
-    from tests.conftest import make_toy_model
+    from mxkit.testing import toy_face_model
 
-    return make_toy_model(5, dtype=torch.float32)
+    return toy_face_model(5, dtype=torch.float32)
 
 
 class TestNetworkVariants:

@@ -18,6 +18,7 @@ from mxkit.errors import (
     ShapeError,
 )
 from mxkit.morph.model import FaceModel, LandmarkEmbedding
+from mxkit.testing import grid_mesh
 
 go = pytest.importorskip("plotly.graph_objects")
 ipywidgets = pytest.importorskip("ipywidgets")
@@ -83,15 +84,9 @@ def tiny_model(dtype: torch.dtype = torch.float32) -> FaceModel:
 
 
 def grid(n: int = 5, spacing: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """An n x n grid in the z = 0 plane (metres), triangles CCW seen from +z."""
-    xs, ys = np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing)
-    v = np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], axis=1)
-    faces = []
-    for r in range(n - 1):
-        for c in range(n - 1):
-            a, b, d, e = r * n + c, r * n + c + 1, (r + 1) * n + c, (r + 1) * n + c + 1
-            faces += [(a, b, e), (a, e, d)]
-    return v, np.array(faces, dtype=np.int64)
+    """An n x n grid in the z = 0 plane (metres) from the origin, triangles CCW seen from +z."""
+    mesh = grid_mesh(n, width=spacing * (n - 1), centred=False)
+    return mesh.vertices, mesh.faces
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from mxkit.errors import BackendUnavailableError, InputValueError, OptionError, ShapeError
-from mxkit.morph import ARKIT_NAMES, FaceModel, LandmarkEmbedding
+from mxkit.morph import FaceModel
+from mxkit.testing import toy_face_model
 from mxkit.workflows import Reconstruction
 
 go = pytest.importorskip("plotly.graph_objects")
@@ -28,20 +29,13 @@ TRUTH_MM = 1.2                     # the truth moves the lower half 1.2 mm in z 
 
 
 def grid_model() -> FaceModel:
-    xs, ys = np.meshgrid(np.arange(N) * 0.01, np.arange(N) * 0.01)
-    v = np.stack([xs.ravel(), ys.ravel(), np.zeros(N * N)], axis=1)
-    faces = []
-    for r in range(N - 1):
-        for c in range(N - 1):
-            a, b, d, e = r * N + c, r * N + c + 1, (r + 1) * N + c, (r + 1) * N + c + 1
-            faces += [(a, b, e), (a, e, d)]
-    lower = (v[:, 1] < 0.025).astype(np.float32)
-    lmk = LandmarkEmbedding(faces=[0, 1], bary=[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    return FaceModel(name="grid", v_template=v, faces=np.array(faces), expr_names=ARKIT_NAMES,
-                     expr_basis=np.zeros((len(ARKIT_NAMES), N * N, 3)),
-                     landmarks={"ibug68": lmk}, region_names=["lower", "upper"],
-                     region_labels=(lower == 0).astype(np.int64),
-                     au_masks={"AU12": lower, "AU4": 1.0 - lower}, dtype=torch.float64)
+    """The toy grid of ``mxkit.testing`` (vertices 1 cm apart from the origin, zero bases) with
+    a lower and an upper half (AU12 and AU4 masks)."""
+    y = toy_face_model(N, width=0.01 * (N - 1), centred=False).v_template.numpy()[:, 1]
+    lower = (y < 0.025).astype(np.float32)
+    return toy_face_model(N, width=0.01 * (N - 1), centred=False, n_identity=0, scale=0.0,
+                          regions={"lower": lower > 0, "upper": lower == 0},
+                          au_masks={"AU12": lower, "AU4": 1.0 - lower})
 
 
 @pytest.fixture(scope="module")
