@@ -11,6 +11,16 @@
 * :func:`cache_dir` -- the one rule for mxkit's cache folder, read at call time.
 * :func:`display_path` -- any path (``str``, ``bytes``, :class:`os.PathLike`, including
   names that are not valid UTF-8) as printable text for messages.
+* :func:`safe_name` -- text from data (a clip id, a subject) as one harmless file-name
+  component for outputs; :func:`name_problem` says why a name read from data cannot be used
+  as a path component as it stands (``..``, an absolute path, a separator).
+* :func:`read_image_file` / :func:`write_image_file` -- **the** image reader and writer:
+  the bytes are read with Python's own file functions and decoded in memory
+  (``cv2.imdecode``), images are encoded in memory (``cv2.imencode``) and written with
+  :func:`atomic_write`, so a name that is not valid UTF-8 (GBK names unpacked on Linux) never
+  reaches OpenCV's path functions (which crash on them). :func:`image_problem` checks a JPEG,
+  PNG or BMP for completeness before it is decoded (OpenCV fills a truncated JPEG with grey
+  and says nothing).
 
 Temporary files are named ``.<name>.<random>.tmp`` next to the target (so a crash leaves
 only hidden ``*.tmp`` files, which cache cleaners recognise). The final file gets the
@@ -22,14 +32,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import FileWriteError
+import numpy as np
 
-__all__ = ["atomic_write", "atomic_open", "cache_dir", "display_path", "CACHE_ENV"]
+from .errors import FileWriteError, FrameReadError, InputValueError
+
+__all__ = ["atomic_write", "atomic_open", "cache_dir", "display_path", "text_cell", "CACHE_ENV", "safe_name",
+           "name_problem", "image_problem", "read_image_file", "write_image_file"]
 
 #: Environment variable naming mxkit's cache folder (read at call time by :func:`cache_dir`).
 CACHE_ENV = "MXKIT_CACHE_DIR"
@@ -67,6 +82,26 @@ def display_path(path: Any) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def text_cell(value: Any) -> Any:
+    """``value`` unchanged, except text that cannot be encoded to UTF-8 (a file name with
+    bytes that are not UTF-8, held as lone surrogates), which becomes :func:`display_path`'s
+    printable form: for tables (pandas' Arrow strings refuse such text) and JSON.
+
+    Examples
+    --------
+    >>> text_cell("sub01"), text_cell(3)
+    ('sub01', 3)
+    >>> text_cell(os.fsdecode(b"\\xc9\\xcf.jpg"))
+    '\\\\xc9\\\\xcf.jpg'
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return display_path(value)
+    return value
 
 
 def cache_dir(*parts: str | os.PathLike) -> Path:
@@ -258,3 +293,257 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, parents: bool = 
     with atomic_open(path, "wb", parents=parents) as fh:
         fh.write(payload)
     return Path(os.fspath(path))
+
+
+# ------------------------------------------------------------------------------ names from data
+
+_UNSAFE = re.compile(r"[^\w.+-]+")
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                    *(f"lpt{i}" for i in range(1, 10))}
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` (read from a label file) cannot be one path component, or None if it can.
+
+    A name that is empty, ``.`` or ``..``, holds a path separator (``/`` or ``\\``), a NUL
+    or another control character, or looks like an absolute or drive path (``C:x``) would
+    make a loader read (or a writer write) outside the folder it is joined to.
+
+    Examples
+    --------
+    >>> name_problem("EP02_01f") is None
+    True
+    >>> name_problem("../../etc")
+    "it holds a path separator ('/')"
+    """
+    if not isinstance(name, str):
+        return f"it is a {type(name).__name__}, not text"
+    if not name.strip():
+        return "it is empty"
+    if name in (".", ".."):
+        return f"it is {name!r}, which names a folder above or at the dataset's"
+    for sep in ("/", "\\"):
+        if sep in name:
+            return f"it holds a path separator ({sep!r})"
+    if any(not c.isprintable() for c in name):
+        return "it holds a control character"
+    if re.match(r"[A-Za-z]:", name):
+        return "it looks like a drive path"
+    return None
+
+
+def safe_name(text: Any, *, max_len: int = 120) -> str:
+    """``text`` (a clip id, a subject, ...) as one harmless file-name component for an output.
+
+    Every run of characters other than letters, digits, ``_ . + -`` becomes ``_``; leading
+    and trailing dots and underscores are stripped (no hidden files, never ``..``); Windows
+    device names get a trailing ``_``; the result is at most ``max_len`` characters and never
+    empty (``'_'``). Letters of any script are kept (``'被试1'`` stays ``'被试1'``).
+
+    Examples
+    --------
+    >>> safe_name("../../victim")
+    'victim'
+    >>> safe_name("sub01/EP02 01f")
+    'sub01_EP02_01f'
+    """
+    s = _UNSAFE.sub("_", str(text)).strip("._")
+    s = s.encode("utf-8", "ignore").decode("utf-8")[:max_len].rstrip("._") or "_"
+    if s.split(".")[0].casefold() in _WINDOWS_DEVICES:
+        s += "_"
+    return s
+
+
+# ------------------------------------------------------------------------------ images
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Walk a JPEG's markers from SOI to EOI; the reason it is incomplete or broken, or None."""
+    n = len(data)
+    truncated = (f"it is truncated ({n} bytes, no end-of-image marker: the rest of the image "
+                 "would be decoded as grey)")
+    pos = 2
+    while True:
+        if pos >= n:
+            return truncated
+        if data[pos] != 0xFF:
+            return f"it is corrupt (no JPEG marker at byte {pos})"
+        while pos < n and data[pos] == 0xFF:
+            pos += 1
+        if pos >= n:
+            return truncated
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI
+            return None
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # TEM, RSTn, SOI: no length
+            continue
+        if pos + 2 > n:
+            return truncated
+        length = (data[pos] << 8) | data[pos + 1]
+        if length < 2:
+            return f"it is corrupt (a JPEG segment of length {length} at byte {pos})"
+        pos += length
+        if pos > n:
+            return truncated
+        if marker == 0xDA:  # SOS: entropy-coded data up to the next marker (not a RST, not stuffing)
+            while True:
+                j = data.find(b"\xff", pos)
+                if j < 0 or j + 1 >= n:
+                    return truncated
+                nxt = data[j + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+                    pos = j + (2 if nxt != 0xFF else 1)
+                    continue
+                pos = j
+                break
+
+
+def _png_problem(data: bytes) -> str | None:
+    """Walk a PNG's chunks (checking each CRC) up to IEND; the reason it is broken, or None."""
+    n = len(data)
+    pos = 8
+    while True:
+        if pos + 8 > n:
+            return f"it is truncated ({n} bytes, no IEND chunk)"
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        ctype = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if end > n:
+            return f"it is truncated ({n} bytes; the {ctype!r} chunk at byte {pos} needs {end})"
+        crc = int.from_bytes(data[end - 4:end], "big")
+        if zlib.crc32(data[pos + 4:end - 4]) != crc:
+            return f"it is corrupt (bad CRC in the {ctype!r} chunk at byte {pos})"
+        if ctype == b"IEND":
+            return None
+        pos = end
+
+
+def image_problem(data: bytes) -> str | None:
+    """Why the bytes of an image file cannot be trusted, or None when nothing is wrong.
+
+    Empty data is a problem. JPEG (every marker walked from SOI to EOI, through the
+    entropy-coded scans), PNG (every chunk's CRC, up to IEND) and BMP (the file size in the
+    header) are checked for completeness; other formats are left to the decoder.
+
+    Examples
+    --------
+    >>> image_problem(b"")
+    'the file is empty (0 bytes)'
+    >>> image_problem(b"\\xff\\xd8\\xff\\xe0\\x00\\x10JFIF")[:15]
+    'it is truncated'
+    """
+    if len(data) == 0:
+        return "the file is empty (0 bytes)"
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_problem(data)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png_problem(data)
+    if data[:2] == b"BM" and len(data) >= 6:
+        size = int.from_bytes(data[2:6], "little")
+        if size > len(data):
+            return f"it is truncated ({len(data)} of the {size} bytes its header announces)"
+    return None
+
+
+def read_image_file(path: str | os.PathLike, *, flags: int | None = None,
+                    what: str = "frame") -> np.ndarray:
+    """Read and decode an image file byte-safely (OpenCV's channel order: BGR / gray / as stored).
+
+    The file is read with :func:`open` (any name the file system holds works, including
+    bytes that are not UTF-8), checked by :func:`image_problem` and decoded in memory with
+    ``cv2.imdecode(data, flags)`` (default ``cv2.IMREAD_COLOR``).
+
+    Parameters
+    ----------
+    path : path-like
+    flags : int, optional
+        ``cv2.IMREAD_*`` flags.
+    what : str, default 'frame'
+        What the file is, for messages (``'frame'``, ``'depth map'``).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    FrameReadError
+        Missing file, a folder, no permission, empty, truncated, corrupt or undecodable
+        (the message names the file and the cause; ``.path`` holds it).
+    """
+    import cv2
+
+    where = display_path(path)
+    try:
+        with open(os.fspath(path), "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError as exc:
+        raise FrameReadError(f"cannot read {what} {where}: the file does not exist", path=path) from exc
+    except IsADirectoryError as exc:
+        raise FrameReadError(f"cannot read {what} {where}: it is a folder", path=path) from exc
+    except PermissionError as exc:
+        raise FrameReadError(f"cannot read {what} {where}: permission denied (check the file's "
+                             "and its folders' permissions)", path=path) from exc
+    except OSError as exc:
+        raise FrameReadError(f"cannot read {what} {where}: {exc.strerror or exc}", path=path) from exc
+    problem = image_problem(data)
+    if problem is not None:
+        raise FrameReadError(f"cannot read {what} {where}: {problem}", path=path)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR if flags is None else flags)
+    except cv2.error as exc:
+        img = None
+        detail = f": {str(exc).strip().splitlines()[-1]}"
+    else:
+        detail = ""
+    if img is None:
+        raise FrameReadError(f"cannot read {what} {where}: OpenCV could not decode the image "
+                             f"(not an image, or a format it does not read){detail}", path=path)
+    return img
+
+
+def write_image_file(path: str | os.PathLike, img: Any, *, params: Any = (),
+                     parents: bool = False) -> Path:
+    """Encode ``img`` (OpenCV channel order) by the path's extension and write it atomically.
+
+    Encoding happens in memory (``cv2.imencode``) and the bytes go through
+    :func:`atomic_write`, so names that are not UTF-8 are safe and a reader never sees half a
+    frame.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file; its extension picks the format (``.jpg``, ``.png``, ...).
+    img : numpy.ndarray
+        ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` array OpenCV can encode.
+    params : sequence of int
+        ``cv2.imencode`` parameters (e.g. ``[cv2.IMWRITE_JPEG_QUALITY, 95]``).
+    parents : bool, default False
+        Create missing parent folders.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputValueError
+        OpenCV cannot encode the array in that format (names the file).
+    FileWriteError
+        The file cannot be written (as :func:`atomic_write`).
+    """
+    import cv2
+
+    target = Path(os.fspath(path))
+    ext = target.suffix or ".png"
+    try:
+        ok, buf = cv2.imencode(ext, np.ascontiguousarray(img), list(params))
+    except cv2.error as exc:
+        ok, buf = False, None
+        detail = f": {str(exc).strip().splitlines()[-1]}"
+    else:
+        detail = ""
+    if not ok or buf is None:
+        raise InputValueError(f"OpenCV could not encode the image for {display_path(target)} as "
+                              f"{ext!r}{detail}")
+    return atomic_write(target, buf.tobytes(), parents=parents)

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ._io import display_path, safe_name
 from .data.loaders.by_name import DATASET_LOADERS
 from .errors import MxkitError
 
@@ -51,7 +52,7 @@ def _cmd_model(args: argparse.Namespace) -> int:
           f"{info['render_ms']} ms per {args.size}x{args.size} render")
     for name, mm in info["max_displacement_mm"].items():  # type: ignore[union-attr]
         print(f"  {name:<24s} max displacement {mm:6.2f} mm")
-    print(f"wrote {len(info['files'])} files to {args.out}")  # type: ignore[arg-type]
+    print(f"wrote {len(info['files'])} files to {display_path(args.out)}")  # type: ignore[arg-type]
     return 0
 
 
@@ -70,7 +71,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timing.items()))
     for name, path in result.files.items():
-        print(f"{name:>10s}: {path}")
+        print(f"{name:>10s}: {display_path(path)}")
     return 0
 
 
@@ -98,9 +99,9 @@ def _existing_dir(path: str | Path, what: str) -> Path:
 
     p = Path(path).expanduser()
     if not p.exists():
-        raise InputValueError(f"{what} {str(path)!r} does not exist")
+        raise InputValueError(f"{what} '{display_path(path)}' does not exist")
     if not p.is_dir():
-        raise InputValueError(f"{what} {str(path)!r} is not a folder")
+        raise InputValueError(f"{what} '{display_path(path)}' is not a folder")
     return p
 
 
@@ -111,7 +112,7 @@ def _load(root: str | Path, dataset: str) -> object:
 
     path = _existing_dir(root, "dataset folder")
     if dataset == "auto" and not (path / "synthme.json").is_file():
-        raise InputValueError(f"{str(root)!r} is not a SynthME folder (no synthme.json); say which "
+        raise InputValueError(f"'{display_path(root)}' is not a SynthME folder (no synthme.json); say which "
                               f"dataset it is with --dataset ({', '.join(DATASETS)})")
     return load_dataset(path, dataset)
 
@@ -181,7 +182,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if kinds is not None:
         table.insert(2, "kind", kinds)
     print(f"SynthME ({args.preset} preset, seed {args.seed}, {args.layout} layout): {len(df)} clips of "
-          f"{df['subject'].nunique()} subjects -> {args.out}")
+          f"{df['subject'].nunique()} subjects -> {display_path(args.out)}")
     print(table.to_string(index=False))
     return 0
 
@@ -215,7 +216,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     print(f"prepared {len(batch)} of {len(clips)} clips ({', '.join(f'{k}={v}' for k, v in opts.items())}); "
-          f"cache: {_cache(args) or 'none'}")
+          f"cache: {display_path(_cache(args)) if _cache(args) else 'none'}")
     print(pd.DataFrame(rows).to_string(index=False))
     if batch.failures:
         print(f"mxkit prepare: {len(batch.failures)} clip(s) failed (see the error column)", file=sys.stderr)
@@ -231,8 +232,9 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     model = load_face_model("mh-head")
     rec, _, sec = reconstruct_clip(clip, variant=args.variant, model=model, weights=args.weights,
                                    cache_dir=_cache(args), progress=not args.quiet)
-    out = Path(args.out) if args.out else Path("outputs") / "reconstruct" / f"{clip.subject}_{clip.clip_id}"
-    name = f"{clip.subject}/{clip.clip_id}"
+    out = (Path(args.out) if args.out else
+           Path("outputs") / "reconstruct" / safe_name(f"{clip.subject}_{clip.clip_id}"))
+    name = display_path(f"{clip.subject}/{clip.clip_id}")
     exported = export_reconstruction(rec, out, model=model, truth=getattr(clip, "ground_truth", None),
                                      title=f"{name}: {args.variant} reconstruction")
     s = rec.summary()
@@ -243,7 +245,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
         print(f"against the 3D ground truth: micro-motion L1 {m['micro_motion_l1']:.4f} mm, "
               f"vertex L1 {m['vertex_l1']:.4f} mm (true motion {m['motion_true']:.4f} mm)")
     for f in exported.files:
-        print(f"wrote {f}")
+        print(f"wrote {display_path(f)}")
     return 0
 
 
@@ -253,10 +255,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.resolve() == default_weights_path().resolve():
-        raise InputValueError(f"refusing to overwrite the packaged weights {str(out)!r}; use "
+        raise InputValueError(f"refusing to overwrite the packaged weights '{display_path(out)}'; use "
                               "tools/train_default_weights.py to rebuild them")
     if out.exists() and not args.overwrite:
-        raise InputValueError(f"{str(out)!r} exists; pass --overwrite to replace it")
+        raise InputValueError(f"'{display_path(out)}' exists; pass --overwrite to replace it")
     argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("mxkit", "__main__.py") else []
     result = train_weights(out, seed=args.seed, subjects=args.subjects, workers=args.workers,
                            validate=args.validate, variants=args.variants, quick=args.quick,
@@ -265,7 +267,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                            log_fn=None if args.quiet else lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}",
                                                                           flush=True))
     s = result.summary()
-    print(f"wrote {s['path']} ({s['bytes'] / 1024:.0f} KiB, sha256 {s['sha256'][:16]}...) in {s['seconds']} s"
+    print(f"wrote {display_path(s['path'])} ({s['bytes'] / 1024:.0f} KiB, sha256 {s['sha256'][:16]}...) in {s['seconds']} s"
           + (" -- a --quick smoke run, not a model to use" if args.quick else ""))
     vertex = s.get("validation_vertex_l1_mm") or {}
     for k, v in (s["validation_micro_motion_l1_mm"] or {}).items():
@@ -290,7 +292,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(markdown_table(res.per_variant))
     print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
     for name, path in res.files.items():
-        print(f"{name:>12s}: {path}")
+        print(f"{name:>12s}: {display_path(path)}")
     return 0
 
 
@@ -319,7 +321,7 @@ def _cmd_recognise(args: argparse.Namespace) -> int:
     print(res.to_markdown())
     print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in res.timing.items()))
     for name, path in res.files.items():
-        print(f"{name:>12s}: {path}")
+        print(f"{name:>12s}: {display_path(path)}")
     return 0
 
 

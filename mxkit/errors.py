@@ -61,7 +61,15 @@ class DatasetFormatError(MxkitError):
 
 
 class FrameReadError(MxkitError):
-    """A video frame cannot be read (names the path)."""
+    """A video frame cannot be read: missing, unreadable, empty, truncated or corrupt.
+
+    The message names the file (printable even when the name is not UTF-8); ``.path``
+    holds it when known (else None).
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None):
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
 
 
 class NoFaceError(MxkitError):

@@ -10,6 +10,7 @@ import numpy as np
 import openpyxl
 import pytest
 
+from mxkit._io import read_image_file, write_image_file
 from mxkit.data import (
     INTERVAL_COLUMNS,
     Clip,
@@ -221,7 +222,7 @@ def test_write_casme3_with_depth_round_trip(tmp_path):
           {"expression_type": "macro", "onset": 12, "apex": 15, "offset": 18, "au_string": "12"}]
     root = write_long_videos([LongVideoRecord(subject=1, video="a", frames=frames(20), first_frame=0, intervals=iv,
                                               depth=iter(depth))], tmp_path / "C3", layout="casme3")
-    png = cv2.imread(str(root / "spNO.1" / "a" / "depth" / "3.png"), cv2.IMREAD_UNCHANGED)
+    png = read_image_file(root / "spNO.1" / "a" / "depth" / "3.png", flags=cv2.IMREAD_UNCHANGED)
     assert png.dtype == np.uint16 and png[5, 5] == 0 and png[2, 3] == depth_map(3)[2, 3]
     ws = openpyxl.load_workbook(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")["label"]
     assert [c.value for c in ws[2]] == ["spNO.1", "a", "3", "6", "10", "4+7", "III", "disgust"]  # text, Roman
@@ -270,7 +271,7 @@ def test_clip_depth_from_files_and_arrays(tmp_path):
     paths = []
     for k in range(3):
         p = tmp_path / f"{k}.png"
-        cv2.imwrite(str(p), depth_map(k))
+        write_image_file(p, depth_map(k))
         paths.append(p)
     f = np.zeros((3, 12, 16, 3), np.uint8)
     c = Clip(dataset="d", subject="s", clip_id="c", frames=f, fps=30, depth=paths)
@@ -290,7 +291,7 @@ def test_clip_depth_from_files_and_arrays(tmp_path):
         Clip(dataset="d", subject="s", clip_id="c", frames=f, fps=30, depth=paths, depth_unit_mm=0)
     with pytest.raises(InputValueError, match="has no depth maps"):
         Clip(dataset="d", subject="s", clip_id="c", frames=f, fps=30).load_depth()
-    cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((12, 16, 3), np.uint8))
+    write_image_file(tmp_path / "rgb.png", np.zeros((12, 16, 3), np.uint8))
     with pytest.raises(FrameReadError, match="3 channels"):
         read_depth(tmp_path / "rgb.png")
     with pytest.raises(FrameReadError, match="does not exist"):

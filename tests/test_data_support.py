@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import openpyxl
 
+from mxkit._io import write_image_file
+
 # ----------------------------------------------------------------------------- images
 
 
@@ -30,7 +32,7 @@ def write_frames(folder: Path, names: Iterable[str], *, seed: int = 0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(names):
         img = tiny_frame(seed + i)
-        ok = cv2.imwrite(str(folder / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        ok = write_image_file(folder / name, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         if not ok:  # pragma: no cover
             raise RuntimeError(f"cannot write {folder / name}")
 
@@ -47,7 +49,7 @@ def depth_map(frame: int, size: tuple[int, int] = (12, 16)) -> np.ndarray:
 def write_depth(folder: Path, frames: Iterable[int]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for k in frames:
-        if not cv2.imwrite(str(folder / f"{k}.png"), depth_map(k)):  # pragma: no cover
+        if not write_image_file(folder / f"{k}.png", depth_map(k)):  # pragma: no cover
             raise RuntimeError(f"cannot write {folder / f'{k}.png'}")
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import cv2
 import pandas as pd
 import pytest
 
+from mxkit._io import read_image_file
 from mxkit.cli import main
 from mxkit.errors import OptionError
 
@@ -46,7 +46,7 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
     dom, shot = render(demo / "report.html", tmp_path, size=(1200, 3000))
     assert dom.count("js-plotly-plot") >= 2, "plotly did not draw the report's figures"
     assert "gl-container" in dom, "the 3D meshes (WebGL) were not drawn"
-    img = cv2.imread(str(shot))
+    img = read_image_file(shot)
     assert img is not None and img.std() > 10
 
 

@@ -22,6 +22,7 @@ import pytest
 import mxkit
 import mxkit._version
 import mxkit.pipeline.prepared as prep_mod
+from mxkit._io import write_image_file
 from mxkit.data import Clip
 from mxkit.errors import FrameReadError, InputValueError, NoFaceError, OptionError
 from mxkit.face import (
@@ -86,7 +87,7 @@ def write_png_clip(clip: Clip, folder) -> Clip:
     paths = []
     for t, img in enumerate(clip.frames):
         p = folder / f"img{t + 1}.png"
-        cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        write_image_file(p, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         paths.append(p)
     return Clip(dataset="disk", subject="sub01", clip_id="c1", frames=paths, fps=clip.fps,
                 onset=clip.onset, apex=clip.apex, offset=clip.offset)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import cv2
 import matplotlib
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from mxkit._io import read_image_file
 from mxkit.errors import InputValueError
 from mxkit.report import Report
 
@@ -75,5 +75,5 @@ def test_renders_in_headless_chromium(tmp_path):
     dom, shot = render(path, tmp_path)
     assert dom.count("js-plotly-plot") >= 2, "plotly did not draw the figures"
     assert "gl-container" in dom, "the 3D figure (WebGL) was not drawn"
-    img = cv2.imread(str(shot))
+    img = read_image_file(shot)
     assert img is not None and img.std() > 10, "the screenshot is blank"

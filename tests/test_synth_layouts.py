@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from mxkit._io import read_image_file
 from mxkit.cli import main
 from mxkit.data import load_casme3, load_samm_lv, load_synthme, make_dataset
 from mxkit.data.synth import render_depth
@@ -32,7 +33,7 @@ def test_casme3_layout_with_exact_depth(casme3, mh_head):
     assert c.fps == 30 and c.has_depth and c.clip_id == f"a_{c.onset_frame}" and c.emotion in (
         "happy", "disgust", "surprise", "others", "fear", "sad")
     assert (root / "spNO.1" / "a" / "color").is_dir() and (root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx").is_file()
-    png = cv2.imread(str(c.depth[0]), cv2.IMREAD_UNCHANGED)
+    png = read_image_file(c.depth[0], flags=cv2.IMREAD_UNCHANGED)
     assert png.dtype == np.uint16 and png.shape == (128, 128)
     written = c.load_depth()
     exact = render_depth(c.ground_truth, model=mh_head)

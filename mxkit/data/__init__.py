@@ -23,7 +23,7 @@ Importing this package is light (OpenCV, pandas and openpyxl are imported when u
 """
 
 from .aus import AU, AUParse, format_au, format_aus, parse_au_string, parse_aus
-from .clip import Clip, ClipSet, read_depth, read_image
+from .clip import BAD_FRAME_POLICIES, CheckedFrames, Clip, ClipSet, read_depth, read_image
 from .loaders import (
     DATASET_LOADERS,
     load_casme,
@@ -67,7 +67,7 @@ from .writers import (
 
 __all__ = [
     "AU", "AUParse", "parse_aus", "parse_au_string", "format_au", "format_aus",
-    "Clip", "ClipSet", "read_image", "read_depth",
+    "Clip", "ClipSet", "CheckedFrames", "BAD_FRAME_POLICIES", "read_image", "read_depth",
     "load_casme2", "load_casme", "load_samm", "load_casme_sq", "load_smic", "load_mmew",
     "load_ckplus", "load_megc2019", "read_megc2019_gt", "load_dataset", "DATASET_LOADERS",
     "load_casme3", "load_casme3_videos", "load_samm_lv", "LongVideo", "LongVideoSet",

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_option
+from .._io import display_path, read_image_file, text_cell
 from ..errors import FrameReadError, InputValueError, ShapeError
 from .aus import AU, format_aus, parse_au_string
 from .problems import problems_frame
@@ -42,31 +44,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .protocols import Protocol
 
-__all__ = ["Clip", "ClipSet", "read_image", "read_depth"]
+__all__ = ["Clip", "ClipSet", "CheckedFrames", "BAD_FRAME_POLICIES", "read_image", "read_depth"]
+
+#: Values of ``on_bad_frame`` (:meth:`Clip.load_checked`, :func:`mxkit.prepare`): what an
+#: unreadable frame (missing, empty, truncated, corrupt, of another size) does.
+BAD_FRAME_POLICIES = ("raise", "skip", "interpolate")
 
 
 def read_image(path: str | os.PathLike, *, gray: bool = False) -> np.ndarray:
-    """Read one image file with OpenCV as RGB ``(H, W, 3)`` (or ``(H, W)`` if ``gray``) uint8.
+    """Read one image file as RGB ``(H, W, 3)`` (or ``(H, W)`` if ``gray``) uint8.
+
+    The file is read byte-safely and checked for completeness before decoding
+    (:func:`mxkit._io.read_image_file`): a name that is not UTF-8 works, and a truncated
+    JPEG or PNG is an error instead of an image with a grey bottom.
 
     Raises
     ------
     FrameReadError
-        If the file is missing or cannot be decoded; the message names the path.
+        If the file is missing, unreadable (permissions), empty, truncated, corrupt or cannot
+        be decoded; the message names the path and the cause.
     """
     import cv2
 
-    p = Path(path)
-    flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
-    if not p.is_file():
-        raise FrameReadError(f"cannot read frame {str(p)!r}: the file does not exist")
-    img = cv2.imread(str(p), flag)
-    if img is None:  # e.g. a non-ASCII path on some platforms: decode from bytes instead
-        try:
-            img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), flag)
-        except (OSError, ValueError):  # pragma: no cover - unreadable file
-            img = None
-    if img is None:
-        raise FrameReadError(f"cannot read frame {str(p)!r}: OpenCV could not decode the image")
+    img = read_image_file(path, flags=cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
     if img.dtype != np.uint8:  # 16-bit PNG etc.
         img = (img / 257.0).round().astype(np.uint8) if img.dtype == np.uint16 else img.astype(np.uint8)
     if not gray:
@@ -91,24 +91,15 @@ def read_depth(path: str | os.PathLike, *, unit_mm: float = 1.0) -> np.ndarray:
     Raises
     ------
     FrameReadError
-        If the file is missing, cannot be decoded or has colour channels (names the path).
+        If the file is missing, unreadable, truncated, cannot be decoded or has colour
+        channels (names the path).
     """
     import cv2
 
-    p = Path(path)
-    if not p.is_file():
-        raise FrameReadError(f"cannot read depth map {str(p)!r}: the file does not exist")
-    img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        try:
-            img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-        except (OSError, ValueError):  # pragma: no cover - unreadable file
-            img = None
-    if img is None:
-        raise FrameReadError(f"cannot read depth map {str(p)!r}: OpenCV could not decode the image")
+    img = read_image_file(path, flags=cv2.IMREAD_UNCHANGED, what="depth map")
     if img.ndim != 2:
-        raise FrameReadError(f"depth map {str(p)!r} has {img.shape[2]} channels; a depth map has one "
-                             "(a 16-bit grayscale PNG)")
+        raise FrameReadError(f"depth map {display_path(path)} has {img.shape[2]} channels; a depth map "
+                             "has one (a 16-bit grayscale PNG)", path=path)
     return _depth_mm(img, unit_mm)
 
 
@@ -130,8 +121,8 @@ def _read_stack(paths: Sequence[Path], idx: np.ndarray, read: Callable[[Path], n
             first = (path, img.shape)
         elif img.shape != first[1]:
             raise FrameReadError(
-                f"{what} {str(path)!r} has shape {img.shape}, but {what} {str(first[0])!r} of the "
-                f"same clip has shape {first[1]}"
+                f"{what} {display_path(path)} has shape {img.shape}, but {what} "
+                f"{display_path(first[0])} of the same clip has shape {first[1]}", path=path
             )
         imgs.append(img)
     return imgs
@@ -144,6 +135,51 @@ def _to_gray(rgb: np.ndarray) -> np.ndarray:
     if rgb.ndim == 4:
         return np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in rgb])
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+@dataclass(frozen=True, eq=False)
+class CheckedFrames:
+    """Frames of a clip read under an ``on_bad_frame`` policy (:meth:`Clip.load_checked`).
+
+    Attributes
+    ----------
+    frames : numpy.ndarray, shape (N, H, W, 3) or (N, H, W), uint8
+        The frames returned: every frame (``'raise'``, ``'interpolate'``) or the readable
+        ones (``'skip'``).
+    indices : tuple of int
+        Index into ``clip.frames`` of each returned frame.
+    bad : tuple of int
+        Indices of the unreadable frames (dropped with ``'skip'``, replaced with
+        ``'interpolate'``).
+    reasons : tuple of str
+        Why each bad frame could not be read (the :class:`~mxkit.errors.FrameReadError`
+        message, naming the file).
+    policy : str
+        The policy applied.
+    """
+
+    frames: np.ndarray
+    indices: tuple[int, ...]
+    bad: tuple[int, ...]
+    reasons: tuple[str, ...]
+    policy: str
+
+
+def _interpolate_bad(frames: list[np.ndarray | None], bad: Sequence[int]) -> None:
+    """Fill ``frames[i]`` for ``i`` in ``bad`` (in place) by linear interpolation in time
+    between the nearest readable frames (the nearest one is held before the first and after
+    the last readable frame); rounded to the nearest integer (half to even)."""
+    good = [i for i, f in enumerate(frames) if f is not None]
+    for i in bad:
+        before = [g for g in good if g < i]
+        after = [g for g in good if g > i]
+        if before and after:
+            lo, hi = before[-1], after[0]
+            w = (i - lo) / (hi - lo)
+            mix = (1.0 - w) * frames[lo].astype(np.float64) + w * frames[hi].astype(np.float64)
+            frames[i] = np.rint(mix).astype(np.uint8)
+        else:
+            frames[i] = frames[before[-1] if before else after[0]].copy()
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -431,6 +467,111 @@ class Clip:
         if not imgs:
             return np.zeros((0, 0, 0) if gray else (0, 0, 0, 3), np.uint8)
         return np.stack(imgs)
+
+    def load_checked(self, *, on_bad_frame: str = "raise", gray: bool = False) -> CheckedFrames:
+        """Read every frame, applying a policy to the ones that cannot be read.
+
+        A frame is *bad* when :func:`read_image` raises :class:`~mxkit.errors.FrameReadError`
+        for it (missing, no permission, empty, truncated, corrupt, undecodable) or when its
+        size differs from the first readable frame's.
+
+        Parameters
+        ----------
+        on_bad_frame : {'raise', 'skip', 'interpolate'}, default 'raise'
+            ``'raise'``: the first bad frame's :class:`~mxkit.errors.FrameReadError`;
+            ``'skip'``: bad frames are left out (``CheckedFrames.indices`` says which frames
+            are returned); ``'interpolate'``: each bad frame is replaced by the linear
+            interpolation in time of the nearest readable frames before and after it (for a
+            single bad frame between two good ones: their mean, rounded), or a copy of the
+            nearest readable frame at either end of the clip.
+        gray : bool, default False
+            Grayscale instead of RGB.
+
+        Returns
+        -------
+        CheckedFrames
+
+        Raises
+        ------
+        OptionError
+            Unknown policy.
+        FrameReadError
+            A bad frame with ``'raise'``, or no readable frame at all (names the files).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> clip = Clip(dataset="synth", subject="s1", clip_id="c1",
+        ...             frames=np.zeros((3, 4, 4, 3), np.uint8), fps=30)
+        >>> clip.load_checked(on_bad_frame="skip").bad
+        ()
+        """
+        check_option(on_bad_frame, BAD_FRAME_POLICIES, "on_bad_frame")
+        n = self.n_frames
+        if self.in_memory or on_bad_frame == "raise":
+            frames = self.load_frames(gray=gray)
+            return CheckedFrames(frames, tuple(range(n)), (), (), on_bad_frame)
+        imgs: list[np.ndarray | None] = []
+        bad: list[int] = []
+        reasons: list[str] = []
+        first: tuple[Path, tuple[int, ...]] | None = None
+        for i, path in enumerate(self.frames):
+            try:
+                img = read_image(path, gray=gray)
+                if first is not None and img.shape != first[1]:
+                    raise FrameReadError(
+                        f"frame {display_path(path)} has shape {img.shape}, but frame "
+                        f"{display_path(first[0])} of the same clip has shape {first[1]}", path=path)
+            except FrameReadError as exc:
+                imgs.append(None)
+                bad.append(i)
+                reasons.append(str(exc))
+                continue
+            if first is None:
+                first = (path, img.shape)
+            imgs.append(img)
+        if len(bad) == n:
+            listed = "\n  ".join(reasons[:5]) + ("\n  ..." if n > 5 else "")
+            raise FrameReadError(f"clip {display_path('/'.join(self.key))}: none of its {n} frames can be "
+                                 f"read:\n  {listed}", path=self.frames[0])
+        if on_bad_frame == "skip":
+            keep = [i for i in range(n) if imgs[i] is not None]
+            return CheckedFrames(np.stack([imgs[i] for i in keep]), tuple(keep), tuple(bad),
+                                 tuple(reasons), on_bad_frame)
+        _interpolate_bad(imgs, bad)
+        return CheckedFrames(np.stack(imgs), tuple(range(n)), tuple(bad), tuple(reasons), on_bad_frame)
+
+    def without_frames(self, indices: Sequence[int]) -> Clip:
+        """A copy without the frames at ``indices`` (frame numbers, depth and the onset, apex
+        and offset indices follow).
+
+        Raises
+        ------
+        InputValueError
+            An index is out of range, or is the clip's onset, apex or offset frame (an
+            annotated frame cannot be dropped), or no frame would be left.
+        """
+        drop = set(int(i) for i in self._index(list(indices)))
+        if not drop:
+            return self
+        for name in ("onset", "apex", "offset"):
+            value = getattr(self, name)
+            if value is not None and value in drop:
+                raise InputValueError(
+                    f"clip {display_path('/'.join(self.key))}: frame {self.frame_numbers[value]} is its "
+                    f"{name}; an annotated frame cannot be dropped")
+        keep = [i for i in range(self.n_frames) if i not in drop]
+        if not keep:
+            raise InputValueError(f"clip {display_path('/'.join(self.key))}: no frame would be left")
+        new_index = {old: k for k, old in enumerate(keep)}
+        frames = self.frames[keep] if self.in_memory else [self.frames[i] for i in keep]
+        depth = self.depth
+        if depth is not None:
+            depth = depth[keep] if isinstance(depth, np.ndarray) else [depth[i] for i in keep]
+        return dataclasses.replace(
+            self, frames=frames, depth=depth, frame_numbers=[self.frame_numbers[i] for i in keep],
+            onset=new_index[self.onset], offset=new_index[self.offset],
+            apex=None if self.apex is None else new_index[self.apex])
 
     def load_depth(self, indices: int | Sequence[int] | slice | None = None) -> np.ndarray:
         """Read depth maps (lazily, only those asked for), in millimetres.
@@ -776,10 +917,10 @@ class ClipSet:
         rows = []
         for c in self._clips:
             d = c.to_dict()
-            row = {k: d[k] for k in _DF_COLUMNS}
+            row = {k: text_cell(d[k]) for k in _DF_COLUMNS}
             if meta:
                 for k, v in c.meta.items():
-                    row[f"meta_{k}"] = v
+                    row[f"meta_{k}"] = text_cell(v)
             rows.append(row)
         df = pd.DataFrame(rows, columns=list(_DF_COLUMNS) if not rows else None)
         if not rows:

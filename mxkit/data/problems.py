@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._io import text_cell
 from ..errors import DatasetFormatError
 
 __all__ = ["DatasetWarning", "MissingFramesError", "PROBLEM_COLUMNS", "problems_frame"]
@@ -74,5 +75,5 @@ def problems_frame(rows: Iterable[Mapping[str, Any]]):
     """Build the tidy problems table (``pandas.DataFrame``) from row dicts."""
     import pandas as pd
 
-    rows = [{c: r.get(c) for c in PROBLEM_COLUMNS} for r in rows]
+    rows = [{c: text_cell(r.get(c)) for c in PROBLEM_COLUMNS} for r in rows]
     return pd.DataFrame(rows, columns=list(PROBLEM_COLUMNS))

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._checks import check_option
+from .._io import display_path, write_image_file
 from ..errors import InputValueError, ShapeError
 from .aus import format_aus, parse_au_string
 from .clip import Clip
@@ -200,8 +201,7 @@ def _write_image(path: Path, img: np.ndarray, *, gray: bool, quality: int) -> No
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY if gray else cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    if not cv2.imwrite(str(path), np.ascontiguousarray(img), params):
-        raise InputValueError(f"OpenCV could not write the frame '{path}'")
+    write_image_file(path, img, params=params)
 
 
 @dataclass
@@ -267,16 +267,16 @@ def _atomic_folder(root: str | os.PathLike, *, layout: str, overwrite: bool) -> 
     root = Path(root).expanduser()
     if root.exists():
         if not root.is_dir():
-            raise InputValueError(f"'{root}' exists and is not a folder")
+            raise InputValueError(f"'{display_path(root)}' exists and is not a folder")
         if any(root.iterdir()):
             if not (root / LAYOUT_MARKER).is_file():
                 raise InputValueError(
-                    f"refusing to write into '{root}': the folder is not empty and was not written "
+                    f"refusing to write into '{display_path(root)}': the folder is not empty and was not written "
                     "by mxkit (it may be a real dataset); choose an empty or new folder"
                 )
             if not overwrite:
                 raise InputValueError(
-                    f"'{root}' already holds a layout written by mxkit; pass overwrite=True to replace it"
+                    f"'{display_path(root)}' already holds a layout written by mxkit; pass overwrite=True to replace it"
                 )
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -648,7 +648,6 @@ def _depth_png(depth_mm: Any, k: int, rec: LongVideoRecord, shape: tuple) -> np.
 
 
 def _write_depth(rec: LongVideoRecord, folder: Path, numbers_: Sequence[int], shape: tuple) -> None:
-    import cv2
 
     folder.mkdir(parents=True, exist_ok=True)
     it = _iter_frames(ClipRecord(subject=0, clip_id=str(rec.video), frames=rec.depth,
@@ -658,8 +657,7 @@ def _write_depth(rec: LongVideoRecord, folder: Path, numbers_: Sequence[int], sh
         if k >= len(numbers_):
             raise InputValueError(f"video {rec.video!r}: more depth maps than frames ({len(numbers_)})")
         path = folder / f"{numbers_[k]}.png"
-        if not cv2.imwrite(str(path), _depth_png(d, k, rec, shape)):
-            raise InputValueError(f"OpenCV could not write the depth map '{path}'")
+        write_image_file(path, _depth_png(d, k, rec, shape))
         count += 1
     if count != len(numbers_):
         raise InputValueError(f"video {rec.video!r}: {count} depth maps for {len(numbers_)} frames")

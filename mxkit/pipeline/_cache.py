@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_open
+from .._io import atomic_open, display_path, safe_name
 from ..errors import CacheError, FrameReadError, InputValueError
 
 __all__ = ["FORMAT", "STALE_TMP_S", "frames_fingerprint", "cache_key", "entry_path",
@@ -41,7 +40,6 @@ FORMAT = 1
 #: Temporary files of an entry older than this (seconds) are taken as left by a dead writer.
 STALE_TMP_S = 600.0
 _MANIFEST = "__manifest__"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _digest(data: Any, size: int = 16) -> str:
@@ -78,12 +76,18 @@ def frames_fingerprint(clip: Any) -> str:
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise FrameReadError(f"cannot read frame {str(path)!r}: the file does not exist") from None
+            raise FrameReadError(f"cannot read frame {display_path(path)}: the file does not exist",
+                                 path=path) from None
+        except PermissionError as exc:
+            raise FrameReadError(f"cannot read frame {display_path(path)}: permission denied (check the "
+                                 "permissions of its folders)", path=path) from exc
         except OSError as exc:
-            raise FrameReadError(f"cannot read frame {str(path)!r}: {exc}") from exc
+            raise FrameReadError(f"cannot read frame {display_path(path)}: {exc.strerror or exc}",
+                                 path=path) from exc
         if not path.is_file():
-            raise FrameReadError(f"cannot read frame {str(path)!r}: it is not a file")
-        h.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            raise FrameReadError(f"cannot read frame {display_path(path)}: it is not a file", path=path)
+        # the path's bytes as the file system holds them (names need not be UTF-8)
+        h.update(os.fsencode(path.resolve()) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return "files:" + h.hexdigest()
 
 
@@ -109,17 +113,12 @@ def cache_key(params: Mapping[str, Any]) -> str:
     return _digest(text.encode())
 
 
-def _safe(name: str) -> str:
-    s = _SAFE.sub("_", str(name)).strip("._") or "_"
-    return s[:80]
-
-
 def entry_path(cache_dir: Path, clip_key: tuple[str, str, str], key: str, *, entry: str = "prepared") -> Path:
     """``cache_dir/<entry>/<dataset>/<subject>/<clip_id>.<key[:16]>.npz`` (names made file-safe).
 
     ``entry`` names the kind of cached result (the stage), e.g. ``"prepared"``.
     """
-    dataset, subject, clip_id = (_safe(k) for k in clip_key)
+    dataset, subject, clip_id = (safe_name(k, max_len=80) for k in clip_key)
     return Path(cache_dir) / entry / dataset / subject / f"{clip_id}.{key[:16]}.npz"
 
 
@@ -134,13 +133,13 @@ def check_cache_dir(cache_dir: Any, clip: Any) -> Path:
         raise InputValueError(f"cache_dir must be a folder path or None; got {cache_dir!r}")
     root = Path(cache_dir).expanduser().resolve()
     if root.exists() and not root.is_dir():
-        raise InputValueError(f"cache_dir {str(root)!r} exists and is not a folder")
+        raise InputValueError(f"cache_dir {display_path(root)} exists and is not a folder")
     frames_dir = getattr(clip, "frames_dir", None)
     if frames_dir is not None:
         for guarded in (Path(frames_dir).resolve(), Path(frames_dir).resolve().parent):
             if root == guarded or guarded in root.parents:
                 raise InputValueError(
-                    f"cache_dir {str(root)!r} lies inside the dataset folder {str(guarded)!r} of clip "
+                    f"cache_dir {display_path(root)} lies inside the dataset folder {display_path(guarded)} of clip "
                     f"{'/'.join(clip.key)}; mxkit never writes into a dataset: choose a folder outside it"
                 )
     return root

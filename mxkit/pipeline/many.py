@@ -31,7 +31,7 @@ _PREPARE_KWARGS = tuple(n for n in _SIGNATURE if n not in ("clip", "progress"))
 #: The clip-independent ones, validated once before any work (see prepare's _options).
 _OPTION_DEFAULTS = {n: _SIGNATURE[n].default for n in ("size", "landmarks", "flow", "flow_params",
                                                        "smooth", "face_scale", "rotation",
-                                                       "no_face", "strain")}
+                                                       "no_face", "strain", "on_bad_frame")}
 
 
 @dataclass(frozen=True, eq=False)

@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._checks import check_option, check_shape
-from ..errors import InputValueError, MxkitError, OptionError
+from .._io import display_path
+from ..data.clip import BAD_FRAME_POLICIES
+from ..errors import FrameReadError, InputValueError, MxkitError, OptionError
 from ..face import Similarity, detect_landmarks_sequence, landmark_noise_floor, smooth_landmarks
 from ..face.ibug68 import N_LANDMARKS
 from ..flow import FLOW_METHODS, flow_sequence, magnify, optical_strain
@@ -102,6 +104,11 @@ class Prepared:
     interpolated : tuple of int
         Frames without a detected face whose landmarks were interpolated
         (``no_face='interpolate'``).
+    bad_frames : tuple of int
+        Dataset frame numbers of the frames that could not be read (truncated, corrupt,
+        missing ...) and were replaced (``on_bad_frame='interpolate'``) or left out
+        (``'skip'``; they are then absent from ``frame_numbers``). The policy is
+        ``params['on_bad_frame']`` (part of the cache key).
     frame_numbers : tuple of int
         The dataset's frame numbers of the T frames.
     align_rms_px : float
@@ -126,6 +133,7 @@ class Prepared:
     magnified: np.ndarray | None = None
     interpolated: tuple[int, ...] = ()
     frame_numbers: tuple[int, ...] | None = None
+    bad_frames: tuple[int, ...] = ()
     align_rms_px: float = math.nan
     cache_hit: bool = False
 
@@ -146,6 +154,7 @@ class Prepared:
         set_ = object.__setattr__
         set_(self, "clip_key", tuple(str(k) for k in self.clip_key))
         set_(self, "interpolated", tuple(int(i) for i in self.interpolated))
+        set_(self, "bad_frames", tuple(int(i) for i in self.bad_frames))
         nums = tuple(range(t)) if self.frame_numbers is None else tuple(int(x) for x in self.frame_numbers)
         if len(nums) != t:
             raise InputValueError(f"frame_numbers has {len(nums)} entries for {t} frames")
@@ -427,9 +436,11 @@ def _with_clip_key(exc: BaseException, key: tuple[str, str, str]) -> BaseExcepti
 
 
 def _options(*, size: Any, landmarks: Any, flow: Any, flow_params: Any, smooth: Any,
-             face_scale: Any, rotation: Any, no_face: Any, strain: Any) -> tuple[dict[str, Any], Any]:
+             face_scale: Any, rotation: Any, no_face: Any, strain: Any,
+             on_bad_frame: Any) -> tuple[dict[str, Any], Any]:
     """Validate every clip-independent option; returns (options for the key, backend)."""
     check_option(no_face, NO_FACE_POLICIES, "no_face")
+    check_option(on_bad_frame, BAD_FRAME_POLICIES, "on_bad_frame")
     check_option(strain, _STRAIN_SCHEMES, "strain")
     if not isinstance(rotation, (bool, np.bool_)):
         raise InputValueError(f"rotation must be a bool; got {rotation!r}")
@@ -444,6 +455,7 @@ def _options(*, size: Any, landmarks: Any, flow: Any, flow_params: Any, smooth: 
         "flow": flow,
         "flow_params": _resolve_flow(flow, flow_params),
         "strain": strain,
+        "on_bad_frame": on_bad_frame,
     }
     return opts, backend
 
@@ -457,7 +469,8 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
             face_scale: float = 0.75, rotation: bool = True,
             no_face: Literal["raise", "interpolate", "track"] = "raise",
             strain: Literal["central", "forward"] = "central", cache_dir: str | os.PathLike | None = None,
-            n_jobs: int = 1, progress: bool = False) -> Prepared:
+            n_jobs: int = 1, progress: bool = False,
+            on_bad_frame: Literal["raise", "skip", "interpolate"] = "raise") -> Prepared:
     """Prepare a clip: landmarks, onset alignment, optical flow onset -> t, strain, magnification.
 
     Parameters
@@ -504,6 +517,13 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
         Threads of the flow computation (does not change the result).
     progress : bool, default False
         tqdm progress bars for landmarks and flow.
+    on_bad_frame : {'raise', 'skip', 'interpolate'}, default 'raise'
+        A frame file that cannot be read (missing, empty, truncated or corrupt JPEG/PNG, of
+        another size): ``'raise'`` :class:`~mxkit.errors.FrameReadError` naming the file;
+        ``'interpolate'`` the frame is replaced by the linear interpolation in time of the
+        nearest readable frames; ``'skip'`` it is left out (not allowed for the onset, apex
+        or offset frame). See :meth:`mxkit.data.Clip.load_checked`; the frames concerned
+        are ``Prepared.bad_frames`` and the policy is part of the cache key.
 
     Returns
     -------
@@ -518,7 +538,9 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
         Unknown flow method, landmark backend, no-face policy, smoothing or magnification
         option (all checked before any frame is read).
     FrameReadError
-        A frame file is missing or unreadable, or frames differ in size (names the path).
+        A frame file is missing, unreadable, truncated or corrupt, or frames differ in size
+        (names the path; with ``on_bad_frame='raise'``, or when every frame is bad, or the
+        onset, apex or offset frame with ``'skip'``).
     NoFaceError
         No face in a frame (``no_face='raise'``; the message and ``err.frame_index`` give the
         frame), or in every frame.
@@ -539,7 +561,7 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
     t_start = time.perf_counter()
     opts, backend = _options(size=size, landmarks=landmarks, flow=flow, flow_params=flow_params,
                              smooth=smooth, face_scale=face_scale, rotation=rotation,
-                             no_face=no_face, strain=strain)
+                             no_face=no_face, strain=strain, on_bad_frame=on_bad_frame)
     clip = _check_clip(clip)
     opts["magnify"] = _resolve_magnify(magnify, opts["size"], clip.fps)
     root = None if cache_dir is None else _cache.check_cache_dir(cache_dir, clip)
@@ -550,6 +572,23 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
         if new is exc:
             raise
         raise new from exc
+
+
+def _skip_frames(clip: Any, numbers: tuple[int, ...], reasons: tuple[str, ...] = ()) -> Any:
+    """The clip without the frames numbered ``numbers`` (``on_bad_frame='skip'``)."""
+    pos = {n: i for i, n in enumerate(clip.frame_numbers)}
+    idx = [pos[n] for n in numbers]
+    try:
+        reduced = clip.without_frames(idx)
+    except InputValueError as exc:
+        why = f" ({reasons[0]})" if reasons else ""
+        raise FrameReadError(f"{exc}: it cannot be read{why}; on_bad_frame='skip' cannot leave out an "
+                             "annotated frame: repair the file or use on_bad_frame='interpolate'",
+                             path=None if clip.in_memory else clip.frames[idx[0]]) from exc
+    if reduced.n_frames < 2:
+        raise FrameReadError(f"clip {display_path('/'.join(clip.key))}: only {reduced.n_frames} readable "
+                             "frame is left after skipping the bad ones; prepare needs 2")
+    return reduced
 
 
 def _params(clip: Any, opts: Mapping[str, Any], fingerprint: str) -> dict[str, Any]:
@@ -584,6 +623,10 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
         hit = _cache.read_entry(path, key)
         if hit is not None:
             arrays, fields = hit
+            bad_numbers = tuple(int(n) for n in fields.get("bad_frames", ()))
+            if opts["on_bad_frame"] == "skip" and bad_numbers:
+                clip = _skip_frames(clip, bad_numbers)
+                apex = clip.apex_or_middle
             stored = dict(fields["timing"])
             stored["cache_read"] = time.perf_counter() - tick
             logger.debug("cache hit for clip %s: %s", "/".join(clip.key), path)
@@ -594,10 +637,18 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
                 flow=arrays["flow"], strain=arrays["strain"], params=params, timing=stored,
                 magnified=arrays.get("magnified"), interpolated=tuple(fields["interpolated"]),
                 frame_numbers=clip.frame_numbers, align_rms_px=float(fields["align_rms_px"]),
-                cache_hit=True)
+                bad_frames=bad_numbers, cache_hit=True)
 
     tick = time.perf_counter()
-    frames = clip.load_frames()
+    checked = clip.load_checked(on_bad_frame=opts["on_bad_frame"])
+    frames = checked.frames
+    bad_numbers = tuple(clip.frame_numbers[i] for i in checked.bad)
+    if checked.bad:
+        logger.warning("clip %s: %d unreadable frame(s) %s (on_bad_frame=%r): %s", display_path("/".join(clip.key)),
+                       len(checked.bad), list(bad_numbers), opts["on_bad_frame"], checked.reasons[0])
+        if opts["on_bad_frame"] == "skip":
+            clip = _skip_frames(clip, bad_numbers, reasons=checked.reasons)
+            apex = clip.apex_or_middle
     timing["load"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -647,7 +698,7 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
         frames=crops, landmarks=aligned.landmarks, landmarks_raw=raw, transform=aligned.similarity,
         flow=flow, strain=strain, params=params, timing=timing, magnified=magnified,
         interpolated=seq.interpolated, frame_numbers=clip.frame_numbers,
-        align_rms_px=aligned.fit_rms_px, cache_hit=False)
+        align_rms_px=aligned.fit_rms_px, bad_frames=bad_numbers, cache_hit=False)
 
     if path is not None:
         arrays = {name: getattr(result, name) for name in _ARRAYS}
@@ -655,7 +706,8 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
         if magnified is not None:
             arrays["magnified"] = magnified
         fields = {"timing": timing, "interpolated": list(result.interpolated),
-                  "align_rms_px": result.align_rms_px, "clip_key": list(clip.key)}
+                  "align_rms_px": result.align_rms_px, "clip_key": list(clip.key),
+                  "bad_frames": list(bad_numbers)}
         try:
             _cache.write_entry(path, arrays, fields, key=key)
         except OSError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .._io import atomic_open
+from .._io import atomic_open, display_path
 from ..errors import CheckpointError
 from ..nets.features import DEFORMER_CHANNELS
 from ..nets.refiner import DynamicRefiner
@@ -67,11 +67,11 @@ def load_payload(path: str | os.PathLike, *, expected: tuple[str, ...] = (TRAIN_
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+        raise CheckpointError(f"checkpoint '{display_path(path)}' does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure means a corrupt file
-        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or unreadable: {exc}") from exc
+        raise CheckpointError(f"checkpoint '{display_path(path)}' is corrupt or unreadable: {exc}") from exc
     return _check_format(payload, expected, str(path))
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from .._checks import check_option
+from .._io import display_path
 from ..errors import AssetNotFoundError, CheckpointError
 from ..nets.variants import NETWORK_VARIANTS, VARIANTS
 
@@ -116,15 +117,15 @@ def load_bundle(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise AssetNotFoundError(
-            f"reconstruction weights {str(path)!r} not found. The default weights ship as "
+            f"reconstruction weights '{display_path(path)}' not found. The default weights ship as "
             f"mxkit/assets/{DEFAULT_WEIGHTS}; rebuild them with "
             "`.venv/bin/python tools/train_default_weights.py`, or pass weights=<your file>")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure means a corrupt file
-        raise CheckpointError(f"weights file {str(path)!r} is corrupt or unreadable: {exc}") from exc
+        raise CheckpointError(f"weights file '{display_path(path)}' is corrupt or unreadable: {exc}") from exc
     if not isinstance(payload, dict):
-        raise CheckpointError(f"weights file {str(path)!r} does not hold an mxkit payload")
+        raise CheckpointError(f"weights file '{display_path(path)}' does not hold an mxkit payload")
     return payload
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._checks import check_option
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..aus import parse_au_string
 from ..clip import Clip, ClipSet
@@ -39,11 +40,11 @@ def check_root(root: str | os.PathLike, what: str) -> Path:
         raise DatasetFormatError(f"no {what} folder given (root={root!r})")
     p = Path(root).expanduser()
     if not p.exists():
-        raise DatasetFormatError(f"{what} folder '{p}' does not exist")
+        raise DatasetFormatError(f"{what} folder '{display_path(p)}' does not exist")
     if not p.is_dir():
-        raise DatasetFormatError(f"{what} folder '{p}' is not a folder")
+        raise DatasetFormatError(f"{what} folder '{display_path(p)}' is not a folder")
     if not any(p.iterdir()):
-        raise DatasetFormatError(f"{what} folder '{p}' is empty")
+        raise DatasetFormatError(f"{what} folder '{display_path(p)}' is empty")
     return p
 
 
@@ -78,7 +79,7 @@ def find_label_file(root: Path, labels: str | os.PathLike | None, *, names: Sequ
         if not p.is_absolute() and not p.exists():
             p = root / p
         if not p.is_file():
-            raise DatasetFormatError(f"{what} file '{p}' (labels=) does not exist")
+            raise DatasetFormatError(f"{what} file '{display_path(p)}' (labels=) does not exist")
         return p
     exact = find_child(root, names, dirs=False)
     if exact is not None:
@@ -91,11 +92,11 @@ def find_label_file(root: Path, labels: str | os.PathLike | None, *, names: Sequ
         return hits[0]
     if len(hits) > 1:
         raise DatasetFormatError(
-            f"several candidate {what} files in '{root}': {[h.name for h in hits]}; "
+            f"several candidate {what} files in '{display_path(root)}': {[h.name for h in hits]}; "
             "pass labels=<file> to choose one"
         )
     raise DatasetFormatError(
-        f"no {what} file in '{root}': expected {names[0]!r} (or a file matching {list(patterns)}); "
+        f"no {what} file in '{display_path(root)}': expected {names[0]!r} (or a file matching {list(patterns)}); "
         f"the folder holds {entries[:10]}{' ...' if len(entries) > 10 else ''}. "
         "Pass labels=<file> if it lives elsewhere"
     )
@@ -308,12 +309,12 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
             if gaps:
                 probs.append(_problem(spec, "frame_gap",
                                       f"frame numbers {compress_ranges(gaps)} are absent from "
-                                      f"'{spec.folder}' (the clip keeps the {len(numbers)} frames present)",
+                                      f"'{display_path(spec.folder)}' (the clip keeps the {len(numbers)} frames present)",
                                       "kept"))
         else:
             if index is None:
                 probs.append(_problem(spec, "missing_folder",
-                                      f"sample folder '{spec.folder}' does not exist", action))
+                                      f"sample folder '{display_path(spec.folder)}' does not exist", action))
                 if missing != "warn":
                     continue
                 index = {}
@@ -323,7 +324,7 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
                     probs.append(_problem(
                         spec, "missing_frames",
                         f"{len(lost)} of {len(expected)} frames of {onset}..{offset} are missing "
-                        f"in '{spec.folder}': {compress_ranges(lost)}", action))
+                        f"in '{display_path(spec.folder)}': {compress_ranges(lost)}", action))
                     if missing != "warn":
                         continue
             numbers = sorted(set(index) | set(expected)) if window == "all" else list(expected)
@@ -364,7 +365,7 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
             if lost:
                 probs.append(_problem(spec, "missing_depth",
                                       f"{len(lost)} of {len(numbers)} depth maps are missing in "
-                                      f"'{folder}': {compress_ranges(lost)}", "kept"))
+                                      f"'{display_path(folder)}': {compress_ranges(lost)}", "kept"))
             depth = [dindex.get(n, folder / spec.depth_name(n)) for n in numbers]
         clips.append(Clip(
             dataset=spec.dataset, subject=spec.subject, clip_id=spec.clip_id, frames=paths,
@@ -454,7 +455,7 @@ def assemble_videos(specs: Iterable[VideoSpec], *, dataset: str, missing: str,
         if not index:
             what = "does not exist" if not spec.folder.is_dir() else "holds no frames"
             probs.append({**where, "kind": "missing_folder", "action": action,
-                          "detail": f"video folder '{spec.folder}' {what} ({len(spec.intervals)} "
+                          "detail": f"video folder '{display_path(spec.folder)}' {what} ({len(spec.intervals)} "
                                     "annotated interval(s))"})
             continue
         numbers = list(index)
@@ -465,7 +466,7 @@ def assemble_videos(specs: Iterable[VideoSpec], *, dataset: str, missing: str,
             if lost:
                 probs.append({**where, "kind": "missing_depth", "action": "kept",
                               "detail": f"{len(lost)} of {len(numbers)} depth maps are missing in "
-                                        f"'{spec.depth_folder}': {compress_ranges(lost)}"})
+                                        f"'{display_path(spec.depth_folder)}': {compress_ranges(lost)}"})
             depth = [dindex.get(n, spec.depth_folder / f"{n}.png") for n in numbers]
         video = LongVideo(dataset=dataset, subject=spec.subject, video_id=spec.video_id,
                           frames=list(index.values()), fps=spec.fps, frame_numbers=numbers,
@@ -519,7 +520,7 @@ def resolve_frames_root(root: Path, variants: Mapping[str, Sequence[str]], frame
         if not p.is_absolute() and not p.exists():
             p = root / p
         if not p.is_dir():
-            raise DatasetFormatError(f"{what} frames folder '{p}' (frames_dir=) does not exist")
+            raise DatasetFormatError(f"{what} frames folder '{display_path(p)}' (frames_dir=) does not exist")
         return descend(p), (frames if frames != "auto" else "custom")
     order = list(variants) if frames == "auto" else [frames]
     for v in order:
@@ -528,7 +529,7 @@ def resolve_frames_root(root: Path, variants: Mapping[str, Sequence[str]], frame
             return descend(found), v
     wanted = " or ".join(f"{variants[v][0]}/" for v in order)
     raise DatasetFormatError(
-        f"no {what} frame folder in '{root}': expected {wanted} (the folder holds "
+        f"no {what} frame folder in '{display_path(root)}': expected {wanted} (the folder holds "
         f"{_listdir(root)[:10]}); pass frames_dir=<folder holding the subject folders>"
     )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..aus import MISSING_TOKENS
 
@@ -78,7 +79,7 @@ class Workbook:
         return list(self.sheets)
 
     def where(self, sheet: str | None) -> str:
-        s = f"file '{self.path}'"
+        s = f"file '{display_path(self.path)}'"
         if self.kind != "csv" and sheet is not None:
             s += f", sheet {sheet!r}"
         return s
@@ -114,7 +115,7 @@ def open_workbook(path: Path) -> Workbook:
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise DatasetFormatError(f"label file '{path}' does not exist")
+        raise DatasetFormatError(f"label file '{display_path(path)}' does not exist")
     if suffix in (".xlsx", ".xlsm"):
         import openpyxl
 
@@ -128,7 +129,7 @@ def open_workbook(path: Path) -> Workbook:
                           for ws in wb.worksheets}
                 wb.close()
         except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, openpyxl InvalidFileException
-            raise DatasetFormatError(f"file '{path}' is not a readable .xlsx workbook: {exc}") from exc
+            raise DatasetFormatError(f"file '{display_path(path)}' is not a readable .xlsx workbook: {exc}") from exc
         return Workbook(path, sheets, "xlsx")
     if suffix == ".xls":
         try:
@@ -137,12 +138,12 @@ def open_workbook(path: Path) -> Workbook:
             from ...errors import BackendUnavailableError
 
             raise BackendUnavailableError(
-                f"reading the legacy .xls file '{path}' needs xlrd: pip install xlrd"
+                f"reading the legacy .xls file '{display_path(path)}' needs xlrd: pip install xlrd"
             ) from exc
         try:
             book = xlrd.open_workbook(str(path), on_demand=False)
         except Exception as exc:  # noqa: BLE001 - xlrd raises XLRDError, struct.error, ...
-            raise DatasetFormatError(f"file '{path}' is not a readable .xls workbook: {exc}") from exc
+            raise DatasetFormatError(f"file '{display_path(path)}' is not a readable .xls workbook: {exc}") from exc
         sheets = {}
         for sh in book.sheets():
             rows = []
@@ -170,10 +171,10 @@ def open_workbook(path: Path) -> Workbook:
             with open(path, newline="", encoding="utf-8-sig") as fh:
                 rows = [tuple(_clean(v) for v in row) for row in csv.reader(fh)]
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise DatasetFormatError(f"file '{path}' is not a readable CSV file: {exc}") from exc
+            raise DatasetFormatError(f"file '{display_path(path)}' is not a readable CSV file: {exc}") from exc
         return Workbook(path, {path.stem: rows}, "csv")
     raise DatasetFormatError(
-        f"label file '{path}' has an unsupported extension {suffix!r} (expected .xlsx, .xls or .csv)"
+        f"label file '{display_path(path)}' has an unsupported extension {suffix!r} (expected .xlsx, .xls or .csv)"
     )
 
 
@@ -207,7 +208,7 @@ class Table:
             if isinstance(col, str):
                 c = self.columns[col]
                 hdr = c.header if c.header is not None else c.name
-                s += f", column {col_letter(c.index)} ({str(hdr)!r})"
+                s += f", column {col_letter(c.index)} ('{display_path(hdr)}')"
             else:
                 s += f", column {col_letter(col)}"
         return s

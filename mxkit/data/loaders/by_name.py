@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._checks import check_option
+from ..._io import display_path
 from ...errors import InputValueError
 from ..clip import ClipSet
 
@@ -53,12 +54,12 @@ def load_dataset(root: str | os.PathLike, dataset: str = "auto", **options: Any)
 
     path = Path(root).expanduser()
     if not path.exists():
-        raise InputValueError(f"dataset folder {str(root)!r} does not exist")
+        raise InputValueError(f"dataset folder '{display_path(root)}' does not exist")
     if not path.is_dir():
-        raise InputValueError(f"dataset folder {str(root)!r} is not a folder")
+        raise InputValueError(f"dataset folder '{display_path(root)}' is not a folder")
     if dataset == "auto":
         if not (path / "synthme.json").is_file():
-            raise InputValueError(f"{str(root)!r} is not a SynthME folder (no synthme.json); say "
+            raise InputValueError(f"'{display_path(root)}' is not a SynthME folder (no synthme.json); say "
                                   f"which dataset it is ({', '.join(DATASET_LOADERS)})")
         dataset = "synthme"
     check_option(dataset, tuple(DATASET_LOADERS), "dataset")

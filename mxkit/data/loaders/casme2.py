@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..aus import MISSING_TOKENS
 from ..clip import ClipSet
@@ -103,14 +104,14 @@ def _resolve_objective(root: Path, objective_classes: bool | str | os.PathLike) 
         p = find_child(root, (CASME2_OBJECTIVE_FILE,), dirs=False)
         if p is None and objective_classes is True:
             raise DatasetFormatError(
-                f"no '{CASME2_OBJECTIVE_FILE}' in '{root}' (objective_classes=True)"
+                f"no '{CASME2_OBJECTIVE_FILE}' in '{display_path(root)}' (objective_classes=True)"
             )
         return p
     p = Path(objective_classes).expanduser()
     if not p.is_absolute() and not p.exists():
         p = root / p
     if not p.is_file():
-        raise DatasetFormatError(f"objective-classes file '{p}' does not exist")
+        raise DatasetFormatError(f"objective-classes file '{display_path(p)}' does not exist")
     return p
 
 

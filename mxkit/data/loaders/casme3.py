@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..._checks import check_option
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..clip import ClipSet
 from ._common import (
@@ -133,7 +134,7 @@ def _part_a_table(root: Path, labels: str | os.PathLike | None, expression_type:
                 if "several candidate" in str(exc):
                     raise
                 raise DatasetFormatError(
-                    f"no CAS(ME)³ Part A label file in '{root}': expected {CASME3_ME_LABELS!r} "
+                    f"no CAS(ME)³ Part A label file in '{display_path(root)}': expected {CASME3_ME_LABELS!r} "
                     f"(micro-expressions) or {CASME3_PART_A_LIST!r} (macro + micro); pass labels=<file>"
                 ) from None
     book = open_workbook(path)
@@ -238,7 +239,7 @@ def _frames_root(root: Path, frames_dir: str | os.PathLike | None, table: Table,
         if not p.is_absolute() and not p.exists():
             p = root / p
         if not p.is_dir():
-            raise DatasetFormatError(f"CAS(ME)³ frames folder '{p}' (frames_dir=) does not exist")
+            raise DatasetFormatError(f"CAS(ME)³ frames folder '{display_path(p)}' (frames_dir=) does not exist")
         return p
     if part == "A":
         return _find_container(root, _SUBJECT)

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..aus import AU, format_aus
 from ..clip import ClipSet
@@ -29,7 +30,7 @@ def _floats(path: Path) -> list[tuple[int, list[float]]]:
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetFormatError(f"file '{path}' cannot be read: {exc}") from exc
+        raise DatasetFormatError(f"file '{display_path(path)}' cannot be read: {exc}") from exc
     out = []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -38,14 +39,14 @@ def _floats(path: Path) -> list[tuple[int, list[float]]]:
             out.append((i, [float(x) for x in line.split()]))
         except ValueError:
             raise DatasetFormatError(
-                f"file '{path}', line {i}: expected numbers such as '3.0000000e+00'; got {line.strip()!r}"
+                f"file '{display_path(path)}', line {i}: expected numbers such as '3.0000000e+00'; got {line.strip()!r}"
             ) from None
     return out
 
 
 def _integral(path: Path, line: int, value: float, what: str) -> int:
     if not float(value).is_integer():
-        raise DatasetFormatError(f"file '{path}', line {line}: {what} must be a whole number; got {value}")
+        raise DatasetFormatError(f"file '{display_path(path)}', line {line}: {what} must be a whole number; got {value}")
     return int(value)
 
 
@@ -54,7 +55,7 @@ def _read_emotion(folder: Path) -> tuple[str | None, Path | None]:
     if not files:
         return None, None
     if len(files) > 1:
-        raise DatasetFormatError(f"folder '{folder}' holds {len(files)} emotion files; expected one")
+        raise DatasetFormatError(f"folder '{display_path(folder)}' holds {len(files)} emotion files; expected one")
     rows = _floats(files[0])
     if len(rows) != 1 or len(rows[0][1]) != 1:
         raise DatasetFormatError(f"file '{files[0]}': expected a single number (the emotion code 0-7)")
@@ -70,7 +71,7 @@ def _read_facs(folder: Path) -> tuple[str | None, Path | None]:
     if not files:
         return None, None
     if len(files) > 1:
-        raise DatasetFormatError(f"folder '{folder}' holds {len(files)} FACS files; expected one")
+        raise DatasetFormatError(f"folder '{display_path(folder)}' holds {len(files)} FACS files; expected one")
     aus = []
     for line, vals in _floats(files[0]):
         if len(vals) != 2:
@@ -116,7 +117,7 @@ def load_ckplus(root: str | os.PathLike, *, labelled_only: bool = False) -> Clip
     images = find_child(root, ("cohn-kanade-images", "cohn-kanade", "images"))
     if images is None:
         raise DatasetFormatError(
-            f"no 'cohn-kanade-images' folder in '{root}' (the folder holds {_listdir(root)[:10]})"
+            f"no 'cohn-kanade-images' folder in '{display_path(root)}' (the folder holds {_listdir(root)[:10]})"
         )
     emo_root = find_child(root, ("Emotion", "Emotion_labels"))
     facs_root = find_child(root, ("FACS", "FACS_labels"))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..._checks import check_option
+from ..._io import display_path
 from ...errors import DatasetFormatError, InputValueError
 from ..clip import Clip, ClipSet
 from ..problems import DatasetWarning, MissingFramesError
@@ -231,7 +232,7 @@ def load_megc2019(roots: Mapping[str, str | os.PathLike], *,
                              "value": c.emotion,
                              "reason": f"not in {Path(gt).name}" + (f" ({why})" if why else "")})
     if not kept:
-        raise InputValueError(f"megc2019: no clip of the loaded parts {part_names} is in '{gt}'")
+        raise InputValueError(f"megc2019: no clip of the loaded parts {part_names} is in '{display_path(gt)}'")
     result = ClipSet(kept, problems=problems, excluded=excluded, name="megc2019")
     card = MEGC2019_3CLASS.card(result)
     card.update({"parts": part_names, "label_source": "ground-truth file",

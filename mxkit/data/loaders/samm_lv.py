@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ._common import (
     IMAGE_EXT,
@@ -62,7 +63,7 @@ def _videos_root(root: Path, frames_dir: str | os.PathLike | None) -> Path:
         if not p.is_absolute() and not p.exists():
             p = root / p
         if not p.is_dir():
-            raise DatasetFormatError(f"SAMM Long Videos frames folder '{p}' (frames_dir=) does not exist")
+            raise DatasetFormatError(f"SAMM Long Videos frames folder '{display_path(p)}' (frames_dir=) does not exist")
         return p
     found = find_child(root, ("SAMM_longvideos", "SAMM_LongVideos", "longvideos"))
     if found is not None:

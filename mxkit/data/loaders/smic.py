@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..._checks import check_option
+from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..clip import ClipSet
 from ._common import (
@@ -78,7 +79,7 @@ def _variant_dir(root: Path, variant: str, frames: str) -> tuple[Path, str]:
             return path, kind
     looked = [shown for kind, _, shown in cands if frames == "auto" or kind in (frames, "custom")]
     raise DatasetFormatError(
-        f"no SMIC-{variant} subject folders (s1, s2, ...) under '{root}': looked in {looked}; "
+        f"no SMIC-{variant} subject folders (s1, s2, ...) under '{display_path(root)}': looked in {looked}; "
         f"the folder holds {_listdir(root)[:10]}"
     )
 
@@ -162,7 +163,7 @@ def load_smic(root: str | os.PathLike, *, variant: Literal["HS", "VIS", "NIR"] =
                 index = scan_frames(folder, _FRAME)
                 if not index:
                     raise DatasetFormatError(
-                        f"SMIC clip folder '{folder}' holds no frames named image<N>.bmp/.jpg"
+                        f"SMIC clip folder '{display_path(folder)}' holds no frames named image<N>.bmp/.jpg"
                     )
                 nums = list(index)
                 msub, mclip = smic_megc_names(subject, clip_id)
@@ -177,7 +178,7 @@ def load_smic(root: str | os.PathLike, *, variant: Literal["HS", "VIS", "NIR"] =
                 ))
     if not specs:
         raise DatasetFormatError(
-            f"no SMIC-{variant} clips under '{vdir}': expected s<N>/micro/<negative|positive|"
+            f"no SMIC-{variant} clips under '{display_path(vdir)}': expected s<N>/micro/<negative|positive|"
             "surprise>/<clip>/image<N>.bmp"
         )
     return assemble(specs, dataset="smic", window="labelled", missing="raise",

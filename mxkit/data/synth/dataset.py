@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._checks import check_option, renamed_keywords
-from ..._io import atomic_open
+from ..._io import atomic_open, display_path
 from ...errors import DatasetFormatError, InputValueError
 from .appearance import SynthSubject, check_model, generate_subject
 from .clips import iter_frames, plan_clip
@@ -356,19 +356,19 @@ def _check_out(out: Any, overwrite: bool) -> Path:
         raise InputValueError(f"out must be a folder path; got {out!r}")
     root = Path(out).expanduser()
     if root.exists() and not root.is_dir():
-        raise InputValueError(f"out='{root}' exists and is not a folder")
+        raise InputValueError(f"out='{display_path(root)}' exists and is not a folder")
     for parent in root.resolve().parents:
         hit = next((n for n in _DATASET_MARKERS + (LAYOUT_MARKER,) if (parent / n).exists()), None)
         if hit is not None:
-            raise InputValueError(f"out='{root}' is inside the dataset folder '{parent}' (it holds "
+            raise InputValueError(f"out='{display_path(root)}' is inside the dataset folder '{display_path(parent)}' (it holds "
                                   f"'{hit}'); SynthME never writes inside a dataset, choose a "
                                   "folder outside it")
     if root.is_dir() and any(root.iterdir()):
         if not (root / LAYOUT_MARKER).is_file():
-            raise InputValueError(f"out='{root}' is a non-empty folder not written by mxkit (it may "
+            raise InputValueError(f"out='{display_path(root)}' is a non-empty folder not written by mxkit (it may "
                                   "be a real dataset); SynthME writes only into a new or empty folder")
         if not overwrite:
-            raise InputValueError(f"out='{root}' already holds a dataset written by mxkit; pass "
+            raise InputValueError(f"out='{display_path(root)}' already holds a dataset written by mxkit; pass "
                                   "overwrite=True to replace it")
     return root
 
@@ -578,16 +578,16 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
     root = check_root(root, "SynthME")
     mpath = root / MANIFEST
     if not mpath.is_file():
-        raise DatasetFormatError(f"'{root}' is not a SynthME folder: no '{MANIFEST}' (write one "
+        raise DatasetFormatError(f"'{display_path(root)}' is not a SynthME folder: no '{MANIFEST}' (write one "
                                  "with mxkit.data.make_dataset)")
     try:
         manifest = json.loads(mpath.read_text())
         layout = manifest["layout"]
         entries = {(c["subject"], c["clip_id"]): c for c in manifest["clips"]}
     except (ValueError, KeyError, TypeError) as exc:
-        raise DatasetFormatError(f"'{mpath}' is not a valid SynthME manifest: {exc}") from None
+        raise DatasetFormatError(f"'{display_path(mpath)}' is not a valid SynthME manifest: {exc}") from None
     if layout not in LAYOUTS:
-        raise DatasetFormatError(f"'{mpath}': unknown layout {layout!r}; expected one of {list(LAYOUTS)}")
+        raise DatasetFormatError(f"'{display_path(mpath)}': unknown layout {layout!r}; expected one of {list(LAYOUTS)}")
     if layout == "casme2":
         loaded = load_casme2(root, frames="raw", window="all")
     elif layout == "samm":
@@ -606,7 +606,7 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
     for clip in loaded:
         entry = entries.pop((clip.subject, clip.clip_id), None)
         if entry is None:
-            raise DatasetFormatError(f"'{root}': clip {clip.subject}/{clip.clip_id} is not listed in "
+            raise DatasetFormatError(f"'{display_path(root)}': clip {clip.subject}/{clip.clip_id} is not listed in "
                                      f"'{MANIFEST}'")
         truth = SynthTruth.load(root / entry["gt"])
         if truth.n_frames != clip.n_frames:
@@ -623,6 +623,6 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         clips.append(clip.replace(**changes))
     if entries:
         missing = [f"{s}/{c}" for s, c in list(entries)[:5]]
-        raise DatasetFormatError(f"'{root}': {len(entries)} clip(s) of '{MANIFEST}' were not found "
+        raise DatasetFormatError(f"'{display_path(root)}': {len(entries)} clip(s) of '{MANIFEST}' were not found "
                                  f"by the {layout} loader: {missing}")
     return ClipSet(clips, problems=loaded.problems.to_dict("records"), name=f"synthme/{layout}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._checks import renamed_attribute, renamed_keywords
-from ..._io import atomic_write
+from ..._io import atomic_write, display_path
 from ...errors import DatasetFormatError, InputValueError, ShapeError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -283,16 +283,16 @@ class SynthTruth:
         """
         p = Path(path)
         if not p.is_file():
-            raise DatasetFormatError(f"SynthME ground-truth file '{p}' does not exist")
+            raise DatasetFormatError(f"SynthME ground-truth file '{display_path(p)}' does not exist")
         try:
             with np.load(p, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
             meta = json.loads(str(arrays.pop("meta")))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-            raise DatasetFormatError(f"cannot read SynthME ground truth '{p}': {exc}") from exc
+            raise DatasetFormatError(f"cannot read SynthME ground truth '{display_path(p)}': {exc}") from exc
         missing = [k for k in _ARRAYS if k not in arrays]
         if meta.get("format") != TRUTH_FORMAT or missing:
-            raise DatasetFormatError(f"'{p}' is not a SynthME ground-truth file (format "
+            raise DatasetFormatError(f"'{display_path(p)}' is not a SynthME ground-truth file (format "
                                      f"{meta.get('format')!r}, missing arrays {missing})")
         return cls(model_name=meta["model_name"], camera=camera_from_dict(meta["camera"]),
                    aus=meta["aus"], expression_type=meta["kind"], fps=meta["fps"],
