@@ -99,6 +99,59 @@ def check_option(value: Any, allowed: Iterable[Any], name: str) -> Any:
     return value
 
 
+def check_int(value: Any, name: str, *, minimum: int | None = 1, maximum: int | None = None) -> int:
+    """``value`` as an int in ``[minimum, maximum]``, else :class:`InputValueError` naming it.
+
+    Bools, floats and strings are refused (``chunk_size=2.5``, ``size="64"``).
+
+    >>> check_int(16, "chunk_size")
+    16
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InputValueError(f"{name} must be an int; got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise InputValueError(f"{name} must be at least {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise InputValueError(f"{name} must be at most {maximum}; got {value}")
+    return value
+
+
+def check_device(device: Any, name: str = "device") -> Any:
+    """``device`` as a :class:`torch.device` that exists on this machine (None stays None).
+
+    Raises
+    ------
+    InputValueError
+        Not a device name (``"gpu"``), or a CUDA / MPS device when torch sees none (a
+        machine without a GPU, a CPU-only torch build) or a CUDA index past the last GPU.
+    """
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InputValueError(f"{name}={device!r} is not a torch device (e.g. 'cpu', 'cuda', "
+                              f"'cuda:1'): {exc}") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputValueError(f"{name}={device!r} asks for a CUDA GPU, but torch sees none "
+                                  f"(torch.cuda.is_available() is False; torch {torch.__version__}): "
+                                  "use device='cpu'")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise InputValueError(f"{name}={device!r}: this machine has {count} CUDA GPU(s) "
+                                  f"(cuda:0..cuda:{count - 1})")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InputValueError(f"{name}={device!r} asks for Apple's MPS, which torch cannot use "
+                                  "here: use device='cpu'")
+    return dev
+
+
 def as_tensor(x: Any, *, like: torch.Tensor | None = None, dtype: torch.dtype | None = None,
               name: str = "input") -> torch.Tensor:
     """Convert ``x`` to a tensor on ``like``'s device and dtype (or ``dtype``)."""

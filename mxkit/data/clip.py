@@ -279,13 +279,27 @@ class Clip:
                 raise InputValueError(
                     "Clip frames must be a sequence of frame paths or an array, not a single path"
                 )
+            if not isinstance(frames, Iterable) or isinstance(frames, bytes):
+                raise InputValueError(
+                    f"Clip frames must be a sequence of frame paths or a (T, H, W, 3) uint8 array; got "
+                    f"{type(frames).__name__}")
+            frames = list(frames)
+            kinds = {type(p).__name__ for p in frames if not isinstance(p, (str, os.PathLike))}
+            if kinds:
+                hint = (": stack frames in memory into one array, np.stack(frames)"
+                        if any(isinstance(p, np.ndarray) for p in frames) else "")
+                raise InputValueError(
+                    f"Clip frames must be a sequence of frame paths or a (T, H, W, 3) uint8 array; the "
+                    f"sequence holds {', '.join(sorted(kinds))}{hint}")
             frames = tuple(Path(p) for p in frames)
             if not frames:
                 raise InputValueError(f"Clip {self.clip_id!r} has no frames")
         set_(self, "frames", frames)
         n = len(frames)
-        if not isinstance(self.fps, numbers.Real) or isinstance(self.fps, bool) or not self.fps > 0:
-            raise InputValueError(f"Clip.fps must be a positive number; got {self.fps!r}")
+        if (not isinstance(self.fps, numbers.Real) or isinstance(self.fps, bool) or not self.fps > 0
+                or not np.isfinite(self.fps)):
+            raise InputValueError(f"Clip.fps must be a positive finite number (frames per second); "
+                                  f"got {self.fps!r}")
         set_(self, "fps", float(self.fps))
         nums = tuple(range(n)) if self.frame_numbers is None else tuple(int(x) for x in self.frame_numbers)
         if len(nums) != n:

@@ -9,14 +9,21 @@ Loaders never drop or patch data silently. Every anomaly becomes one row of
 ``kind``                      meaning                                                 reported by
 ============================  =====================================================  ===========
 ``missing_frames``            frames of onset..offset are not on disk                 error / warn
-``missing_folder``            the sample folder itself is missing                     error / warn
+``missing_folder``            the sample folder itself is missing, or cannot be       error / warn
+                              listed (permissions: the message says so)
 ``apex_outside_window``       apex not in onset..offset (SAMM 028_4_1, 032_3_1)       warn; apex → None
 ``apex_missing``              apex cell is ``/``, ``-``, empty … (CASME II 04/EP12_01f) table only
-``frame_gap``                 a folder-defined clip (SMIC, CK+) skips frame numbers    warn
+``frame_gap``                 a folder-defined clip (SMIC, CK+) skips frame numbers,   warn
+                              or the ``window='all'`` baseline of a clip does
 ``duplicate_key``             the same (subject, clip) appears on two rows             warn
 ``invalid_row``               a label row that cannot become a sample (bad cell,      warn; row
-                              onset after offset, unmapped subject, ...); one bad     left out
-                              row never aborts the load
+                              onset after offset, unmapped subject, a name cell       left out
+                              with ``..``, ``/`` or an absolute path, a window
+                              longer than ``MAX_WINDOW_FRAMES``, two columns of one
+                              name that disagree, ...); one bad row never aborts
+                              the load
+``empty_folder``              a CK+ sequence folder holds no frames                   warn; left out
+``unknown_folder``            a SMIC folder that is not an emotion folder             warn; left out
 ``offset_missing``            the offset is not annotated (``\\``, ``0``): the clip     warn
                               ends at its last annotated apex frame
 ``emotion_spelling``          a known misspelling (``happyiness``, ``comtempt``)      table only

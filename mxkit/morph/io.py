@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._checks import check_device
 from ..errors import ModelFileError, UnknownModelError
 from .model import FaceModel, LandmarkEmbedding
 
@@ -144,6 +145,7 @@ def load_face_model(name: str = "mh-head", *, path: str | os.PathLike | None = N
     >>> model.n_expressions
     52
     """
+    device = check_device(device)
     key = str(name).lower()
     if key == "mh-head":
         if path is not None:

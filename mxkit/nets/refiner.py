@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from .._checks import renamed_keywords
+from .._checks import check_int, renamed_keywords
 from ..errors import InputValueError
 from .deformer import MeshDeformer
 from .encoder import DynamicEncoder
@@ -80,6 +80,7 @@ def refine(features: ClipFeatures, expression_basis: torch.Tensor, operator: tor
     -------
     RefinerOutput
     """
+    chunk_size = check_int(chunk_size, "chunk_size")
     f = features
     T, E = f.n_frames, expression_basis.shape[0]
     dev = f.device
@@ -103,7 +104,7 @@ def refine(features: ClipFeatures, expression_basis: torch.Tensor, operator: tor
         ref = deformer_inputs(f, f.coarse_vertices[f.onset:f.onset + 1],
                               torch.tensor([f.onset], device=dev))[0]
         parts = []
-        for i in range(0, frames.numel(), max(int(chunk_size), 1)):
+        for i in range(0, frames.numel(), chunk_size):
             sel = slice(i, i + chunk_size)
             x = deformer_inputs(f, coarse[sel], frames[sel])
             parts.append(deformer(x, ref, operator, amplitude=f.amplitude, code=use_code,

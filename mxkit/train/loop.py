@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from .._checks import check_device
 from ..errors import CheckpointError, InputValueError
 from ..morph.masks import face_mask
 from ..nets.graph import MeshGraph
@@ -186,7 +187,7 @@ def _check_samples(samples: Sequence[TrainingSample], model: Any, config: TrainC
 
 def _resolve_device(device: Any, model: Any, world: int, local: int) -> torch.device:
     if device is not None:
-        return torch.device(device)
+        return check_device(device)
     if world > 1 and torch.cuda.is_available():
         return torch.device("cuda", local)
     return model.v_template.device

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._checks import check_option
+from .._checks import check_device, check_int, check_option
 from ..errors import InputValueError
 from ..nets.variants import NETWORK_VARIANTS, VARIANTS
 from .weights import DEFAULT_FIT, DEFAULT_PREPARE, load_weights
@@ -270,6 +270,8 @@ def reconstruct(
 
     t_start = time.perf_counter()
     check_option(variant, VARIANTS, "variant")
+    chunk_size = check_int(chunk_size, "chunk_size")
+    device = check_device(device)
     if model is None:
         from ..morph import load_face_model
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .._checks import check_int
 from .._io import atomic_write, display_path
 from ..errors import MxkitError
 
-__all__ = ["SHOWCASE_AUS", "export_model_showcase"]
+__all__ = ["SHOWCASE_AUS", "export_model_showcase", "MAX_SHOWCASE_SIZE"]
+
+#: Largest ``image_size`` of :func:`export_model_showcase` (pixels): the rasterizer's buffers
+#: grow with its square (``mxkit model --size 100000`` asked for ~112 GiB).
+MAX_SHOWCASE_SIZE = 4096
 
 
 #: Expressions shown by ``mxkit model``: name -> FACS AU intensities in [0, 1].
@@ -49,6 +54,7 @@ def export_model_showcase(out: str | Path, *, model_name: str = "mh-head", image
     from ..render import Camera, render, warmup
     from ..viz import displacement_scalars, plot_meshes_side_by_side, save_html
 
+    image_size = check_int(image_size, "image_size", minimum=16, maximum=MAX_SHOWCASE_SIZE)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = load_face_model(model_name)

@@ -19,7 +19,7 @@ from ...errors import DatasetFormatError
 from ..aus import parse_au_string
 from ..clip import Clip, ClipSet
 from ..problems import DatasetWarning, MissingFramesError
-from ._tables import CellError, Table
+from ._tables import MAX_WINDOW_FRAMES, CellError, Table
 
 __all__ = [
     "ClipSpec", "assemble", "check_root", "find_label_file", "find_child", "scan_frames",
@@ -39,20 +39,48 @@ def check_root(root: str | os.PathLike, what: str) -> Path:
     if root is None or (isinstance(root, str) and not root.strip()):
         raise DatasetFormatError(f"no {what} folder given (root={root!r})")
     p = Path(root).expanduser()
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as exc:  # e.g. a parent folder without permission
+        raise DatasetFormatError(f"{what} folder '{display_path(p)}' cannot be inspected: "
+                                 f"{exc.strerror or exc}") from exc
+    if not exists:
         raise DatasetFormatError(f"{what} folder '{display_path(p)}' does not exist")
-    if not p.is_dir():
+    if not is_dir:
         raise DatasetFormatError(f"{what} folder '{display_path(p)}' is not a folder")
-    if not any(p.iterdir()):
+    if not _listdir(p):
         raise DatasetFormatError(f"{what} folder '{display_path(p)}' is empty")
     return p
 
 
 def _listdir(folder: Path) -> list[str]:
+    """Sorted names in ``folder``; ``[]`` when it does not exist or is not a folder.
+
+    Raises
+    ------
+    DatasetFormatError
+        The folder exists but cannot be listed (no permission, I/O error): that is never
+        reported as "missing" or "empty".
+    """
     try:
         return sorted(os.listdir(folder))
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    except PermissionError as exc:
+        raise DatasetFormatError(f"cannot list the folder '{display_path(folder)}': permission denied "
+                                 "(check its permissions and those of the folders above it)") from exc
+    except OSError as exc:
+        raise DatasetFormatError(f"cannot list the folder '{display_path(folder)}': "
+                                 f"{exc.strerror or exc}") from exc
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, with a typed error when it cannot be inspected (permissions)."""
+    try:
+        return path.is_dir()
+    except OSError as exc:
+        raise DatasetFormatError(f"cannot inspect '{display_path(path)}': {exc.strerror or exc} "
+                                 "(check the permissions of the folders above it)") from exc
 
 
 def find_child(folder: Path, names: Sequence[str], *, dirs: bool = True) -> Path | None:
@@ -115,6 +143,18 @@ def scan_frames(folder: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
         if n not in out and (folder / name).is_file():
             out[n] = folder / name
     return dict(sorted(out.items()))
+
+
+def gap_runs(nums: Sequence[int]) -> list[tuple[int, int]]:
+    """The runs of numbers absent between the first and last of sorted ``nums``
+    (``[1, 2, 5, 9]`` -> ``[(3, 4), (6, 8)]``); work proportional to ``len(nums)``."""
+    return [(a + 1, b - 1) for a, b in zip(nums[:-1], nums[1:], strict=True) if b - a > 1]
+
+
+def format_runs(runs: Sequence[tuple[int, int]], limit: int = 8) -> str:
+    """``[(3, 4), (7, 7)]`` -> ``'3-4, 7'`` (at most ``limit`` runs, then '...')."""
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:limit]]
+    return ", ".join(text) + (", ..." if len(runs) > limit else "")
 
 
 def compress_ranges(nums: Iterable[int], limit: int = 8) -> str:
@@ -282,7 +322,7 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
     check_option(missing, MISSING_OPTIONS, "missing")
     probs: list[dict] = [dict(p) for p in problems]
     clips: list[Clip] = []
-    cache: dict[Path, dict[int, Path] | None] = {}
+    cache: dict[Path, dict[int, Path] | DatasetFormatError | None] = {}
     seen: dict[tuple[str, str], dict] = {}
     action = {"raise": "error", "warn": "kept", "skip": "skipped"}[missing]
     for spec in specs:
@@ -295,13 +335,26 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
         else:
             seen[key] = spec.source
         onset, offset = spec.onset_frame, spec.offset_frame
+        if offset - onset + 1 > MAX_WINDOW_FRAMES:
+            probs.append(_problem(spec, "invalid_row",
+                                  f"the window {onset}..{offset} spans {offset - onset + 1} frames, more "
+                                  f"than any clip ({MAX_WINDOW_FRAMES}): the row is left out", "skipped"))
+            continue
         expected = range(onset, offset + 1)
         if spec.index is not None:
             index: dict[int, Path] | None = spec.index
         else:
             if spec.folder not in cache:
-                cache[spec.folder] = scan_frames(spec.folder, spec.frame_pattern) if spec.folder.is_dir() else None
+                try:
+                    cache[spec.folder] = (scan_frames(spec.folder, spec.frame_pattern)
+                                          if _is_dir(spec.folder) else None)
+                except DatasetFormatError as exc:  # the folder exists but cannot be read
+                    cache[spec.folder] = exc
             index = cache[spec.folder]
+            if isinstance(index, DatasetFormatError):  # kept clips could not be read either
+                probs.append(_problem(spec, "missing_folder", f"{index}",
+                                      "error" if missing == "raise" else "skipped"))
+                continue
         if spec.folder_defined:
             index = index or {}
             numbers = [n for n in index if onset <= n <= offset]
@@ -319,15 +372,29 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
                     continue
                 index = {}
             else:
-                lost = [n for n in expected if n not in index]
-                if lost:
+                # bounded by what is on disk: the frames present in the window, and the runs
+                # between them (never one entry per absent frame number)
+                present = [n for n in index if onset <= n <= offset]
+                n_lost = len(expected) - len(present)
+                if n_lost:
+                    runs = gap_runs([onset - 1, *present, offset + 1])
                     probs.append(_problem(
                         spec, "missing_frames",
-                        f"{len(lost)} of {len(expected)} frames of {onset}..{offset} are missing "
-                        f"in '{display_path(spec.folder)}': {compress_ranges(lost)}", action))
+                        f"{n_lost} of {len(expected)} frames of {onset}..{offset} are missing "
+                        f"in '{display_path(spec.folder)}': {format_runs(runs)}", action))
                     if missing != "warn":
                         continue
             numbers = sorted(set(index) | set(expected)) if window == "all" else list(expected)
+            if window == "all" and index:
+                # the baseline frames outside the labelled window: a hole in them is reported
+                # as inside a folder-defined clip (the window's own holes are missing_frames)
+                outside = [(a, b) for a, b in gap_runs(sorted(index)) if b < onset or a > offset]
+                if outside:
+                    probs.append(_problem(spec, "frame_gap",
+                                          f"frame numbers {format_runs(outside)} are absent from "
+                                          f"'{display_path(spec.folder)}' outside the labelled window "
+                                          f"{onset}..{offset} (window='all' keeps the "
+                                          f"{len(numbers)} frames present)", "kept"))
         paths = [index.get(n, spec.folder / spec.frame_name(n)) for n in numbers]
         pos = {n: i for i, n in enumerate(numbers)}
         meta = dict(spec.meta)
@@ -359,7 +426,7 @@ def assemble(specs: Iterable[ClipSpec], *, dataset: str, window: str, missing: s
                 dindex = spec.depth_index
             else:
                 if folder not in cache:
-                    cache[folder] = scan_frames(folder, spec.depth_pattern) if folder.is_dir() else None
+                    cache[folder] = scan_frames(folder, spec.depth_pattern) if _is_dir(folder) else None
                 dindex = cache[folder] or {}
             lost = [n for n in numbers if n not in dindex]
             if lost:

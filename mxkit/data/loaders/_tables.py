@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._io import display_path
+from ..._io import display_path, name_problem
 from ...errors import DatasetFormatError
 from ..aus import MISSING_TOKENS
 
-__all__ = ["Workbook", "Table", "CellError", "open_workbook", "col_letter", "norm_header"]
+__all__ = ["Workbook", "Table", "CellError", "open_workbook", "col_letter", "norm_header",
+           "MAX_WINDOW_FRAMES"]
+
+#: Longest onset..offset window a label row may give (frames). The longest micro- and macro-
+#: expression clips last a few seconds (< 2,000 frames at 200 fps); long recordings are
+#: LongVideos. A longer window is a typo (OffsetFrame = 10^9) and the row is refused before
+#: any per-frame work.
+MAX_WINDOW_FRAMES = 100_000
 
 
 class CellError(DatasetFormatError):
@@ -194,6 +201,9 @@ class Table:
     header_row: int | None  # 1-based, None when the sheet has no header
     columns: dict[str, Column]
     rows: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    #: further columns whose header also matches a canonical name (two ``OnsetFrame``
+    #: columns): a row where they disagree with the first one is invalid
+    duplicates: dict[str, list[Column]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -234,7 +244,21 @@ class Table:
         col = self.columns.get(name)
         if col is None or col.index >= len(values):
             return None
-        return values[col.index]
+        value = values[col.index]
+        for other in self.duplicates.get(name, ()):
+            v = values[other.index] if other.index < len(values) else None
+            if v is not None and v != value:
+                raise CellError(
+                    f"{self.loc(self._row_of(values), name)}: column {col_letter(other.index)} "
+                    f"({str(other.header)!r}) is also {name!r} and holds {v!r} where column "
+                    f"{col_letter(col.index)} holds {value!r}; remove or rename one of them",
+                    column=col_letter(other.index),
+                    reason=f"columns {col_letter(col.index)} and {col_letter(other.index)} are both "
+                           f"{name!r} and disagree ({value!r} vs {v!r})")
+        return value
+
+    def _row_of(self, values: tuple[Any, ...]) -> int | None:
+        return next((r for r, v in self.rows if v is values), None)
 
     # -------------------------------------------------------------- typed cell readers
     def _is_missing(self, v: Any, zero_missing: bool) -> bool:
@@ -330,6 +354,10 @@ class Table:
                                        f"annotated): the clip ends at {col} frame {end}",
                              "action": "kept"})
             offset = end
+        if offset - onset + 1 > MAX_WINDOW_FRAMES:
+            raise self.error(row, "offset", f"the window {onset}..{offset} spans {offset - onset + 1} "
+                             f"frames, more than any clip ({MAX_WINDOW_FRAMES}): a typo in the onset "
+                             "or offset cell?")
         if onset > offset:
             raise CellError(
                 f"{self.loc(row, 'onset')} and column {self.header_text('offset')}: onset frame "
@@ -358,6 +386,20 @@ class Table:
         if isinstance(v, _XlsError):
             raise self.error(row, name, f"the cell holds the error {v.text}")
         return cell_text(v).strip()
+
+    def name_cell(self, row: int, values: tuple[Any, ...], name: str) -> str:
+        """A cell that names a folder or file (``Filename``, a subject or video name).
+
+        Its text is joined to the dataset root, so it must be one plain path component:
+        ``..``, an absolute or drive path, a separator or a control character would make
+        the loader read outside the dataset. Such a cell raises :class:`CellError` (the row
+        becomes an ``invalid_row`` problem naming file, sheet, row and column).
+        """
+        text = self.text(row, values, name)
+        problem = name_problem(text)
+        if problem is not None:
+            raise self.error(row, name, f"{text!r} cannot name a folder inside the dataset: {problem}")
+        return text
 
     def number_id(self, row: int, values: tuple[Any, ...], name: str, *,
                   prefixes: Sequence[str] = ()) -> int:
@@ -439,18 +481,21 @@ def locate_header(book: Workbook, sheet: str, *, required: dict[str, Sequence[st
         values = rows[r]
         keys = [norm_header(v) for v in values]
         found: dict[str, Column] = {}
+        extra: dict[str, list[Column]] = {}
         missing = []
         for canon, names in {**required, **optional}.items():
             wanted = {norm_header(n) for n in names}
-            idx = next((i for i, k in enumerate(keys) if k in wanted), None)
-            if idx is None:
+            hits = [i for i, k in enumerate(keys) if k in wanted]
+            if not hits:
                 if canon in required:
                     missing.append(canon)
             else:
-                found[canon] = Column(canon, idx, values[idx])
+                found[canon] = Column(canon, hits[0], values[hits[0]])
+                if len(hits) > 1:
+                    extra[canon] = [Column(canon, i, values[i]) for i in hits[1:]]
         if not missing:
             data = [(i + 1, row) for i, row in enumerate(rows) if i > r]
-            return Table(book, sheet, r + 1, found, data)
+            return Table(book, sheet, r + 1, found, data, duplicates=extra)
         if best is None or len(missing) < len(best[1]):
             best = (r + 1, missing, values)
     if best is None:  # pragma: no cover - search_rows < 1

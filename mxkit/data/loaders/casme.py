@@ -137,7 +137,7 @@ def load_casme(root: str | os.PathLike, *, frames: Literal["auto", "cropped", "r
                 n = table.number_id(row, values, "subject", prefixes=("sub",))
                 subject = f"sub{n:02d}"
                 guard.name(subject)
-                filename = table.text(row, values, "filename")
+                filename = table.name_cell(row, values, "filename")
                 guard.name(subject, filename)
                 a2 = table.frame(row, values, "apex2", allow_missing=True) if table.has("apex2") else None
                 onset, apex, offset, src = table.window(row, values, dataset="casme", subject=subject,

@@ -212,7 +212,7 @@ def _specs_from_table(table: Table, frames_root: Path, pattern: re.Pattern[str],
             n = table.number_id(row, values, "subject", prefixes=("sub",))
             subject = f"sub{n:02d}"
             guard.name(subject)
-            filename = table.text(row, values, "filename")
+            filename = table.name_cell(row, values, "filename")
             guard.name(subject, filename)
             onset, apex, offset, src = table.window(row, values, dataset="casme2", subject=subject,
                                                      clip_id=filename, problems=problems)

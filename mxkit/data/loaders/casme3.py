@@ -273,9 +273,9 @@ def _clip_spec(*, subject: str, clip_id: str, video_dir: Path, onset: int, apex:
 def _part_a_spec(table: Table, row: int, values: tuple, guard: RowGuard, problems: list[dict],
                  frames_root: Path, expression_type: str, depth: bool, depth_unit_mm: float,
                  window: str) -> ClipSpec | None:
-    subject = table.text(row, values, "subject")
+    subject = table.name_cell(row, values, "subject")
     guard.name(subject)
-    video = table.text(row, values, "filename")
+    video = table.name_cell(row, values, "filename")
     etype = _expression_type(table, row, values) or "micro"
     if expression_type != "all" and etype != expression_type:
         return None
@@ -297,9 +297,9 @@ def _part_a_spec(table: Table, row: int, values: tuple, guard: RowGuard, problem
 def _part_c_spec(table: Table, row: int, values: tuple, guard: RowGuard, problems: list[dict],
                  frames_root: Path, expression_type: str, depth: bool, depth_unit_mm: float,
                  window: str) -> ClipSpec:
-    subject = table.text(row, values, "subject")
+    subject = table.name_cell(row, values, "subject")
     guard.name(subject)
-    count = table.text(row, values, "count")
+    count = table.name_cell(row, values, "count")
     guard.name(subject, count)
     onset = table.frame(row, values, "onset")
     offset = table.frame(row, values, "offset")
@@ -355,9 +355,9 @@ def load_casme3_videos(root: str | os.PathLike, *, labels: str | os.PathLike | N
         if is_blank(values):
             continue
         with guard(row):
-            subject = table.text(row, values, "subject")
+            subject = table.name_cell(row, values, "subject")
             guard.name(subject)
-            video = table.text(row, values, "filename")
+            video = table.name_cell(row, values, "filename")
             etype = _expression_type(table, row, values) or "micro"
             onset = table.frame(row, values, "onset")
             guard.name(subject, f"{video}_{onset}")

@@ -162,7 +162,7 @@ def load_casme_sq(root: str | os.PathLike, *, expression_type: Literal["micro", 
                 raise table.error(row, "subject", f"subject {n} is not in the 'naming rule1' sheet "
                                   f"(it maps {sorted(subj_map)})")
             guard.name(subject)
-            clip = table.text(row, values, "clip")
+            clip = table.name_cell(row, values, "clip")
             guard.name(subject, clip)
             typ = (table.text(row, values, "type", required=False) or "").casefold()
             if typ.startswith("micro"):

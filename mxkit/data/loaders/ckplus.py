@@ -11,7 +11,16 @@ from ..._io import display_path
 from ...errors import DatasetFormatError
 from ..aus import AU, format_aus
 from ..clip import ClipSet
-from ._common import IMAGE_EXT, ClipSpec, _listdir, assemble, check_root, find_child, scan_frames
+from ._common import (
+    IMAGE_EXT,
+    ClipSpec,
+    _listdir,
+    assemble,
+    check_root,
+    find_child,
+    scan_frames,
+    warn_kinds,
+)
 
 __all__ = ["load_ckplus", "CKPLUS_FPS", "CKPLUS_EMOTIONS"]
 
@@ -123,6 +132,7 @@ def load_ckplus(root: str | os.PathLike, *, labelled_only: bool = False) -> Clip
     facs_root = find_child(root, ("FACS", "FACS_labels"))
     lm_root = find_child(root, ("Landmarks",))
     specs = []
+    problems: list[dict] = []
     for s in _listdir(images):
         if not (_SUBJECT.fullmatch(s) and (images / s).is_dir()):
             continue
@@ -132,6 +142,11 @@ def load_ckplus(root: str | os.PathLike, *, labelled_only: bool = False) -> Clip
                 continue
             index = scan_frames(folder, _FRAME)
             if not index:
+                problems.append({"kind": "empty_folder", "dataset": "ckplus", "subject": s,
+                                 "clip_id": f"{s}_{q}", "file": str(folder), "sheet": None, "row": None,
+                                 "column": None, "action": "skipped",
+                                 "detail": f"sequence folder '{display_path(folder)}' holds no frames named "
+                                           f"{s}_{q}_<NNNNNNNN>.png: the sequence is left out"})
                 continue
             emotion, efile = _read_emotion(emo_root / s / q) if emo_root else (None, None)
             if labelled_only and emotion is None:
@@ -157,4 +172,8 @@ def load_ckplus(root: str | os.PathLike, *, labelled_only: bool = False) -> Clip
             f"no CK+ sequences in '{images}': expected S<NNN>/<NNN>/S<NNN>_<NNN>_<NNNNNNNN>.png"
             + (" with an emotion file" if labelled_only else "")
         )
-    return assemble(specs, dataset="ckplus", window="labelled", missing="raise", name="ckplus")
+    out = assemble(specs, dataset="ckplus", window="labelled", missing="raise", problems=problems,
+                   name="ckplus")
+    warn_kinds(problems, "ckplus", {"empty_folder": "sequence folder(s) hold no frames (left out)"},
+               stacklevel=2)
+    return out

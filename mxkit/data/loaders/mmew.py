@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from ..._io import name_problem
 from ..clip import ClipSet
 from ._common import (
     IMAGE_EXT,
@@ -103,7 +104,7 @@ def load_mmew(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
             n = table.number_id(row, values, "subject", prefixes=("S",))
             subject = f"S{n:02d}"
             guard.name(subject)
-            filename = table.text(row, values, "filename")
+            filename = table.name_cell(row, values, "filename")
             guard.name(subject, filename)
             onset, apex, offset, src = table.window(row, values, dataset="mmew", subject=subject,
                                                      clip_id=filename, problems=problems)
@@ -119,7 +120,8 @@ def load_mmew(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
                 if len(hits) > 1:
                     meta["duplicate_folders"] = [str(p) for p in hits[1:]]
             else:  # where the official layout would put it (reported as missing)
-                folder = root / subject / (emotion or "unknown") / filename
+                folder = root / subject / (emotion if emotion and name_problem(emotion) is None
+                                           else "unknown") / filename
             raw_au = table.get(values, "aus")
             specs.append(ClipSpec(
                 dataset="mmew", subject=subject, clip_id=filename, fps=MMEW_FPS, folder=folder,

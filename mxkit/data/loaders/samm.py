@@ -120,7 +120,7 @@ def load_samm(root: str | os.PathLike, *, labels: str | os.PathLike | None = Non
             n = table.number_id(row, values, "subject")
             subject = f"{n:03d}"
             guard.name(subject)
-            filename = table.text(row, values, "filename")
+            filename = table.name_cell(row, values, "filename")
             guard.name(subject, filename)
             onset, apex, offset, src = table.window(row, values, dataset="samm", subject=subject,
                                                      clip_id=filename, problems=problems)

@@ -133,7 +133,7 @@ def load_samm_lv(root: str | os.PathLike, *, labels: str | os.PathLike | None = 
             n = table.number_id(row, values, "subject")
             subject = f"{n:03d}"
             guard.name(subject)
-            eid = table.text(row, values, "filename")
+            eid = table.name_cell(row, values, "filename")
             guard.name(subject, eid)
             parts = eid.split("_")
             if len(parts) < 3 or not all(p.isdigit() for p in parts[:2]):

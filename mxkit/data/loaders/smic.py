@@ -28,6 +28,7 @@ from ._common import (
     find_label_file,
     no_rows_error,
     scan_frames,
+    warn_kinds,
 )
 from ._tables import Table, cell_text, locate_header, open_workbook
 
@@ -146,6 +147,7 @@ def load_smic(root: str | os.PathLike, *, variant: Literal["HS", "VIS", "NIR"] =
         return _load_smic_e(root, ann, variant=variant, window=window, missing=missing)
     vdir, kind = _variant_dir(root, variant, frames)
     specs = []
+    problems: list[dict] = []
     for sname in _listdir(vdir):
         if not (_SUBJECT.fullmatch(sname) and (vdir / sname).is_dir()):
             continue
@@ -154,7 +156,15 @@ def load_smic(root: str | os.PathLike, *, variant: Literal["HS", "VIS", "NIR"] =
         micro = find_child(sdir, ("micro",))
         base = micro if micro is not None else sdir
         for emo in _listdir(base):
-            if emo.casefold() not in SMIC_EMOTIONS or not (base / emo).is_dir():
+            if not (base / emo).is_dir():
+                continue
+            if emo.casefold() not in SMIC_EMOTIONS:
+                problems.append({"kind": "unknown_folder", "dataset": "smic", "subject": subject,
+                                 "clip_id": None, "file": str(base / emo), "sheet": None, "row": None,
+                                 "column": None, "action": "skipped",
+                                 "detail": f"folder '{display_path(base / emo)}' is not an emotion folder of "
+                                           f"SMIC ({', '.join(sorted(SMIC_EMOTIONS))}): its clips are "
+                                           "left out"})
                 continue
             for clip_id in _listdir(base / emo):
                 folder = base / emo / clip_id
@@ -181,8 +191,11 @@ def load_smic(root: str | os.PathLike, *, variant: Literal["HS", "VIS", "NIR"] =
             f"no SMIC-{variant} clips under '{display_path(vdir)}': expected s<N>/micro/<negative|positive|"
             "surprise>/<clip>/image<N>.bmp"
         )
-    return assemble(specs, dataset="smic", window="labelled", missing="raise",
-                    name=f"smic-{variant.lower()}")
+    out = assemble(specs, dataset="smic", window="labelled", missing="raise", problems=problems,
+                   name=f"smic-{variant.lower()}")
+    warn_kinds(problems, "smic", {"unknown_folder": "folder(s) are not SMIC emotion folders (left out)"},
+               stacklevel=2)
+    return out
 
 
 # ----------------------------------------------------------------------------- SMIC-E
@@ -252,7 +265,7 @@ def _load_smic_e(root: Path, path: Path, *, variant: str, window: str, missing: 
             n = table.number_id(row, values, "subject", prefixes=("s",))
             subject = f"s{n}"
             guard.name(subject)
-            filename = table.text(row, values, "filename")
+            filename = table.name_cell(row, values, "filename")
             guard.name(subject, filename)
             first = table.frame(row, values, "first", allow_missing=True) if table.has("first") else None
             last = table.frame(row, values, "last", allow_missing=True) if table.has("last") else None
