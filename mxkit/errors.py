@@ -28,8 +28,30 @@ __all__ = [
 ]
 
 
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (bytes of a file name that are not UTF-8, as
+    :func:`os.fsdecode` keeps them) shown as ``\\xNN``, so it can always be printed."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "surrogatepass"
+                           ).decode("utf-8", "backslashreplace")
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
 class MxkitError(ValueError):
-    """Base class of every error mxkit raises on bad input."""
+    """Base class of every error mxkit raises on bad input.
+
+    Its text is always printable: a path whose name is not UTF-8 shows its odd bytes as
+    ``\\xNN`` (:func:`printable`), in a terminal, a log or a notebook alike.
+    """
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class ShapeError(MxkitError):
@@ -98,3 +120,12 @@ class FileWriteError(MxkitError, OSError):
     def __init__(self, message: str, *, path: str | os.PathLike):
         super().__init__(message)
         self.path = Path(path)
+
+    def __reduce__(self):  # path is keyword-only: rebuild it across processes (prepare_many)
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> BaseException:
+    err = cls(*args[:1], path=state.get("path", ""))
+    err.__dict__.update(state)
+    return err

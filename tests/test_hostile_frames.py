@@ -293,3 +293,20 @@ def test_prepare_records_the_bad_frame_policy(face_clip_on_disk, tmp_path):
     finally:
         for p, data in saved.items():
             p.write_bytes(data)
+
+
+def test_every_mxkit_error_and_warning_text_is_printable(tmp_path):
+    """An error or a dataset warning that quotes a non-UTF-8 name prints anywhere."""
+    import pickle
+
+    from mxkit.errors import CacheError, FileWriteError, printable
+
+    odd = os.fsdecode(b"/data/\xc9\xcf\xba\xa3/img1.jpg")
+    for err in (FrameReadError(f"cannot read {odd}", path=odd), CacheError(f"entry {odd} is corrupt"),
+                FileWriteError(f"cannot write {odd}", path=odd)):
+        text = str(err)
+        assert text.encode("utf-8") and "\\xc9" in text
+        again = pickle.loads(pickle.dumps(err))  # across prepare_many's worker processes
+        assert type(again) is type(err) and str(again) == text
+        assert getattr(again, "path", None) == getattr(err, "path", None)
+    assert printable("plain text") == "plain text"

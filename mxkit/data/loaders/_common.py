@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._checks import check_option
-from ..._io import display_path
+from ..._io import display_path, text_cell
 from ...errors import DatasetFormatError
 from ..aus import parse_au_string
 from ..clip import Clip, ClipSet
@@ -309,7 +309,7 @@ def warn_kinds(problems: Sequence[Mapping[str, Any]], dataset: str, kinds: Mappi
                            for p in rows[:5])
         more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
         warnings.warn(
-            f"{dataset}: {len(rows)} {text}: {listed}{more}. See clipset.problems.",
+            text_cell(f"{dataset}: {len(rows)} {text}: {listed}{more}. See clipset.problems."),
             DatasetWarning, stacklevel=stacklevel + 1,
         )
 
