@@ -422,8 +422,9 @@ def image_problem(data: bytes) -> str | None:
     """Why the bytes of an image file cannot be trusted, or None when nothing is wrong.
 
     Empty data is a problem. JPEG (every marker walked from SOI to EOI, through the
-    entropy-coded scans), PNG (every chunk's CRC, up to IEND) and BMP (the file size in the
-    header) are checked for completeness; other formats are left to the decoder.
+    entropy-coded scans), PNG (every chunk's CRC, up to IEND) and BMP (the end of the pixel
+    array its header describes) are checked for completeness; other formats are left to the
+    decoder.
 
     Examples
     --------
@@ -438,10 +439,32 @@ def image_problem(data: bytes) -> str | None:
         return _jpeg_problem(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return _png_problem(data)
-    if data[:2] == b"BM" and len(data) >= 6:
-        size = int.from_bytes(data[2:6], "little")
-        if size > len(data):
-            return f"it is truncated ({len(data)} of the {size} bytes its header announces)"
+    if data[:2] == b"BM":
+        return _bmp_problem(data)
+    return None
+
+
+def _bmp_problem(data: bytes) -> str | None:
+    """A BMP is truncated when its pixel array (offset, width, height, bits per pixel from the
+    header; ``biSizeImage`` for compressed ones) ends past the file (the header's file-size
+    field is not trusted: some writers leave it 0)."""
+    n = len(data)
+    if n < 30:
+        return f"it is truncated ({n} bytes, shorter than a BMP header)"
+    offset = int.from_bytes(data[10:14], "little")
+    header = int.from_bytes(data[14:18], "little")
+    if header < 40 or n < 38:  # OS/2 BITMAPCOREHEADER: left to the decoder
+        return None
+    width = int.from_bytes(data[18:22], "little", signed=True)
+    height = int.from_bytes(data[22:26], "little", signed=True)
+    bpp = int.from_bytes(data[28:30], "little")
+    compression = int.from_bytes(data[30:34], "little")
+    if compression in (0, 3, 6):  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS: rows of fixed size
+        need = offset + ((abs(width) * bpp + 31) // 32) * 4 * abs(height)
+    else:
+        need = offset + int.from_bytes(data[34:38], "little")
+    if need > n:
+        return f"it is truncated ({n} bytes; its pixel data end at byte {need})"
     return None
 
 
