@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m mxkit demo --out $(OUT)
+	$(PY) -m mxkit demo --out $(OUT) --overwrite
 
 # Headless Chromium (Debian package) for the test that opens the main job's report.html;
 # best effort: without it (no root, no apt) that one test is skipped with the reason.

@@ -21,6 +21,13 @@
   reaches OpenCV's path functions (which crash on them). :func:`image_problem` checks a JPEG,
   PNG or BMP for completeness before it is decoded (OpenCV fills a truncated JPEG with grey
   and says nothing).
+* :func:`check_output` -- the one check of an output path *before* any work: a file where a
+  folder is wanted (or the reverse), a path under a file, a folder that cannot be written,
+  an existing output without ``overwrite``, an output inside a folder that must stay
+  untouched (a dataset): each a :class:`~mxkit.errors.FileWriteError` naming the path.
+* :func:`removing_new_folders` -- a context manager that removes, when its block fails, the
+  folders created inside it for an output that stayed empty (a failed command leaves no
+  empty output folder behind).
 
 Temporary files are named ``.<name>.<random>.tmp`` next to the target (so a crash leaves
 only hidden ``*.tmp`` files, which cache cleaners recognise). The final file gets the
@@ -33,17 +40,19 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat as _st
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 
 from .errors import FileWriteError, FrameReadError, InputValueError
 
-__all__ = ["atomic_write", "atomic_open", "cache_dir", "display_path", "text_cell", "CACHE_ENV", "safe_name",
+__all__ = ["atomic_write", "atomic_open", "cache_dir", "display_path", "check_output",
+           "is_inside", "removing_new_folders", "text_cell", "CACHE_ENV", "safe_name",
            "name_problem", "image_problem", "read_image_file", "write_image_file"]
 
 #: Environment variable naming mxkit's cache folder (read at call time by :func:`cache_dir`).
@@ -570,3 +579,179 @@ def write_image_file(path: str | os.PathLike, img: Any, *, params: Any = (),
         raise InputValueError(f"OpenCV could not encode the image for {display_path(target)} as "
                               f"{ext!r}{detail}")
     return atomic_write(target, buf.tobytes(), parents=parents)
+
+
+# ---------------------------------------------------------------------------- output checks
+def _as_path(path: Any, what: str) -> Path:
+    """``path`` as an absolute :class:`Path` (``~`` expanded), or a typed error."""
+    if isinstance(path, bool) or not isinstance(path, (str, bytes, os.PathLike)):
+        raise FileWriteError(f"{what} must be a path; got {path!r}", path=str(path))
+    text = os.fsdecode(path)
+    if not text.strip():
+        raise FileWriteError(f"{what} must be a path; got an empty name {text!r}", path=text)
+    try:
+        p = Path(text).expanduser()
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: no home folder for ~
+        raise FileWriteError(f"{what} {display_path(text)} is not a usable path: {exc}", path=text) from exc
+    if "\0" in str(p):
+        raise FileWriteError(f"{what} {display_path(p)} contains a NUL character", path=p)
+    try:
+        os.fsencode(p)
+    except UnicodeError as exc:
+        raise FileWriteError(f"{what} {display_path(p)} is not a valid file name on this system "
+                             f"({exc.reason})", path=p) from exc
+    return Path(os.path.abspath(p))
+
+
+def _stat(p: Path, what: str) -> os.stat_result | None:
+    """``os.stat`` of ``p``; ``None`` when nothing is there; other failures typed."""
+    try:
+        return os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise FileWriteError(f"cannot use {what} {display_path(p)}: {exc.strerror or exc}", path=p) from exc
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (symbolic links resolved).
+
+    Examples
+    --------
+    >>> is_inside("/data/CASME2/cache", "/data/CASME2"), is_inside("/data/out", "/data/CASME2")
+    (True, False)
+    """
+    a = Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+    b = Path(os.path.realpath(os.path.expanduser(os.fspath(folder))))
+    return a == b or b in a.parents
+
+
+def check_output(path: Any, *, kind: Literal["file", "dir"] = "file", overwrite: bool = False,
+                 inside: Iterable[str | os.PathLike] = (), what: str = "output",
+                 hint: str = "pass overwrite=True to replace it") -> Path:
+    """Check, before any work, that ``path`` can be written as a new ``kind`` output.
+
+    Nothing is created. A file output must not be a folder and must not exist unless
+    ``overwrite``; a folder output must not be a file and must be new or empty unless
+    ``overwrite`` (then files of the same names are replaced and others are left). Either must
+    not lie under a file, nor inside one of the ``inside`` folders (e.g. a dataset, which mxkit
+    never writes into), and the nearest existing folder must be writable.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+        The output (``~`` is expanded).
+    kind : {'file', 'dir'}
+    overwrite : bool
+        Accept an existing output (a file, or a non-empty folder).
+    inside : iterable of path-like
+        Folders the output must stay out of (compared with symbolic links resolved).
+    what : str
+        How the output is named in messages (e.g. ``"--out"``).
+    hint : str
+        How to allow overwriting, appended to the message (e.g. ``"pass --overwrite to replace
+        it"`` on the command line).
+
+    Returns
+    -------
+    Path
+        The absolute output path.
+
+    Raises
+    ------
+    FileWriteError
+        Every case above; the message names the path (``.path`` holds it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output(d / "new" / "w.pt") == d / "new" / "w.pt"
+    True
+    >>> (d / "w.pt").write_text("x")
+    1
+    >>> check_output(d / "w.pt")
+    Traceback (most recent call last):
+    ...
+    mxkit.errors.FileWriteError: output ... exists; pass overwrite=True to replace it
+    """
+    if kind not in ("file", "dir"):
+        raise ValueError(f"check_output kind must be 'file' or 'dir'; got {kind!r}")
+    target = _as_path(path, what)
+    shown = display_path(target)
+    for folder in inside:
+        if is_inside(target, folder):
+            raise FileWriteError(f"{what} {shown} lies inside {display_path(folder)}, which mxkit never "
+                                 "writes into (a dataset); choose a path outside it", path=target)
+    st = _stat(target, what)
+    if st is not None:
+        is_dir = _st.S_ISDIR(st.st_mode)
+        if kind == "file":
+            if is_dir:
+                raise FileWriteError(f"{what} {shown} is a folder; a file name is wanted here", path=target)
+            if not overwrite:
+                raise FileWriteError(f"{what} {shown} exists; {hint}", path=target)
+            folder = target.parent
+        else:
+            if not is_dir:
+                raise FileWriteError(f"{what} {shown} exists and is not a folder", path=target)
+            try:
+                with os.scandir(target) as entries:
+                    nonempty = any(True for _ in entries)
+            except OSError as exc:
+                raise FileWriteError(f"cannot use {what} {shown}: {exc.strerror or exc}", path=target) from exc
+            if nonempty and not overwrite:
+                raise FileWriteError(f"{what} {shown} is a folder that is not empty; {hint} "
+                                     "(files of the same names are replaced)", path=target)
+            folder = target
+    else:
+        folder = target.parent
+        while _stat(folder, what) is None and folder != folder.parent:
+            folder = folder.parent
+        fst = _stat(folder, what)
+        if fst is not None and not _st.S_ISDIR(fst.st_mode):
+            raise FileWriteError(f"{what} {shown} lies under {display_path(folder)}, which is a file, "
+                                 "not a folder", path=target)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FileWriteError(f"{what} {shown} cannot be written: the folder {display_path(folder)} is "
+                             "read-only (or not ours to write)", path=target)
+    return target
+
+
+@contextlib.contextmanager
+def removing_new_folders(*paths: str | os.PathLike) -> Iterator[None]:
+    """Remove, if the block raises, the folders it created on the way to ``paths`` that are empty.
+
+    For each path, the folders missing now (the path itself and any missing parents) are
+    noted; when the block raises (``KeyboardInterrupt`` included), those that exist and are
+    empty are removed, deepest first, and the exception propagates. Folders that existed
+    before, or that hold anything, are never touched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> try:
+    ...     with removing_new_folders(d / "a" / "b"):
+    ...         (d / "a" / "b").mkdir(parents=True)
+    ...         raise RuntimeError("failed")
+    ... except RuntimeError:
+    ...     pass
+    >>> (d / "a").exists()
+    False
+    """
+    missing: list[Path] = []
+    for p in paths:
+        cur = Path(os.path.abspath(os.fspath(p)))
+        while not os.path.lexists(cur) and cur != cur.parent:
+            missing.append(cur)
+            cur = cur.parent
+    try:
+        yield
+    except BaseException:
+        for d in sorted(set(missing), key=lambda q: len(q.parts), reverse=True):
+            try:
+                os.rmdir(d)     # only an empty folder is removed
+            except (OSError, ValueError):   # not empty, never created, or not a valid name
+                pass
+        raise

@@ -16,21 +16,36 @@ command                   what it does
 ``mxkit report``          alias of ``demo`` (the report is made from the reconstructions, which only
                           the main job holds)
 ``mxkit model``           render and export the face model in a few expressions
+``mxkit cache``           ``info``: size and entries of the prepared-clip cache; ``prune``: remove
+                          superseded entries and, with ``--max-size``, the least recently used
 ========================  ==========================================================================
 
 This module only parses arguments and prints; every command calls :mod:`mxkit.workflows`.
 Run ``mxkit --help`` (or ``python -m mxkit --help``) for the list; every subcommand has its
 own ``--help``; ``--quiet`` turns progress bars off. Prepared clips are cached in
 ``$MXKIT_CACHE_DIR/prepared`` (default ``~/.cache/mxkit/prepared``) unless ``--cache DIR`` or
-``--no-cache``. Errors from mxkit (bad paths, bad options, malformed files) are printed as one
-line on stderr and the process exits with status 2 (argparse's own usage errors also exit with
-2); ``prepare`` exits with 1 when some clips failed; anything else is a bug and keeps its
-traceback.
+``--no-cache`` (not both); ``mxkit cache info|prune`` shows and trims that cache.
+
+Every output path is checked before any work (:func:`mxkit._io.check_output`): an output
+folder must be new or empty and an output file must not exist unless ``--overwrite`` (the same
+rule for every command); a file where a folder is wanted (or the reverse), a path under a file,
+a read-only folder and an output or cache inside the dataset folder ``ROOT`` are refused. A
+command that fails leaves no empty output folder behind. Lists are given as one option per
+value or as comma lists (``--variants static,full`` or ``--variants static --variants full``;
+``--clip A --clip B``), so an option never swallows the positional arguments after it.
+
+Errors from mxkit (bad paths, bad options, malformed files) are printed as one line on stderr
+and the process exits with status 2 (argparse's own usage errors also exit with 2); ``prepare``
+exits with 1 when some clips failed; Ctrl-C (or SIGTERM) stops the command, keeps what was
+finished (cached clips, training checkpoints: ``mxkit train --resume`` continues), removes its
+temporary files and exits with 130 (143); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,9 +58,23 @@ from .errors import MxkitError
 __all__ = ["main", "build_parser", "DATASETS"]
 
 # ---------------------------------------------------------------------------- commands
+#: How the command line allows replacing an existing output (appended to the refusals).
+_OVERWRITE_HINT = "pass --overwrite to replace it"
+
+
+def _check_out(args: argparse.Namespace, path: str | os.PathLike, *, kind: str = "dir",
+               root: str | os.PathLike | None = None, what: str = "--out") -> Path:
+    """:func:`mxkit._io.check_output` of an output, before any work (``--overwrite`` rule)."""
+    from ._io import check_output
+
+    return check_output(path, kind=kind, overwrite=bool(getattr(args, "overwrite", False)),  # type: ignore[arg-type]
+                        inside=[] if root is None else [root], what=what, hint=_OVERWRITE_HINT)
+
+
 def _cmd_model(args: argparse.Namespace) -> int:
     from .workflows import export_model_showcase
 
+    _check_out(args, args.out)
     info = export_model_showcase(args.out, model_name=args.model, image_size=args.size,
                                  progress=not args.quiet)
     print(f"{args.model}: {info['n_vertices']} vertices, {info['n_faces']} triangles; "
@@ -59,6 +88,7 @@ def _cmd_model(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .workflows import run_demo
 
+    _check_out(args, args.out)
     result = run_demo(args.out, preset=args.preset, seed=args.seed, variants=args.variants,
                       max_clips=args.max_clips, weights=args.weights, workers=args.workers,
                       progress=not args.quiet)
@@ -89,9 +119,16 @@ def _default_cache() -> Path:
 
 
 def _cache(args: argparse.Namespace) -> Path | None:
+    """The prepared-clip cache of ``--cache`` / ``--no-cache`` (``--cache`` checked: a writable
+    folder path, outside the dataset folder ``ROOT``)."""
+    from ._io import check_output
+
     if args.no_cache:
         return None
-    return Path(args.cache) if args.cache else _default_cache()
+    cache = Path(args.cache).expanduser() if args.cache else _default_cache()
+    root = getattr(args, "root", None)
+    check_output(cache, kind="dir", overwrite=True, inside=[] if root is None else [root], what="--cache")
+    return cache
 
 
 def _existing_dir(path: str | Path, what: str) -> Path:
@@ -118,17 +155,27 @@ def _load(root: str | Path, dataset: str) -> object:
 
 
 def _select(clips: object, wanted: Sequence[str] | None, max_clips: int | None = None) -> list:
-    """Clips named ``SUBJECT/CLIP`` (all if none), at most ``max_clips``."""
+    """Clips named ``SUBJECT/CLIP`` or ``DATASET/SUBJECT/CLIP`` (all if none), at most ``max_clips``.
+
+    A clip is ``(dataset, subject, clip)``: ``SUBJECT/CLIP`` must name one clip only.
+    """
     from .errors import InputValueError
 
     cl = list(clips)  # type: ignore[call-overload]
     if wanted:
-        by = {f"{c.subject}/{c.clip_id}": c for c in cl}
+        by: dict[str, list] = {}
+        for c in cl:
+            by.setdefault(f"{c.subject}/{c.clip_id}", []).append(c)
+            by.setdefault("/".join(map(str, c.key)), []).append(c)
         unknown = [w for w in wanted if w not in by]
         if unknown:
             some = ", ".join(list(by)[:5]) + (", ..." if len(by) > 5 else "")
             raise InputValueError(f"no clip {unknown[0]!r} (clips are named SUBJECT/CLIP: {some})")
-        cl = [by[w] for w in dict.fromkeys(wanted)]
+        ambiguous = [w for w in wanted if len(by[w]) > 1]
+        if ambiguous:
+            raise InputValueError(f"{ambiguous[0]!r} names {len(by[ambiguous[0]])} clips of different datasets: "
+                                  f"say which with DATASET/SUBJECT/CLIP ({', '.join('/'.join(c.key) for c in by[ambiguous[0]])})")
+        cl = list({c.key: c for w in wanted for c in by[w]}.values())
     if max_clips is not None:
         if max_clips < 1:
             raise InputValueError(f"--max-clips must be >= 1; got {max_clips}")
@@ -174,6 +221,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     opts = {k: v for k, v in (("n_subjects", args.subjects), ("micro", args.micro),
                               ("macro", args.macro)) if v is not None}
+    _check_out(args, args.out, what="OUT")
     cs = make_dataset(args.out, preset=args.preset, expression_type=args.kind, layout=args.layout, seed=args.seed,
                       overwrite=args.overwrite, workers=args.workers, progress=not args.quiet, **opts)
     df = cs.to_dataframe(meta=True)
@@ -191,13 +239,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     from .pipeline import prepare_many
     from .workflows import weights_settings
 
+    cache = _cache(args)
     clips = _select(_load(args.root, args.dataset), args.clip, args.max_clips)
     opts = dict(weights_settings(args.weights)["prepare"])
     if args.flow is not None:
         opts["flow"] = args.flow
     if args.size is not None:
         opts["size"] = args.size
-    batch = prepare_many(clips, workers=args.workers, cache_dir=_cache(args), progress=not args.quiet,
+    batch = prepare_many(clips, workers=args.workers, cache_dir=cache, progress=not args.quiet,
                          on_error="collect", **opts)
     rows = []
     for c in clips:
@@ -216,7 +265,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     print(f"prepared {len(batch)} of {len(clips)} clips ({', '.join(f'{k}={v}' for k, v in opts.items())}); "
-          f"cache: {display_path(_cache(args)) if _cache(args) else 'none'}")
+          f"cache: {display_path(cache) if cache else 'none'}")
     print(pd.DataFrame(rows).to_string(index=False))
     if batch.failures:
         print(f"mxkit prepare: {len(batch.failures)} clip(s) failed (see the error column)", file=sys.stderr)
@@ -225,18 +274,29 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    from ._checks import check_option
+    from ._io import removing_new_folders
     from .morph import load_face_model
-    from .workflows import export_reconstruction, reconstruct_clip
+    from .nets import VARIANTS
+    from .workflows import export_reconstruction, reconstruct_clip, weights_settings
 
+    if args.out:
+        _check_out(args, args.out, root=args.root)
+    cache = _cache(args)
     clip = _select(_load(args.root, args.dataset), [args.clip])[0]
-    model = load_face_model("mh-head")
-    rec, _, sec = reconstruct_clip(clip, variant=args.variant, model=model, weights=args.weights,
-                                   cache_dir=_cache(args), progress=not args.quiet)
     out = (Path(args.out) if args.out else
            Path("outputs") / "reconstruct" / safe_name(f"{clip.subject}_{clip.clip_id}"))
+    if not args.out:
+        _check_out(args, out, root=args.root)
+    check_option(args.variant, VARIANTS, "--variant")
+    weights_settings(args.weights)          # a missing or corrupt weights file fails before any work
+    model = load_face_model("mh-head")
+    rec, _, sec = reconstruct_clip(clip, variant=args.variant, model=model, weights=args.weights,
+                                   cache_dir=cache, progress=not args.quiet)
     name = display_path(f"{clip.subject}/{clip.clip_id}")
-    exported = export_reconstruction(rec, out, model=model, truth=getattr(clip, "ground_truth", None),
-                                     title=f"{name}: {args.variant} reconstruction")
+    with removing_new_folders(out):
+        exported = export_reconstruction(rec, out, model=model, truth=getattr(clip, "ground_truth", None),
+                                         title=f"{name}: {args.variant} reconstruction")
     s = rec.summary()
     print(f"{name}: {args.variant}, {s['frames']} frames (onset {s['onset']}, apex "
           f"{s['apex']}, offset {s['offset']}), apex motion RMS {s['apex_motion_rms_mm']:.4f} mm, {sec:.1f} s")
@@ -250,19 +310,21 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ._io import check_output, display_path
     from .errors import InputValueError
     from .workflows import default_weights_path, train_weights
 
-    out = Path(args.out)
+    out = Path(args.out).expanduser()
     if out.resolve() == default_weights_path().resolve():
-        raise InputValueError(f"refusing to overwrite the packaged weights '{display_path(out)}'; use "
+        raise InputValueError(f"refusing to overwrite the packaged weights {display_path(out)}; use "
                               "tools/train_default_weights.py to rebuild them")
-    if out.exists() and not args.overwrite:
-        raise InputValueError(f"'{display_path(out)}' exists; pass --overwrite to replace it")
+    _check_out(args, out, kind="file", what="OUT.pt")
+    if args.work is not None:
+        check_output(args.work, kind="dir", overwrite=True, what="--work")
     argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("mxkit", "__main__.py") else []
     result = train_weights(out, seed=args.seed, subjects=args.subjects, workers=args.workers,
                            validate=args.validate, variants=args.variants, quick=args.quick,
-                           preset=args.preset, work=args.work, progress=not args.quiet,
+                           preset=args.preset, work=args.work, progress=not args.quiet, resume=args.resume,
                            command="mxkit " + " ".join(argv or ["train", str(out)]),
                            log_fn=None if args.quiet else lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}",
                                                                           flush=True))
@@ -277,13 +339,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ._checks import check_option
+    from .nets import VARIANTS
     from .report import markdown_table
     from .workflows import run_ablation, weights_settings
 
+    _check_out(args, args.out, root=args.root)
+    cache = _cache(args)
+    for v in args.variants:
+        check_option(v, VARIANTS, "--variants")
+    settings = weights_settings(args.weights)
     clips, where = _held_out_data(args)
     clips = _select(_micro_only(clips), None, args.max_clips)
-    _warn_seen_seed(args, weights_settings(args.weights))
-    res = run_ablation(clips, variants=args.variants, weights=args.weights, cache_dir=_cache(args),
+    _warn_seen_seed(args, settings)
+    res = run_ablation(clips, variants=args.variants, weights=args.weights, cache_dir=cache,
                        workers=args.workers, progress=not args.quiet, protocol=args.protocol,
                        classifier=args.classifier, out=args.out)
     print(f"mxkit evaluate: {len(clips)} clips of {where}; variants {', '.join(res.variants)}")
@@ -297,9 +366,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_recognise(args: argparse.Namespace) -> int:
+    from ._checks import check_option
+    from .data import ClipSet
     from .errors import InputValueError
+    from .eval import CLASSIFIERS, DEFAULT_GRIDS, grid_candidates
     from .workflows import run_recognition, weights_settings
 
+    _check_out(args, args.out, root=args.root)
+    cache = _cache(args)
+    check_option(args.classifier, CLASSIFIERS, "--classifier")
+    settings = weights_settings(args.weights)
     clips, where = _held_out_data(args)
     clips = _select(_micro_only(clips), None, args.max_clips)
     synthetic = all(getattr(c, "ground_truth", None) is not None for c in clips)
@@ -310,11 +386,17 @@ def _cmd_recognise(args: argparse.Namespace) -> int:
 
             raise InputValueError(f"say which class protocol to use with --protocol ({', '.join(PROTOCOLS)})")
         protocol = "casme2-5class"
+    n_subjects = len({(c.dataset, c.subject) for c in ClipSet(clips).map_classes(protocol)})
+    n_candidates = len(grid_candidates(dict(DEFAULT_GRIDS[args.classifier])))
+    if not args.no_search and n_subjects < 3 and n_candidates > 1:
+        raise InputValueError(f"the hyper-parameter search of --classifier {args.classifier} needs at least 3 "
+                              f"subjects (2 left for the inner split); these clips have {n_subjects} under "
+                              f"--protocol {protocol}: pass --no-search, or use more subjects")
     features = args.features or (["reconstruction", "flow_baseline"] + (["oracle"] if synthetic else []))
-    _warn_seen_seed(args, weights_settings(args.weights))
+    _warn_seen_seed(args, settings)
     res = run_recognition(clips, features=features, variant=args.variant, protocol=protocol,
                           classifier=args.classifier, grid={} if args.no_search else None, seed=args.cv_seed,
-                          weights=args.weights, cache_dir=_cache(args), workers=args.workers,
+                          weights=args.weights, cache_dir=cache, workers=args.workers,
                           progress=not args.quiet, out=args.out)
     print(f"mxkit recognise: {res.table['n_samples'].iloc[0]} labelled clips of {where}")
     print()
@@ -323,6 +405,49 @@ def _cmd_recognise(args: argparse.Namespace) -> int:
     for name, path in res.files.items():
         print(f"{name:>12s}: {display_path(path)}")
     return 0
+
+
+# ------------------------------------------------------------------------ argument types
+class _ListAction(argparse.Action):
+    """A list option that never swallows positionals: one value per occurrence, each value
+    possibly a comma list (``--variants a,b --variants c`` gives ``[a, b, c]``); the first
+    occurrence replaces the default."""
+
+    def __init__(self, *args: object, split: bool = True, **kwargs: object) -> None:
+        self.split = split
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        parts = [p.strip() for p in str(values).split(",")] if self.split else [str(values)]
+        if any(not p for p in parts):
+            parser.error(f"argument {option_string}: empty name in {str(values)!r}")
+        seen = getattr(namespace, f"_{self.dest}_given", False)
+        current = list(getattr(namespace, self.dest) or []) if seen else []
+        setattr(namespace, self.dest, current + parts)
+        setattr(namespace, f"_{self.dest}_given", True)
+
+
+def _int_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[lo, hi]`` (argparse prints the message and exits 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"must be {bound}; got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+#: Bounds of the numeric options (a typo such as ``--size 100000`` would ask for tens of GiB).
+_SEED = _int_range(0, 2**32 - 1)
+_COUNT = _int_range(1, 10_000)
+_WORKERS = _int_range(1, 512)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,13 +479,14 @@ def build_parser() -> argparse.ArgumentParser:
     def demo_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
         p.add_argument("--preset", default="small", help=f"SynthME preset: {presets} (default: %(default)s)")
-        p.add_argument("--seed", type=int, default=DEMO_SEED, help="SynthME seed (default: "
+        p.add_argument("--seed", type=_SEED, default=DEMO_SEED, help="SynthME seed (default: "
                        "%(default)s; the shipped weights were trained on seed 0)")
-        p.add_argument("--variants", nargs="+", default=list(DEMO_VARIANTS), metavar="VARIANT",
-                       help="reconstruction variants (default: %(default)s)")
-        p.add_argument("--max-clips", type=int, default=None, help="evaluate at most N micro clips")
+        p.add_argument("--variants", action=_ListAction, default=list(DEMO_VARIANTS), metavar="VARIANT[,...]",
+                       help="reconstruction variants, repeatable or comma-separated (default: %(default)s)")
+        p.add_argument("--max-clips", type=_COUNT, default=None, help="evaluate at most N micro clips")
         p.add_argument("--weights", default=None, help="network weights file (default: packaged)")
-        p.add_argument("--workers", type=int, default=None, help="processes for the prepare step")
+        p.add_argument("--workers", type=_WORKERS, default=None, help="processes for the prepare step")
+        p.add_argument("--overwrite", action="store_true", help="write into OUT even if it is not empty")
 
     p = add("demo", _cmd_demo, "the main job on the embedded default: SynthME -> prepare -> "
             "reconstruct -> evaluate -> OUT/report.html")
@@ -374,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("model", _cmd_model, "render and export the face model in a few expressions")
     p.add_argument("--out", default="outputs/model", help="output folder (default: %(default)s)")
     p.add_argument("--model", default="mh-head", help="face model (default: %(default)s)")
-    p.add_argument("--size", type=int, default=256, help="render size in pixels")
+    p.add_argument("--size", type=_int_range(16, 4096), default=256, help="render size in pixels (16-4096)")
+    p.add_argument("--overwrite", action="store_true", help="write into OUT even if it is not empty")
 
     p = add("synth", _cmd_synth, "generate a SynthME dataset (rendered clips with 3D ground truth) "
             "in a published layout")
@@ -382,13 +509,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="small", help=f"size: {presets} (default: %(default)s)")
     p.add_argument("--kind", default="both", help=f"clips: {', '.join(DATASET_KINDS)} (default: %(default)s)")
     p.add_argument("--layout", default="casme2", help=f"layout: {', '.join(LAYOUTS)} (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="everything follows from it (default: %(default)s; "
+    p.add_argument("--seed", type=_SEED, default=0, help="everything follows from it (default: %(default)s; "
                    "the shipped weights were trained on seed 0: use another seed for held-out data)")
-    p.add_argument("--subjects", type=int, default=None, help="number of subjects (default: the preset's)")
-    p.add_argument("--micro", type=int, default=None, help="micro clips per subject (default: the preset's)")
-    p.add_argument("--macro", type=int, default=None, help="macro clips per subject (default: the preset's)")
-    p.add_argument("--workers", type=int, default=None, help="rasterizer threads (default: all cores)")
+    p.add_argument("--subjects", type=_COUNT, default=None, help="number of subjects (default: the preset's)")
+    p.add_argument("--micro", type=_int_range(0, 1000), default=None,
+                   help="micro clips per subject (default: the preset's)")
+    p.add_argument("--macro", type=_int_range(0, 1000), default=None,
+                   help="macro clips per subject (default: the preset's)")
+    p.add_argument("--workers", type=_WORKERS, default=None, help="rasterizer threads (default: all cores)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier SynthME folder at OUT")
+
+    def cache_args(p: argparse.ArgumentParser) -> None:
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--cache", default=None, metavar="DIR", help="prepared-clip cache, outside the "
+                           f"dataset (default: $MXKIT_CACHE_DIR/prepared, now {_default_cache()})")
+        group.add_argument("--no-cache", action="store_true", help="do not cache prepared clips")
 
     def data_args(p: argparse.ArgumentParser, *, root_optional: bool = False) -> None:
         if root_optional:
@@ -398,21 +533,21 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("root", metavar="ROOT", help="dataset folder")
         p.add_argument("--dataset", default="auto", help=f"its format: auto (SynthME), {', '.join(DATASETS)} "
                        "(default: %(default)s)")
-        p.add_argument("--cache", default=None, metavar="DIR",
-                       help=f"prepared-clip cache (default: $MXKIT_CACHE_DIR/prepared, now {_default_cache()})")
-        p.add_argument("--no-cache", action="store_true", help="do not cache prepared clips")
+        cache_args(p)
         p.add_argument("--weights", default=None, help="network weights file (default: packaged); its recorded "
                        "prepare and fit settings are used")
-        p.add_argument("--workers", type=int, default=None, help="processes for the prepare step")
+        p.add_argument("--workers", type=_WORKERS, default=None, help="processes for the prepare step")
 
     p = add("prepare", _cmd_prepare, "load a dataset and prepare its clips (landmarks, alignment, optical "
             "flow, strain) into the cache; prints a per-clip table")
     data_args(p)
-    p.add_argument("--clip", nargs="+", default=None, metavar="SUBJECT/CLIP", help="only these clips")
-    p.add_argument("--max-clips", type=int, default=None, help="at most N clips")
+    p.add_argument("--clip", action=_ListAction, split=False, default=None, metavar="SUBJECT/CLIP",
+                   help="only this clip (repeat the option for several)")
+    p.add_argument("--max-clips", type=_COUNT, default=None, help="at most N clips")
     p.add_argument("--flow", default=None, help="optical flow: dis, tvl1 or farneback (default: the "
                    "weights' setting; reconstruct and evaluate always use the weights' settings)")
-    p.add_argument("--size", type=int, default=None, help="crop side in pixels (default: the weights' setting)")
+    p.add_argument("--size", type=_int_range(16, 2048), default=None,
+                   help="crop side in pixels, 16-2048 (default: the weights' setting)")
 
     p = add("reconstruct", _cmd_reconstruct, "reconstruct one clip in 3D: OUT/reconstruction.npz, frames.csv, "
             "arkit.csv, reconstruction.glb, onset.obj, apex.obj and viewer.html")
@@ -420,45 +555,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", required=True, metavar="SUBJECT/CLIP", help="the clip, e.g. sub01/EP01_01")
     p.add_argument("--variant", default="full", help=f"one of {', '.join(VARIANTS)} (default: %(default)s)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default: outputs/reconstruct/SUBJECT_CLIP)")
+                   help="new or empty output folder (default: outputs/reconstruct/SUBJECT_CLIP)")
+    p.add_argument("--overwrite", action="store_true", help="write into --out even if it is not empty")
 
     p = add("train", _cmd_train, "train reconstruction weights on SynthME (the recipe of the shipped "
             "weights: macro pretraining, micro fine-tuning, one network set per variant)")
     p.add_argument("out", metavar="OUT.pt", help="weights bundle to write")
     p.add_argument("--preset", default="small", help=f"SynthME preset of the training data: {presets} "
                    "(default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="data and training seed (default: %(default)s)")
-    p.add_argument("--subjects", type=int, default=8, help="training subjects (default: %(default)s)")
-    p.add_argument("--validate", type=int, default=0, metavar="K",
+    p.add_argument("--seed", type=_SEED, default=0, help="data and training seed (default: %(default)s)")
+    p.add_argument("--subjects", type=_COUNT, default=8, help="training subjects (default: %(default)s)")
+    p.add_argument("--validate", type=_int_range(0, 10_000), default=0, metavar="K",
                    help="hold the last K subjects out and report their micro-motion error")
-    p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
-                   help="network variants to train (default: encoder deformer full full_no_pretrain)")
-    p.add_argument("--workers", type=int, default=2, help="prepare worker processes (default: %(default)s)")
+    p.add_argument("--variants", action=_ListAction, default=None, metavar="VARIANT[,...]",
+                   help="network variants to train, repeatable or comma-separated (default: encoder, "
+                   "deformer, full, full_no_pretrain)")
+    p.add_argument("--workers", type=_WORKERS, default=2, help="prepare worker processes (default: %(default)s)")
     p.add_argument("--work", default=None, metavar="DIR", help="data and sample cache (default: "
                    "$MXKIT_CACHE_DIR/train_default_weights)")
     p.add_argument("--quick", action="store_true", help="smoke run: one tiny subject, 3 steps, a "
                    "2-iteration coarse fit (checks the pipeline; not a model to use)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.pt if it exists")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same options "
+                   "from its checkpoints in --work (the same final weights as an uninterrupted run)")
 
     def held_out_args(p: argparse.ArgumentParser, out: str) -> None:
         data_args(p, root_optional=True)
-        p.add_argument("--out", default=out, metavar="DIR", help="output folder (default: %(default)s)")
+        p.add_argument("--out", default=out, metavar="DIR", help="new or empty output folder (default: "
+                       "%(default)s)")
+        p.add_argument("--overwrite", action="store_true", help="write into --out even if it is not empty")
         p.add_argument("--preset", default="small", help=f"SynthME preset without ROOT: {presets} "
                        "(default: %(default)s)")
-        p.add_argument("--seed", type=int, default=DEMO_SEED, help="SynthME seed without ROOT (default: "
+        p.add_argument("--seed", type=_SEED, default=DEMO_SEED, help="SynthME seed without ROOT (default: "
                        "%(default)s, the main job's held-out set; the shipped weights saw seed 0 only)")
-        p.add_argument("--subjects", type=int, default=None, help="SynthME subjects (default: the preset's)")
-        p.add_argument("--micro", type=int, default=None, help="SynthME micro clips per subject "
+        p.add_argument("--subjects", type=_COUNT, default=None, help="SynthME subjects (default: the preset's)")
+        p.add_argument("--micro", type=_int_range(1, 1000), default=None, help="SynthME micro clips per subject "
                        "(default: the preset's)")
-        p.add_argument("--max-clips", type=int, default=None, help="at most N clips")
+        p.add_argument("--max-clips", type=_COUNT, default=None, help="at most N clips")
 
     p = add("evaluate", _cmd_evaluate, "the ablation table: every clip reconstructed with every variant "
             "and evaluated against its 3D ground truth (SynthME by default)",
             epilog="Writes OUT/ablation.md, ablation.csv, summary.csv, regions.csv, metrics.csv. SynthME "
                    "folders: micro clips only. Metrics: docs/metrics.md.")
     held_out_args(p, "outputs/evaluate")
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS), metavar="VARIANT",
-                   help="reconstruction variants (default: %(default)s)")
+    p.add_argument("--variants", action=_ListAction, default=list(VARIANTS), metavar="VARIANT[,...]",
+                   help="reconstruction variants, repeatable or comma-separated (default: %(default)s)")
     p.add_argument("--protocol", default=None, help="also recognise under LOSO with this class protocol "
                    "(e.g. casme2-5class) and fill the UF1/UAR/WF1/ACC columns")
     p.add_argument("--classifier", default="logreg", help=f"classifier of --protocol: {', '.join(CLASSIFIERS)} "
@@ -469,9 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
             epilog="Writes OUT/recognition.md, recognition.csv, metrics.csv, folds.csv, predictions.csv, "
                    "cards.json. Metrics and protocol: docs/metrics.md.")
     held_out_args(p, "outputs/recognise")
-    p.add_argument("--features", nargs="+", default=None, metavar="FEATURES",
-                   help=f"{', '.join(RECOGNITION_FEATURES)} or reconstruction:VARIANT (default: reconstruction "
-                   "flow_baseline, plus oracle on SynthME)")
+    p.add_argument("--features", action=_ListAction, default=None, metavar="FEATURES[,...]",
+                   help=f"{', '.join(RECOGNITION_FEATURES)} or reconstruction:VARIANT, repeatable or "
+                   "comma-separated (default: reconstruction, flow_baseline, plus oracle on SynthME)")
     p.add_argument("--variant", default="full", help="variant of the reconstruction features (default: "
                    "%(default)s)")
     p.add_argument("--protocol", default=None, help="class protocol (default on SynthME: casme2-5class)")
@@ -479,20 +620,58 @@ def build_parser() -> argparse.ArgumentParser:
                    "%(default)s)")
     p.add_argument("--no-search", action="store_true", help="no hyper-parameter search (needed with "
                    "fewer than 3 subjects)")
-    p.add_argument("--cv-seed", type=int, default=0, help="seed of the classifiers and inner splits "
+    p.add_argument("--cv-seed", type=_SEED, default=0, help="seed of the classifiers and inner splits "
                    "(default: %(default)s)")
     return parser
 
 
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM, so cleanup (``finally``) runs as on Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _new_output_folders(args: argparse.Namespace) -> list[Path]:
+    """The output folders of a command (removed again if the command fails and they stay empty)."""
+    out = getattr(args, "out", None)
+    if out is None:
+        return []
+    return [Path(out).expanduser().parent if args.command == "train" else Path(out).expanduser()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mxkit`` command; returns the exit status."""
+    """Entry point of the ``mxkit`` command; returns the exit status.
+
+    0: done; 1: ``prepare`` with failed clips; 2: a usage or input error (one line on stderr);
+    130 / 143: interrupted by Ctrl-C / SIGTERM (finished work kept, temporary files removed).
+    """
+    from ._io import display_path, removing_new_folders
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None
     try:
-        return int(args.func(args))
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        with removing_new_folders(*_new_output_folders(args)):
+            return int(args.func(args))
     except MxkitError as exc:
-        print(f"mxkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"mxkit {args.command}: error: {display_path(str(exc))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"mxkit {args.command}: interrupted; finished work is kept", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print(f"mxkit {args.command}: terminated; finished work is kept", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

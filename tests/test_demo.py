@@ -17,7 +17,7 @@ VARIANTS = ["static", "smoothed", "full"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    code = main(["demo", "--out", str(out), "--preset", "tiny", "--variants", *VARIANTS,
+    code = main(["demo", "--out", str(out), "--preset", "tiny", "--variants", ",".join(VARIANTS),
                  "--workers", "1", "--quiet"])
     assert code == 0
     return out

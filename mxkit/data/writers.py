@@ -5,7 +5,9 @@ They let a generator (SynthME) or a test write clips that the real-data loaders 
 unchanged. Input is a :class:`ClipRecord` (or a :class:`~mxkit.data.Clip`) whose frames may be
 an array, a list, a callable ``frames(i)`` or a generator, so clips stream to disk one frame at
 a time. Each writer builds the whole layout in a temporary sibling folder and renames it into
-place at the end (atomic on one file system); it refuses to write into a non-empty folder
+place at the end (atomic on one file system; the temporary folder
+``.<name>.tmp-<pid>-<hex>`` is removed when the writer fails or is interrupted, and by the next
+writer of that folder when its process died without cleaning up); it refuses to write into a non-empty folder
 that it did not create (a ``.mxkit-layout.json`` marker identifies its own output, which
 ``overwrite=True`` replaces).
 
@@ -22,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import glob
 import json
 import numbers
 import os
@@ -262,6 +265,25 @@ def _au_cell(value: Any) -> Any:
     return int(text) if text.strip().isdigit() and text == text.strip() else text
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_dead_writers(root: Path) -> None:
+    """Remove the temporary folders ``.<root>.tmp-<pid>-<hex>`` of writers that died (SIGKILL,
+    power loss) before they could clean up; a live writer's folder is left alone."""
+    for tmp in root.parent.glob(f".{glob.escape(root.name)}.tmp-*-*"):
+        pid = tmp.name[len(root.name) + 6:].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextmanager
 def _atomic_folder(root: str | os.PathLike, *, layout: str, overwrite: bool) -> Iterator[Path]:
     root = Path(root).expanduser()
@@ -279,7 +301,8 @@ def _atomic_folder(root: str | os.PathLike, *, layout: str, overwrite: bool) -> 
                     f"'{display_path(root)}' already holds a layout written by mxkit; pass overwrite=True to replace it"
                 )
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    _remove_dead_writers(root)
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         yield tmp

@@ -139,6 +139,18 @@ def check_topology(meta: dict[str, Any], model: Any = None, *,
         raise CheckpointError(f"{where} does not match: " + "; ".join(problems))
 
 
+def _check_finite_networks(networks: Any, where: str) -> None:
+    """Raise :class:`CheckpointError` naming ``where`` and the tensor if a weight is NaN or infinite."""
+    if not isinstance(networks, dict):
+        return  # load_state_dict reports it
+    for name, value in networks.items():
+        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            n_bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"{where}: the network weights {name!r} hold {n_bad} NaN or infinite "
+                                  "values (a damaged file or a diverged training run); retrain or use "
+                                  "other weights")
+
+
 def load_refiner(source: Any, *, model: Any = None, where: str | None = None) -> DynamicRefiner:
     """A :class:`DynamicRefiner` with trained weights from a file, a payload or a refiner.
 
@@ -155,7 +167,8 @@ def load_refiner(source: Any, *, model: Any = None, where: str | None = None) ->
     Raises
     ------
     CheckpointError
-        Corrupt payload, or a topology that does not match ``model``.
+        Corrupt payload, NaN or infinite weights (names ``where`` and the tensor), or a
+        topology that does not match ``model``.
     """
     if hasattr(source, "refiner") and isinstance(source.refiner, DynamicRefiner):
         source = source.refiner
@@ -172,6 +185,7 @@ def load_refiner(source: Any, *, model: Any = None, where: str | None = None) ->
         raise CheckpointError(f"cannot load weights from a {type(source).__name__}")
     meta = payload["meta"]
     check_topology(meta, model, where=where)
+    _check_finite_networks(payload["networks"], where)
     try:
         refiner = DynamicRefiner.from_meta(meta)
         refiner.load_state_dict(payload["networks"])

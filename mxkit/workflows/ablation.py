@@ -79,13 +79,17 @@ def clip_table(clips: Sequence[Any]) -> pd.DataFrame:
 def variant_summary(metrics: pd.DataFrame, variants: Sequence[str]) -> pd.DataFrame:
     """One row per variant: clips and the :data:`SUMMARY_METRICS` averaged over clips.
 
+    ``clips`` counts distinct ``(dataset, subject, clip)`` (clip names repeat across subjects,
+    as in CASME II).
+
     With a ``static`` row, ``ratio to static`` is each variant's micro-motion L1 over the
     static fit's.
     """
     rows = []
     for variant in variants:
         sub = metrics[metrics["variant"] == variant]
-        row: dict[str, Any] = {"variant": variant, "clips": int(sub["clip"].nunique())}
+        ids = [c for c in ("dataset", "subject", "clip") if c in sub]   # a clip is (dataset, subject, clip)
+        row: dict[str, Any] = {"variant": variant, "clips": int(len(sub[ids].drop_duplicates()))}
         for metric, region, mesh, label in SUMMARY_METRICS:
             sel = sub[(sub["metric"] == metric) & (sub["region"] == region) & (sub["mesh"] == mesh)]
             row[label] = float(sel["value"].mean()) if len(sel) else math.nan

@@ -27,6 +27,16 @@ training subjects). ``fit=`` changes the coarse base the networks are trained on
 ``quick=True`` is a smoke run, not a model to use: tiny data (:data:`QUICK_DATA`: 1 subject,
 1 short micro + 1 short macro clip), :data:`QUICK` steps and a 2-iteration coarse fit
 (:data:`QUICK_FIT`, recorded in the bundle).
+
+Checkpoints and resuming: every training phase of every variant writes an atomic training
+checkpoint (:func:`mxkit.train.train`: networks, optimiser, scheduler, generator state, step,
+history; every ``checkpoint_every`` steps and at the end) under
+``work/<data>/checkpoints-<run>/<variant>-<phase>.pt``, where ``<run>`` is a digest of
+everything the training depends on (coarse-fit settings, seed, quick, held-out subjects,
+variants' configs). ``resume=True`` (``mxkit train --resume``) continues each phase from its
+checkpoint, so the final weights are bit-identical to an uninterrupted run (same machine and
+thread count); finished phases are read back instead of retrained. Without ``resume`` the
+checkpoints are rewritten from step 0.
 """
 
 from __future__ import annotations
@@ -69,8 +79,9 @@ PRETRAIN: dict[str, Any] = {"steps": 300, "batch_size": 2, "frames_per_clip": 4,
 #: Optimisation of the micro fine-tuning phase.
 FINETUNE: dict[str, Any] = {"steps": 200, "batch_size": 2, "frames_per_clip": 4, "lr": 1e-3,
                             "warmup_steps": 0}
-#: Overrides of both phases in a quick (smoke) run.
-QUICK: dict[str, Any] = {"steps": 3}
+#: Overrides of both phases in a quick (smoke) run (a checkpoint after every step, so an
+#: interrupted quick run exercises ``resume`` at every step).
+QUICK: dict[str, Any] = {"steps": 3, "checkpoint_every": 1}
 #: Overrides of :data:`DATA` in a quick run: 1 tiny subject, 1 micro + 1 macro clip,
 #: shortened to 0.1 s / 0.15 s (about 30 frames at 200 fps).
 QUICK_DATA: dict[str, Any] = {"preset": "tiny", "n_subjects": 1, "micro": 1, "macro": 1,
@@ -117,6 +128,22 @@ def _say(log_fn: Callable[[str], None] | None, msg: str) -> None:
     (log_fn or log.info)(msg)
 
 
+def _data_root(work: str | os.PathLike | None, data: dict[str, Any]) -> Path:
+    """``work/<digest of the data and prepare settings>``: the data, prepared clips, samples and
+    checkpoints of one training set."""
+    return Path(work if work is not None else default_work()) / _digest([data, DEFAULT_PREPARE])
+
+
+def _recipe_data(*, seed: int, subjects: int, preset: str, quick: bool,
+                 fit: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
+    fit = {**DEFAULT_FIT, **(fit or {})}
+    if quick:
+        data.update(QUICK_DATA)
+        fit.update(QUICK_FIT)
+    return data, fit
+
+
 def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str = DATA["preset"],
                    quick: bool = False, fit: dict[str, Any] | None = None,
                    work: str | os.PathLike | None = None, workers: int | None = 2, progress: bool = False,
@@ -138,12 +165,8 @@ def recipe_samples(model: Any, *, seed: int = 0, subjects: int = 8, preset: str 
     """
     from ..data.synth.truth import TRUTH_FORMAT
 
-    data = dict(DATA, preset=preset, n_subjects=int(subjects), seed=int(seed))
-    fit = {**DEFAULT_FIT, **(fit or {})}
-    if quick:
-        data.update(QUICK_DATA)
-        fit.update(QUICK_FIT)
-    root = Path(work if work is not None else default_work()) / _digest([data, DEFAULT_PREPARE])
+    data, fit = _recipe_data(seed=seed, subjects=subjects, preset=preset, quick=quick, fit=fit)
+    root = _data_root(work, data)
     cache = root / f"samples-{_digest(fit)}.samples.pt"
     info = {"synthme": {**data, "truth_format": TRUTH_FORMAT}, "prepare": dict(DEFAULT_PREPARE), "fit": fit}
     if cache.is_file():
@@ -249,10 +272,13 @@ def validation_errors(results: dict[str, Any], samples: Sequence[Any], model: An
 
 
 def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 0, quick: bool = False,
-                  progress: bool = False) -> tuple[Any, dict[str, Any]]:
+                  progress: bool = False, checkpoints: str | os.PathLike | None = None,
+                  resume: bool = False) -> tuple[Any, dict[str, Any]]:
     """Train one network variant with the recipe (step 3 of the module docstring).
 
-    ``samples`` holds the training subjects' macro and micro samples. Returns the
+    ``samples`` holds the training subjects' macro and micro samples. With ``checkpoints`` (a
+    folder), each phase writes ``<name>-pretrain.pt`` / ``<name>-finetune.pt`` there while it
+    trains, and ``resume=True`` continues from them (see the module docstring). Returns the
     :class:`~mxkit.train.TrainResult` and the loss summary of each phase.
     """
     from ..train.loop import finetune_micro, pretrain_macro
@@ -262,11 +288,18 @@ def train_variant(name: str, samples: Sequence[Any], model: Any, *, seed: int = 
     pre_cfg, fine_cfg, scratch_cfg = recipe_configs(seed=seed, encoder=enc, deformer=dfm, quick=quick)
     macro = [s for s in samples if s.expression_type == "macro"]
     micro = [s for s in samples if s.expression_type == "micro"]
+
+    def ckpt(phase: str) -> dict[str, Any]:
+        if checkpoints is None:
+            return {}
+        return {"checkpoint": Path(checkpoints) / f"{name}-{phase}.pt", "resume": bool(resume)}
+
     if name == "full_no_pretrain":
-        res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress)
+        res = finetune_micro(micro, model=model, init=None, config=scratch_cfg, progress=progress,
+                             **ckpt("finetune"))
         return res, {"micro": res.history.summary()}
-    pre = pretrain_macro(macro, model=model, config=pre_cfg, progress=progress)
-    res = finetune_micro(micro, model=model, init=pre, config=fine_cfg, progress=progress)
+    pre = pretrain_macro(macro, model=model, config=pre_cfg, progress=progress, **ckpt("pretrain"))
+    res = finetune_micro(micro, model=model, init=pre, config=fine_cfg, progress=progress, **ckpt("finetune"))
     return res, {"macro": pre.history.summary(), "micro": res.history.summary()}
 
 
@@ -275,7 +308,7 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
                   validate: int = 0, variants: Sequence[str] | None = None, quick: bool = False,
                   fit: dict[str, Any] | None = None, work: str | os.PathLike | None = None,
                   progress: bool = False, command: str | None = None,
-                  log_fn: Callable[[str], None] | None = None) -> TrainedWeights:
+                  log_fn: Callable[[str], None] | None = None, resume: bool = False) -> TrainedWeights:
     """Train the reconstruction networks on SynthME with the recipe of the module docstring.
 
     Parameters
@@ -306,6 +339,9 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
         The command line recorded in the provenance (default ``'mxkit.workflows.recipe.train_weights'``).
     log_fn : callable str -> None, optional
         Where progress messages go (default: this module's logger, level INFO).
+    resume : bool, default False
+        Continue an interrupted run from its checkpoints under ``work`` (bit-identical final
+        weights; see the module docstring); without checkpoints it starts from step 0.
 
     Returns
     -------
@@ -338,6 +374,16 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     held = set(subject_ids[len(subject_ids) - validate:]) if validate else set()
     train_set = [s for s in samples if s.key[1] not in held]
     valid = [s for s in samples if s.key[1] in held and s.expression_type == "micro"]
+    data, _ = _recipe_data(seed=seed, subjects=subjects, preset=preset, quick=quick, fit=fit)
+    run = {"fit": info["fit"], "seed": int(seed), "quick": bool(quick), "held_out": sorted(held),
+           "configs": {n: [c.to_dict() for c in recipe_configs(seed=seed, encoder=NETWORK_VARIANTS[n][0],
+                                                               deformer=NETWORK_VARIANTS[n][1], quick=quick)]
+                       for n in names}}
+    checkpoints = _data_root(work, data) / f"checkpoints-{_digest(run)}"
+    if resume:
+        found = sorted(p.name for p in checkpoints.glob("*.pt")) if checkpoints.is_dir() else []
+        _say(log_fn, f"resuming from {display_path(checkpoints)}: {', '.join(found)}" if found else
+             f"no checkpoints to resume in {display_path(checkpoints)}; training from step 0")
     macro = [s for s in train_set if s.expression_type == "macro"]
     micro = [s for s in train_set if s.expression_type == "micro"]
     _say(log_fn, f"training on {len(macro)} macro + {len(micro)} micro clips of "
@@ -347,7 +393,7 @@ def train_weights(out: str | os.PathLike, *, seed: int = 0, subjects: int = 8, p
     for name in names:
         t0 = time.perf_counter()
         results[name], history[name] = train_variant(name, train_set, model, seed=seed, quick=quick,
-                                                     progress=progress)
+                                                     progress=progress, checkpoints=checkpoints, resume=resume)
         _say(log_fn, f"{name}: {time.perf_counter() - t0:.0f} s, {history[name]}")
     metrics, vertex = {}, {}
     if valid:
