@@ -365,37 +365,73 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _composite_roots(items: Sequence[str]) -> dict[str, Path]:
+    """``--composite PART=DIR`` values as the roots mapping of :func:`mxkit.data.load_megc2019`."""
+    from .errors import InputValueError
+
+    parts = ("casme2", "samm", "smic")
+    roots: dict[str, Path] = {}
+    for item in items:
+        name, sep, folder = str(item).partition("=")
+        if not sep or name not in parts or not folder:
+            raise InputValueError(f"--composite {item!r}: give PART=DIR with PART one of {', '.join(parts)}")
+        if name in roots:
+            raise InputValueError(f"--composite names {name!r} twice")
+        roots[name] = _existing_dir(folder, f"--composite {name} folder")
+    return roots
+
+
 def _cmd_recognise(args: argparse.Namespace) -> int:
     from ._checks import check_option
     from .data import ClipSet
     from .errors import InputValueError
     from .eval import CLASSIFIERS, DEFAULT_GRIDS, grid_candidates
-    from .workflows import run_recognition, weights_settings
+    from .workflows import RecognitionOptions, run_recognition, weights_settings
 
     _check_out(args, args.out, root=args.root)
     cache = _cache(args)
     check_option(args.classifier, CLASSIFIERS, "--classifier")
     settings = weights_settings(args.weights)
-    clips, where = _held_out_data(args)
-    clips = _select(_micro_only(clips), None, args.max_clips)
-    synthetic = all(getattr(c, "ground_truth", None) is not None for c in clips)
-    protocol = args.protocol
-    if protocol is None:
-        if not synthetic:
-            from .data import PROTOCOLS
+    if args.composite:
+        from .data import load_megc2019
 
-            raise InputValueError(f"say which class protocol to use with --protocol ({', '.join(PROTOCOLS)})")
-        protocol = "casme2-5class"
-    n_subjects = len({(c.dataset, c.subject) for c in ClipSet(clips).map_classes(protocol)})
+        if args.root is not None:
+            raise InputValueError("give either ROOT or --composite PART=DIR ..., not both")
+        roots = _composite_roots(args.composite)
+        if args.protocol not in (None, "megc2019-3class"):
+            raise InputValueError(f"--composite is the MEGC2019 composite (protocol megc2019-3class); got "
+                                  f"--protocol {args.protocol}")
+        labelled = load_megc2019(roots)
+        if args.max_clips is not None:
+            keep = {c.key for c in list(labelled)[: args.max_clips]}
+            labelled = labelled.filter(lambda c: c.key in keep)
+        clips, protocol, synthetic = labelled, None, False
+        where = "the MEGC2019 composite of " + ", ".join(f"{k} ({v})" for k, v in roots.items())
+    else:
+        clips, where = _held_out_data(args)
+        clips = _select(_micro_only(clips), None, args.max_clips)
+        synthetic = all(getattr(c, "ground_truth", None) is not None for c in clips)
+        protocol = args.protocol
+        if protocol is None:
+            if not synthetic:
+                from .data import PROTOCOLS
+
+                raise InputValueError(f"say which class protocol to use with --protocol ({', '.join(PROTOCOLS)})")
+            protocol = "casme2-5class"
+        labelled = ClipSet(clips).map_classes(protocol)
+    n_subjects = len({(c.dataset, c.subject) for c in labelled})
     n_candidates = len(grid_candidates(dict(DEFAULT_GRIDS[args.classifier])))
     if not args.no_search and n_subjects < 3 and n_candidates > 1:
         raise InputValueError(f"the hyper-parameter search of --classifier {args.classifier} needs at least 3 "
                               f"subjects (2 left for the inner split); these clips have {n_subjects} under "
-                              f"--protocol {protocol}: pass --no-search, or use more subjects")
+                              f"--protocol {protocol or 'megc2019-3class'}: pass --no-search, or use more subjects")
     features = args.features or (["reconstruction", "flow_baseline"] + (["oracle"] if synthetic else []))
     _warn_seen_seed(args, settings)
-    res = run_recognition(clips, features=features, variant=args.variant, protocol=protocol,
-                          classifier=args.classifier, grid={} if args.no_search else None, seed=args.cv_seed,
+    cnn = {"max_epochs": args.cnn_epochs}
+    options = RecognitionOptions(classifier=args.classifier, grid={} if args.no_search else None, seed=args.cv_seed,
+                                 n_boot=args.n_boot, reference=args.reference,
+                                 feature_options={"ststnet": cnn, "offapexnet": cnn})
+    res = run_recognition(clips, features=features, variant=args.variant, protocol=protocol, options=options,
                           weights=args.weights, cache_dir=cache, workers=args.workers,
                           progress=not args.quiet, out=args.out)
     print(f"mxkit recognise: {res.table['n_samples'].iloc[0]} labelled clips of {where}")
@@ -607,12 +643,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("recognise", _cmd_recognise, "the recognition table: features from the reconstructions vs the "
             "2D optical-flow baseline (and the 3D ground truth) under leakage-safe LOSO",
-            epilog="Writes OUT/recognition.md, recognition.csv, metrics.csv, folds.csv, predictions.csv, "
+            epilog="Writes OUT/recognition.md, recognition.html, recognition.csv, intervals.csv, tests.csv, "
+                   "confusion.csv, reported.csv, metrics.csv, folds.csv, predictions.csv, "
                    "cards.json. Metrics and protocol: docs/metrics.md.")
     held_out_args(p, "outputs/recognise")
     p.add_argument("--features", action=_ListAction, default=None, metavar="FEATURES[,...]",
-                   help=f"{', '.join(RECOGNITION_FEATURES)} or reconstruction:VARIANT, repeatable or "
+                   help=f"{', '.join(RECOGNITION_FEATURES)}; reconstruction:VARIANT, fusion:VARIANT; repeatable or "
                    "comma-separated (default: reconstruction, flow_baseline, plus oracle on SynthME)")
+    p.add_argument("--composite", action="append", default=None, metavar="PART=DIR",
+                   help="the MEGC2019 composite instead of ROOT: repeat for casme2=DIR, samm=DIR, smic=DIR "
+                   "(protocol megc2019-3class; UF1/UAR overall and per part)")
+    p.add_argument("--reference", default=None, help="feature set the others are tested against (default: "
+                   "flow_baseline when asked for, else the first)")
+    p.add_argument("--n-boot", type=_int_range(0, 100_000), default=1000, help="bootstrap replicates over "
+                   "subjects for the 95 %% intervals, 0 for none (default: %(default)s)")
+    p.add_argument("--cnn-epochs", type=_int_range(1, 10_000), default=40, help="longest training of the flow "
+                   "CNNs (ststnet, offapexnet), early-stopped on training subjects (default: %(default)s)")
     p.add_argument("--variant", default="full", help="variant of the reconstruction features (default: "
                    "%(default)s)")
     p.add_argument("--protocol", default=None, help="class protocol (default on SynthME: casme2-5class)")

@@ -186,6 +186,30 @@ def test_recognise_writes_the_comparison_table(data, prepared_out, tmp_path, cap
     assert "3 labelled clips" in capsys.readouterr().out
 
 
+def test_recognise_runs_the_megc2019_composite_from_dataset_folders(tmp_path, capsys):
+    from mxkit.data import make_dataset
+
+    for part, seed in (("casme2", 21), ("samm", 22)):
+        make_dataset(tmp_path / part, preset="tiny", expression_type="micro", n_subjects=2, micro=3, seed=seed,
+                     layout=part, progress=False)
+    out = tmp_path / "recog"
+    assert main(["recognise", "--composite", f"casme2={tmp_path / 'casme2'}", "--composite",
+                 f"samm={tmp_path / 'samm'}", "--features", "flow_baseline,mdmo", "--no-search", "--n-boot",
+                 "50", "--cache", str(tmp_path / "cache"), "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "recognition.csv")
+    assert table["features"].tolist() == ["flow_baseline", "mdmo"]
+    assert (table["protocol"] == "megc2019-3class").all() and (table["n_subjects"] == 4).all()
+    intervals = pd.read_csv(out / "intervals.csv")
+    assert set(intervals["subset"]) == {"all", "casme2", "samm"}              # UF1/UAR per part
+    reported = pd.read_csv(out / "reported.csv")
+    assert len(reported) and (reported["source"] == "as reported").all()     # kept apart, marked
+    md = (out / "recognition.md").read_text()
+    assert "Per part" in md and md.index("As reported") > md.index("| mdmo |")
+    assert "MEGC2019 composite of casme2" in capsys.readouterr().out
+    assert main(["recognise", "--composite", "casme3=/nowhere", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "PART one of casme2, samm, smic" in capsys.readouterr().err
+
+
 def test_train_quick_writes_a_loadable_bundle(tmp_path, capsys):
     from mxkit.workflows import load_weights
 

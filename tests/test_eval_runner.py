@@ -14,6 +14,7 @@ from mxkit.workflows import (
     BUNDLE_FORMAT,
     DEFAULT_FIT,
     DEFAULT_PREPARE,
+    RecognitionOptions,
     load_networks,
     prepared_clips,
     region_table,
@@ -147,3 +148,61 @@ def test_ablation_composes_the_library_calls(synthme, mh_head, tmp_path):
     assert "Protocol `casme2-5class`" in cmp.to_markdown()
     with pytest.raises(InputValueError, match="protocol"):
         run_recognition(clips, features=("oracle",), progress=False)
+
+
+def test_recognition_runner_runs_the_field_baselines_on_the_same_folds(synthme, mh_head, tmp_path):
+    from mxkit.eval import (
+        apex_flows,
+        baseline_recognise_clips,
+        bootstrap_intervals,
+        late_fusion_clips,
+    )
+
+    clips, cache = synthme
+    labelled = clips.map_classes("casme2-5class")
+    opts = RecognitionOptions(grid={}, n_boot=200, feature_options={"ststnet": {"max_epochs": 2},
+                                                                     "lbptop": {"n_frames": 6}})
+    cmp = run_recognition(labelled, features=("flow_baseline", "lbptop", "biwoof", "mdmo", "ststnet", "fusion:static",
+                                              "oracle"),
+                          options=opts, model=mh_head, cache_dir=cache, workers=1, progress=False, out=tmp_path)
+    t = cmp.table.set_index("features")
+    assert list(t.index) == ["flow_baseline", "lbptop", "biwoof", "mdmo", "ststnet", "fusion:static", "oracle"]
+    # each row is the eval-layer call on the same prepared clips and flows (composition only)
+    preps = prepared_clips(list(labelled), settings=weights_settings(), cache_dir=cache, workers=1, progress=False)
+    flows = apex_flows(preps)
+    lbp = baseline_recognise_clips(labelled, preps, "lbptop", feature_options={"n_frames": 6}, grid={})
+    assert cmp.results["lbptop"].metrics == lbp.metrics
+    cnn = baseline_recognise_clips(labelled, preps, "ststnet", flows=flows, max_epochs=2, seed=0)
+    assert cmp.results["ststnet"].metrics == cnn.metrics
+    fused = late_fusion_clips(labelled, {"biwoof": cmp.features["biwoof"],
+                                         "reconstruction[static]": cmp.features["reconstruction:static"]}, grid={})
+    assert cmp.results["fusion:static"].metrics == fused.metrics
+    # intervals: the bootstrap over subjects of each result, bracketing the pooled score
+    ci = bootstrap_intervals(cmp.results["mdmo"], n_boot=200, seed=0)
+    sel = ci[(ci["subset"] == "all") & (ci["metric"] == "UF1")]
+    assert t.loc["mdmo", "UF1_low"] == sel["low"].item() and t.loc["mdmo", "UF1_high"] == sel["high"].item()
+    assert (t["UF1_low"] <= t["UF1"] + 1e-12).all() and (t["UF1"] <= t["UF1_high"] + 1e-12).all()
+    # permutation tests against the reference (flow_baseline), which has none itself
+    assert (t["reference"] == "flow_baseline").all() and np.isnan(t.loc["flow_baseline", "p_vs_reference"])
+    assert t.drop(index="flow_baseline")["p_vs_reference"].between(0, 1).all()
+    assert cmp.tests["b"].eq("flow_baseline").all() and len(cmp.tests) == 6
+    for name in ("recognition.html", "intervals.csv", "tests.csv", "confusion.csv", "reported.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    conf = pd.read_csv(tmp_path / "confusion.csv")
+    assert conf.groupby("features")["count"].sum().eq(3).all()          # every sample once per feature set
+    html = (tmp_path / "recognition.html").read_text()
+    assert "Confusion matrices" in html and "lbptop" in html
+
+
+def test_recognition_options_are_checked():
+    with pytest.raises(OptionError, match="nope"):
+        RecognitionOptions(classifier="nope")
+    with pytest.raises(OptionError, match="lbp"):
+        RecognitionOptions(feature_options={"lbp": {}})
+    with pytest.raises(InputValueError, match="n_boot"):
+        RecognitionOptions(n_boot=-1)
+    with pytest.raises(InputValueError, match="feature_options\\['mdmo'\\]"):
+        RecognitionOptions(feature_options={"mdmo": 3})
+    with pytest.raises(InputValueError, match="reference 'hoof'"):
+        run_recognition([], features=("flow_baseline",), options=RecognitionOptions(reference="hoof"))
+    assert RecognitionOptions(grid={"C": (1,)}).to_dict()["grid"] == {"C": [1]}

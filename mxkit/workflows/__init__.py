@@ -52,7 +52,12 @@ from .export import (
     write_glb,
 )
 from .recipe import TrainedWeights, train_weights
-from .recognition import RECOGNITION_FEATURES, RecognitionComparison, run_recognition
+from .recognition import (
+    RECOGNITION_FEATURES,
+    RecognitionComparison,
+    RecognitionOptions,
+    run_recognition,
+)
 from .reconstruct import Reconstruction, coarse_fit, reconstruct
 from .showcase import SHOWCASE_AUS, export_model_showcase
 from .synthme import expression_type_of, prepare_clips, synthme_dataset, synthme_samples
@@ -82,7 +87,7 @@ __all__ = [
     "write_glb",
     "SUMMARY_METRICS", "AblationResult", "run_ablation", "clip_table", "variant_summary",
     "region_table",
-    "RECOGNITION_FEATURES", "RecognitionComparison", "run_recognition",
+    "RECOGNITION_FEATURES", "RecognitionComparison", "RecognitionOptions", "run_recognition",
     "expression_type_of", "prepare_clips", "synthme_dataset", "synthme_samples",
     "TrainedWeights", "train_weights",
     "DEMO_SEED", "DEMO_VARIANTS", "DemoResult", "run_demo",
