@@ -2042,11 +2042,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         log("committed files reproduced byte for byte")
         return 0
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    from mxkit._io import atomic_write  # the one atomic writer (unique temporary name, fsync)
+
     for name, data in files.items():
-        tmp = args.out_dir / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, args.out_dir / name)
+        atomic_write(args.out_dir / name, data, parents=True)
         log(f"wrote {args.out_dir / name}")
     return 0
 
