@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         import json
 
-        args.json.write_text(json.dumps(result, indent=1, default=str) + "\n")
+        from mxkit._io import atomic_write
+
+        atomic_write(args.json, json.dumps(result, indent=1, default=str) + "\n")
     print(to_markdown(result))
     return 0
 

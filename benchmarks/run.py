@@ -65,9 +65,9 @@ peak = {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
 if hasattr(mod, "write_figures"):
     result["figures"] = list(mod.write_figures(result, figures, suffix))
 headline = mod.headline(result) if hasattr(mod, "headline") else ""
-with open(out, "w") as fh:
-    json.dump({"result": result, "markdown": mod.to_markdown(result), "headline": headline,
-               "peak_rss_mib": peak}, fh, default=str)
+from mxkit._io import atomic_write
+atomic_write(out, json.dumps({"result": result, "markdown": mod.to_markdown(result), "headline": headline,
+                              "peak_rss_mib": peak}, default=str))
 """
 
 

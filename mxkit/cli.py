@@ -443,6 +443,35 @@ def _cmd_recognise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size_text(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from ._io import display_path
+    from .pipeline import cache_info, prune_cache
+
+    root = Path(args.cache).expanduser() if args.cache else _default_cache()
+    if args.action == "info":
+        info = cache_info(root)
+        print(f"{display_path(root)}: {info.n_entries} entries of {info.n_clips} clips, {_size_text(info.bytes)}"
+              + (f"; {info.n_temporary} temporary files ({_size_text(info.temporary_bytes)})"
+                 if info.n_temporary else ""))
+        if info.n_entries:
+            table = info.to_dataframe()
+            table["size"] = table.pop("bytes").map(_size_text)
+            print(table.to_string(index=False))
+        return 0
+    res = prune_cache(root, max_bytes=args.max_size, dry_run=args.dry_run)
+    print(f"{'would remove' if args.dry_run else 'removed'} {len(res.removed)} files "
+          f"({_size_text(res.freed_bytes)}); {res.kept_entries} entries ({_size_text(res.kept_bytes)}) kept "
+          f"in {display_path(root)}")
+    return 0
+
+
 # ------------------------------------------------------------------------ argument types
 class _ListAction(argparse.Action):
     """A list option that never swallows positionals: one value per occurrence, each value
@@ -478,6 +507,22 @@ def _int_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
 
     parse.__name__ = "int"
     return parse
+
+
+_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20, "MIB": 2**20,
+          "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40, "TIB": 2**40}
+
+
+def _byte_size(text: str) -> int:
+    """An argparse type: a size such as ``500M``, ``2G``, ``1.5GiB`` or ``1000000`` (bytes; units
+    are powers of 1024)."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(f"expected a size such as 500M, 2G or 1000000 (bytes); got {text!r}")
+    return int(float(m.group(1)) * _UNITS[unit])
 
 
 #: Bounds of the numeric options (a typo such as ``--size 100000`` would ask for tens of GiB).
@@ -538,6 +583,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="mh-head", help="face model (default: %(default)s)")
     p.add_argument("--size", type=_int_range(16, 4096), default=256, help="render size in pixels (16-4096)")
     p.add_argument("--overwrite", action="store_true", help="write into OUT even if it is not empty")
+
+    p = add("cache", _cmd_cache, "the prepared-clip cache: `info` (entries and sizes) or `prune` (remove "
+            "stale temporary files and, with --max-size, the least recently used entries)")
+    p.add_argument("action", choices=("info", "prune"), help="info or prune")
+    p.add_argument("--cache", default=None, metavar="DIR", help=f"the cache (default: $MXKIT_CACHE_DIR/prepared, "
+                   f"now {_default_cache()})")
+    p.add_argument("--max-size", type=_byte_size, default=None, metavar="SIZE",
+                   help="prune: keep at most SIZE of entries (e.g. 2G; 0 empties the cache)")
+    p.add_argument("--dry-run", action="store_true", help="prune: say what would be removed, remove nothing")
 
     p = add("synth", _cmd_synth, "generate a SynthME dataset (rendered clips with 3D ground truth) "
             "in a published layout")

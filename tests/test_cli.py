@@ -189,18 +189,19 @@ def test_recognise_writes_the_comparison_table(data, prepared_out, tmp_path, cap
 def test_recognise_runs_the_megc2019_composite_from_dataset_folders(tmp_path, capsys):
     from mxkit.data import make_dataset
 
-    for part, seed in (("casme2", 21), ("samm", 22)):
+    parts = (("casme2", 21), ("samm", 22), ("smic", 23))          # SynthME in the three layouts
+    for part, seed in parts:
         make_dataset(tmp_path / part, preset="tiny", expression_type="micro", n_subjects=2, micro=3, seed=seed,
                      layout=part, progress=False)
     out = tmp_path / "recog"
-    assert main(["recognise", "--composite", f"casme2={tmp_path / 'casme2'}", "--composite",
-                 f"samm={tmp_path / 'samm'}", "--features", "flow_baseline,mdmo", "--no-search", "--n-boot",
+    assert main(["recognise", *(a for p, _ in parts for a in ("--composite", f"{p}={tmp_path / p}")),
+                 "--features", "flow_baseline,mdmo", "--no-search", "--n-boot",
                  "50", "--cache", str(tmp_path / "cache"), "--workers", "1", "--out", str(out), "--quiet"]) == 0
     table = pd.read_csv(out / "recognition.csv")
     assert table["features"].tolist() == ["flow_baseline", "mdmo"]
-    assert (table["protocol"] == "megc2019-3class").all() and (table["n_subjects"] == 4).all()
+    assert (table["protocol"] == "megc2019-3class").all() and (table["n_subjects"] == 6).all()
     intervals = pd.read_csv(out / "intervals.csv")
-    assert set(intervals["subset"]) == {"all", "casme2", "samm"}              # UF1/UAR per part
+    assert set(intervals["subset"]) == {"all", "casme2", "samm", "smic"}      # UF1/UAR per part
     reported = pd.read_csv(out / "reported.csv")
     assert len(reported) and (reported["source"] == "as reported").all()     # kept apart, marked
     md = (out / "recognition.md").read_text()

@@ -607,6 +607,10 @@ def test_baselines_dispatch_on_a_labelled_clipset():
     assert len(cnn.card["fits"]) == 4 * 3 and (cnn.y_pred >= 0).all()
     fs = baseline_feature_matrix(items, "mdmo")
     assert fs.values.shape == (12, 36) and fs.keys[0] == ("d", "s0", "c0")
+    with pytest.warns(DeprecationWarning, match="'kind' is deprecated; use 'baseline'"):
+        old = baseline_feature_matrix(items, kind="mdmo")                  # the old keyword still works
+    np.testing.assert_array_equal(old.values, baseline_feature_matrix(items, baseline="mdmo").values)
+    np.testing.assert_array_equal(old.values, fs.values)
     fused = late_fusion_clips(labelled, {"mdmo": fs, "lbptop": baseline_feature_matrix(
         items, "lbptop", options={"grid": (2, 2), "n_frames": 5})}, grid={})
     assert fused.metrics["UF1"] >= 0.9

@@ -12,6 +12,7 @@ import importlib.util
 import os
 import pickle
 import pickletools
+import re
 import struct
 import sys
 import types
@@ -278,7 +279,37 @@ class TestUnpickler:
     def test_content_fingerprint_ignores_encoding(self, tmp_path):
         fps = {kind: read_flame_pickle(write_model(tmp_path / f"{kind}.pkl", kind))["info"]
                ["content_sha256"] for kind in ("chumpy", "plain", "py2")}
-        assert len(set(fps.values())) == 1
+        arrays = synthetic_arrays()
+        arrays["f"] = arrays["f"].astype(np.int64)                      # same content, other dtype
+        fps["int64 faces"] = read_flame_pickle(write_model(tmp_path / "i8.pkl", "plain", arrays))["info"][
+            "content_sha256"]
+        assert len(set(fps.values())) == 1, fps
+        assert re.fullmatch(r"[0-9a-f]{64}", fps["plain"])
+
+    @pytest.mark.parametrize("key", ["v_template", "f", "shapedirs", "posedirs", "J_regressor", "weights",
+                                     "kintree_table"])
+    def test_content_fingerprint_changes_with_any_content(self, tmp_path, key):
+        """One ulp in one array, two swapped face corners, one re-parented joint: a new fingerprint."""
+        base = read_flame_pickle(write_model(tmp_path / "base.pkl", "plain"))["info"]["content_sha256"]
+        arrays = synthetic_arrays()
+        if key == "f":
+            arrays["f"] = arrays["f"].copy()
+            arrays["f"][0] = arrays["f"][0][[1, 0, 2]]
+        elif key == "kintree_table":
+            arrays["kintree_table"] = arrays["kintree_table"].copy()
+            arrays["kintree_table"][0, 4] = 2                           # right eye hangs off the jaw
+        elif key in ("J_regressor", "weights"):                         # keep the rows' sums
+            a = arrays[key].toarray() if key == "J_regressor" else arrays[key].copy()
+            cols = np.flatnonzero(a[2])                                 # jaw joint / a neck vertex
+            assert len(cols) >= 2
+            a[2, cols[0]] += 2.0 ** -40
+            a[2, cols[1]] -= 2.0 ** -40
+            arrays[key] = sp.csc_matrix(a) if key == "J_regressor" else a
+        else:
+            arrays[key] = arrays[key].copy()
+            arrays[key].flat[7] = np.nextafter(arrays[key].flat[7], np.inf)
+        changed = read_flame_pickle(write_model(tmp_path / "changed.pkl", "plain", arrays))["info"]
+        assert changed["content_sha256"] != base
 
     @pytest.mark.parametrize("payload, name", [
         (b"cos\nsystem\n(S'echo pwned'\ntR.", "os.system"),

@@ -11,7 +11,7 @@ from mxkit.geometry import axis_angle_to_matrix
 from mxkit.morph import ARKIT_NAMES, load_face_model
 from mxkit.morph.io import face_model_from_npz
 from mxkit.morph.subdivide import loop_subdivision, subdivide_model
-from mxkit.testing import toy_face_model
+from mxkit.testing import assert_close, toy_face_model
 
 
 def _weights(model, **named):
@@ -188,10 +188,14 @@ class TestSubdivision:
         assert fine.n_faces == 4 * toy_model.n_faces
 
     def test_landmarks_preserved_on_flat_mesh(self, toy_model):
-        # on a plane the split triangles lie in the plane: landmark positions are unchanged
-        # up to the (in-plane) smoothing of the control points, which is zero in the interior
+        # on a plane the split triangles lie in the plane and Loop's rules reproduce the regular
+        # grid's interior exactly: the landmarks (in triangles about interior vertices) stay put
+        # up to the float32 rounding of their re-expressed barycentric coordinates (~4e-10 m)
         fine = subdivide_model(toy_model)
-        assert fine.landmarks(fine()).shape == (1, 2, 3)
+        coarse_lm, fine_lm = toy_model.landmarks(toy_model()), fine.landmarks(fine())
+        assert fine_lm.shape == coarse_lm.shape == (1, 2, 3)
+        assert_close(fine_lm, coarse_lm, atol=5e-10, rtol=0.0, what="landmarks after one subdivision")
+        assert float(fine_lm[..., 2].abs().max()) == 0.0                 # still in the plane
 
     def test_mh_head_subdivides(self):
         model = load_face_model("mh-head", subdivide=1)

@@ -462,11 +462,15 @@ class TestCache:
         before = snapshot(data)
         cache = tmp_path / "cache"
         first = prepare(disk, size=64, cache_dir=cache)
-        assert first.params["frames"].startswith("files:")
+        assert first.params["frames"].startswith("content:")
         assert prepare(disk, size=64, cache_dir=cache).cache_hit and counted["detect"] == 1
         assert snapshot(data) == before                                 # nothing written in the dataset
         later = time.time() + 5
-        os.utime(disk.frames[1], (later, later))                        # a frame file changed
+        os.utime(disk.frames[1], (later, later))                        # touched: same content, a hit
+        assert prepare(disk, size=64, cache_dir=cache).cache_hit and counted["detect"] == 1
+        img = cv2.imread(str(disk.frames[1]))
+        img[0, 0, 0] ^= 1
+        cv2.imwrite(str(disk.frames[1]), img)                           # a frame file changed
         again = prepare(disk, size=64, cache_dir=cache)
         assert not again.cache_hit and again.cache_key != first.cache_key and counted["detect"] == 2
         for inside in (data / "sub01" / "c1" / "cache", data / "sub01" / "cache"):

@@ -266,7 +266,7 @@ def test_bad_arguments_raise_typed_errors(tmp_path, subject):
     with pytest.raises(OptionError, match="'expression_type'"):
         make_dataset(tmp_path / "a", expression_type="mega")
     with pytest.raises(OptionError, match="'layout'"):
-        make_dataset(tmp_path / "a", layout="smic")
+        make_dataset(tmp_path / "a", layout="mmew")
     with pytest.raises(InputValueError, match="n_subject"):
         make_dataset(tmp_path / "a", preset="tiny", n_subject=3)
     with pytest.raises(InputValueError, match="seed"):

@@ -78,6 +78,25 @@ def test_samm_lv_layout(tmp_path):
     assert len(load_synthme(root)) == 2
 
 
+def test_smic_layout(tmp_path):
+    from mxkit.data import load_smic
+
+    root = tmp_path / "SMIC"
+    cs = make_dataset(root, preset="tiny", layout="smic", expression_type="micro", seed=5, n_subjects=1, micro=3,
+                      progress=False)
+    # emotions cycle happiness, disgust, surprise -> SMIC's positive / negative / surprise folders
+    assert sorted((c.subject, c.clip_id, c.emotion) for c in cs) == [
+        ("s1", "s1_ne_02", "negative"), ("s1", "s1_po_01", "positive"), ("s1", "s1_sur_03", "surprise")]
+    truth = {c.clip_id: c.ground_truth.meta["emotion"] for c in cs}
+    assert truth == {"s1_po_01": "happiness", "s1_ne_02": "disgust", "s1_sur_03": "surprise"}
+    c = next(c for c in cs if c.clip_id == "s1_ne_02")
+    assert c.fps == 100 and c.apex is None and c.n_frames == c.ground_truth.n_frames
+    assert c.frames[0].relative_to(root).as_posix().startswith("HS/s1/micro/negative/s1_ne_02/image")
+    assert c.frames[0].suffix == ".bmp"
+    plain = load_smic(root)                                  # the real loader alone, no sidecar
+    assert sorted(x.clip_id for x in plain) == sorted(x.clip_id for x in cs)
+
+
 def test_cli_synth_casme3_and_prepare_it(tmp_path):
     root, cache = tmp_path / "C3", tmp_path / "cache"
     out = io.StringIO()

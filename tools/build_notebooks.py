@@ -1,8 +1,8 @@
 """Build the tutorial notebooks from their percent-format sources and execute them.
 
-Sources live in ``notebooks/src/NN_name.py`` (cells start with ``# %%``; markdown cells with
+Sources live in ``notebooks/src/*.py`` (named ``NN_name.py``, ``NN`` a two-digit number) (cells start with ``# %%``; markdown cells with
 ``# %% [markdown]``, their lines prefixed by ``# ``; a cell's first line may carry tags as
-``# %% tags=["parameters"]``). Running this script writes ``notebooks/NN_name.ipynb`` and
+``# %% tags=["parameters"]``). Running this script writes the matching ``notebooks/*.ipynb`` and
 executes it in place so the committed notebook carries its outputs (nbval's reference values).
 
     .venv/bin/python tools/build_notebooks.py            # all notebooks

@@ -105,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         table = cross_validate(args.candidates, folds=args.folds, only=args.only_fold, variants=args.variants,
                                work=args.work, threads=args.threads)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "cv_fit_settings.csv", index=False)
+    from mxkit._io import atomic_write
+
+    atomic_write(args.out / "cv_fit_settings.csv", table.to_csv(index=False), parents=True)
     text = markdown(table)
-    (args.out / "cv_fit_settings.md").write_text(text)
+    atomic_write(args.out / "cv_fit_settings.md", text)
     print(text)
     return 0
 

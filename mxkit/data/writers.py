@@ -49,7 +49,7 @@ from .loaders.ckplus import CKPLUS_EMOTIONS
 from .loaders.samm_lv import SAMM_LV_NOTE
 from .problems import DatasetWarning
 
-__all__ = ["ClipRecord", "write_casme2", "write_samm", "write_ckplus", "LAYOUT_MARKER",
+__all__ = ["ClipRecord", "write_casme2", "write_samm", "write_smic", "write_ckplus", "LAYOUT_MARKER",
            "SAMM_NOTE_ROWS", "CKPLUS_EMOTIONS", "LongVideoRecord", "write_long_videos",
            "LONG_VIDEO_LAYOUTS", "SAMM_LV_NOTE_ROWS"]
 
@@ -506,6 +506,50 @@ def write_samm(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, *,
 
 def _ck_float(x: float) -> str:
     return f"{x:16.7e}"
+
+
+#: SMIC's emotion folders and the abbreviations of its clip names (``s1_ne_01``).
+SMIC_ABBREVIATIONS = {"negative": "ne", "positive": "po", "surprise": "sur"}
+
+
+def write_smic(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, *, overwrite: bool = False,
+               sidecar: Callable[[Path], None] | None = None) -> Path:
+    """Write clips in the SMIC-HS folder layout (no label file: the folders are the labels).
+
+    Frames go to ``HS/s{n}/micro/{emotion}/{clip_id}/image{N:06d}.bmp`` (uncompressed, as the
+    release's raw frames); a SMIC clip is its whole folder, so ``onset`` / ``apex`` / ``offset``
+    of the records are not written anywhere (SMIC has no apex).
+
+    Parameters
+    ----------
+    records : iterable of ClipRecord or Clip
+        ``subject`` ``'s1'`` or ``1``; ``emotion`` one of ``negative``, ``positive``,
+        ``surprise``; ``clip_id`` as SMIC names them (``'s1_ne_01'``).
+    root : path-like
+        Output folder (see :func:`write_casme2`).
+    overwrite, sidecar
+        As in :func:`write_casme2`.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    recs = _as_records(records)
+    subjects = [_subject_number(r.subject, i, prefixes=("s",), what="SMIC") for i, r in enumerate(recs)]
+    _check_unique(recs, lambda r, i: (subjects[i], r.clip_id))
+    for i, r in enumerate(recs):
+        if r.emotion not in SMIC_ABBREVIATIONS:
+            raise InputValueError(f"record {i} ({r.clip_id}): SMIC emotion must be one of "
+                                  f"{list(SMIC_ABBREVIATIONS)}; got {r.emotion!r}")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(r.clip_id)) or str(r.clip_id) in (".", ".."):
+            raise InputValueError(f"record {i}: SMIC clip_id must be a plain folder name; got {r.clip_id!r}")
+    with _atomic_folder(root, layout="smic", overwrite=overwrite) as tmp:
+        for i, (rec, n) in enumerate(zip(recs, subjects, strict=True)):
+            folder = tmp / "HS" / f"s{n}" / "micro" / str(rec.emotion) / str(rec.clip_id)
+            _write_frames(rec, i, [(folder, lambda k: f"image{k:06d}.bmp")], gray=False, quality=95)
+        if sidecar is not None:
+            sidecar(tmp)
+    return Path(root)
 
 
 def write_ckplus(records: Iterable[ClipRecord | Clip], root: str | os.PathLike, *,

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_option
+from .._checks import check_option, renamed_keywords
 from ..errors import InputValueError, ShapeError
 from .apexflow import ApexFlow, apex_flow
 from .biwoof import biwoof_features
@@ -72,7 +72,8 @@ def _name(kind: str, options: Mapping[str, Any]) -> str:
     return f"MDMO[{options.get('frames', 'onset-offset')}, {options.get('bins', 8)} bins]"
 
 
-def baseline_feature_matrix(items: Sequence[Any], kind: str, *, options: Mapping[str, Any] | None = None,
+@renamed_keywords(kind="baseline")
+def baseline_feature_matrix(items: Sequence[Any], baseline: str, *, options: Mapping[str, Any] | None = None,
                             keys: Sequence[tuple[str, str, str]] | None = None,
                             progress: bool = False) -> FeatureSet:
     """Handcrafted baseline features of many clips as a :class:`~mxkit.eval.FeatureSet`.
@@ -80,7 +81,8 @@ def baseline_feature_matrix(items: Sequence[Any], kind: str, *, options: Mapping
     Parameters
     ----------
     items : sequence of Prepared-like (ApexFlow also for ``'biwoof'``)
-    kind : {'lbptop', 'biwoof', 'mdmo'}
+    baseline : {'lbptop', 'biwoof', 'mdmo'}
+        Which handcrafted baseline (``kind`` is a deprecated alias).
     options : dict, optional
         Keyword options of :func:`~mxkit.eval.lbptop_features`, :func:`~mxkit.eval.biwoof_features`
         or :func:`~mxkit.eval.mdmo_features`.
@@ -88,10 +90,10 @@ def baseline_feature_matrix(items: Sequence[Any], kind: str, *, options: Mapping
         Default ``item.clip_key``.
     progress : bool
     """
-    check_option(kind, HANDCRAFTED_KINDS, "kind")
+    check_option(baseline, HANDCRAFTED_KINDS, "baseline")
     opts = dict(options or {})
-    fn = _EXTRACT[kind]
-    return feature_matrix(list(items), lambda it: fn(it, **opts), keys=keys, name=_name(kind, opts),
+    fn = _EXTRACT[baseline]
+    return feature_matrix(list(items), lambda it: fn(it, **opts), keys=keys, name=_name(baseline, opts),
                           progress=progress)
 
 
@@ -117,7 +119,8 @@ def cnn_recognise_clips(clipset: Any, inputs: Any, **options: Any) -> Recognitio
                          protocol=card, **options)
 
 
-def baseline_recognise_clips(clipset: Any, items: Sequence[Any], kind: str, *,
+@renamed_keywords(kind="baseline")
+def baseline_recognise_clips(clipset: Any, items: Sequence[Any], baseline: str, *,
                              feature_options: Mapping[str, Any] | None = None,
                              flows: Sequence[ApexFlow] | None = None, **options: Any) -> RecognitionResult:
     """One field baseline under leakage-safe LOSO on a labelled ClipSet.
@@ -128,7 +131,8 @@ def baseline_recognise_clips(clipset: Any, items: Sequence[Any], kind: str, *,
         Labelled by a protocol; its clips in the order of ``items``.
     items : sequence of Prepared-like
         The prepared clips (checked against the clip keys where they carry one).
-    kind : {'lbptop', 'biwoof', 'mdmo', 'ststnet', 'offapexnet'}
+    baseline : {'lbptop', 'biwoof', 'mdmo', 'ststnet', 'offapexnet'}
+        Which field baseline (``kind`` is a deprecated alias).
     feature_options : dict, optional
         Options of the feature function (:func:`baseline_feature_matrix` options, or
         :func:`~mxkit.eval.flow_cnn_input` options for the CNNs).
@@ -145,7 +149,7 @@ def baseline_recognise_clips(clipset: Any, items: Sequence[Any], kind: str, *,
     """
     from .recognition import recognise_clips
 
-    check_option(kind, BASELINE_KINDS, "kind")
+    check_option(baseline, BASELINE_KINDS, "baseline")
     clips = list(clipset)
     items = list(items)
     if len(items) != len(clips):
@@ -159,11 +163,11 @@ def baseline_recognise_clips(clipset: Any, items: Sequence[Any], kind: str, *,
         flows = list(flows)
         if len(flows) != len(clips):
             raise ShapeError(f"{len(flows)} flows for {len(clips)} clips")
-        if kind in ("biwoof",) + CNN_ARCHS:
+        if baseline in ("biwoof",) + CNN_ARCHS:
             src = flows
     keys = [tuple(c.key) for c in clips]
-    if kind in CNN_ARCHS:
-        X = flow_cnn_inputs(src, arch=kind, **dict(feature_options or {}))
-        return cnn_recognise_clips(clipset, X, arch=kind, **options)
-    fs = baseline_feature_matrix(src, kind, options=feature_options, keys=keys)
+    if baseline in CNN_ARCHS:
+        X = flow_cnn_inputs(src, arch=baseline, **dict(feature_options or {}))
+        return cnn_recognise_clips(clipset, X, arch=baseline, **options)
+    fs = baseline_feature_matrix(src, baseline, options=feature_options, keys=keys)
     return recognise_clips(clipset, fs.values, feature_set=fs.name, **options)

@@ -2,13 +2,17 @@
 
 * :func:`prepare` -> :class:`Prepared`: one clip, with an optional per-clip disk cache;
 * :func:`prepare_many` -> :class:`PreparedBatch`: many clips in parallel processes;
+* :func:`cache_info`, :func:`prune_cache`: what the per-clip cache holds, and trimming it (least
+  recently used first) to a size cap (``mxkit cache info|prune``);
 * :mod:`mxkit.pipeline.synthetic`: known-motion face clips rendered in memory (tests, tutorials).
 
 ``prepare``, ``Prepared`` and ``prepare_many`` are also available as ``mxkit.prepare`` etc.
 Importing this package imports neither OpenCV nor dlib (they load on first use).
 """
 
+from ._cache import CacheInfo, PruneResult, cache_info, prune_cache
 from .many import PreparedBatch, prepare_many
 from .prepared import NO_FACE_POLICIES, PHASES, Prepared, prepare
 
-__all__ = ["prepare", "Prepared", "prepare_many", "PreparedBatch", "PHASES", "NO_FACE_POLICIES"]
+__all__ = ["prepare", "Prepared", "prepare_many", "PreparedBatch", "PHASES", "NO_FACE_POLICIES", "cache_info",
+           "prune_cache", "CacheInfo", "PruneResult"]

@@ -10,7 +10,15 @@ wrong (truncated zip, garbage, wrong key, missing member, checksum mismatch) log
 the entry and reports a miss: the caller rebuilds it. Temporary files left by an interrupted
 writer are never read and are removed once they are older than :data:`STALE_TMP_S`.
 
-Internal to :mod:`mxkit.pipeline`.
+Frame files are fingerprinted by their **content** (each file's name, size and BLAKE2b of its
+bytes), so touching or copying a dataset keeps its entries, while any changed byte makes a new
+key. A hit refreshes the entry's modification time, which :func:`prune_cache` uses as its
+last use: ``prune_cache(root, max_bytes=...)`` removes the least recently used entries until
+the cache fits, and stale temporary files; :func:`cache_info` tells what is there
+(``mxkit cache info|prune`` on the command line).
+
+Internal to :mod:`mxkit.pipeline` (``cache_info``, ``prune_cache`` and their results are
+public there).
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +41,8 @@ from .._io import atomic_open, display_path, safe_name
 from ..errors import CacheError, FrameReadError, InputValueError
 
 __all__ = ["FORMAT", "STALE_TMP_S", "frames_fingerprint", "cache_key", "entry_path",
-           "write_entry", "read_entry", "library_versions", "check_cache_dir"]
+           "write_entry", "read_entry", "library_versions", "check_cache_dir", "CacheInfo",
+           "PruneResult", "cache_info", "prune_cache"]
 
 logger = logging.getLogger("mxkit.pipeline")
 
@@ -61,7 +72,9 @@ def frames_fingerprint(clip: Any) -> str:
     """Fingerprint of a clip's frame source, cheap to recompute and sensitive to any change.
 
     In-memory frames: a hash of the array (dtype, shape, bytes). Frame files: a hash of
-    every file's absolute path, size and modification time (the files are not read).
+    every file's name, size and content (BLAKE2b of its bytes): a touched or copied dataset
+    keeps its key, any changed byte gives a new one. Reading the frames costs about what
+    decoding them costs once, far less than preparing them.
 
     Raises
     ------
@@ -86,9 +99,16 @@ def frames_fingerprint(clip: Any) -> str:
                                  path=path) from exc
         if not path.is_file():
             raise FrameReadError(f"cannot read frame {display_path(path)}: it is not a file", path=path)
-        # the path's bytes as the file system holds them (names need not be UTF-8)
-        h.update(os.fsencode(path.resolve()) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return "files:" + h.hexdigest()
+        try:
+            content = _digest(path.read_bytes())          # a frame file: kilobytes to a few MB
+        except PermissionError as exc:
+            raise FrameReadError(f"cannot read frame {display_path(path)}: permission denied", path=path) from exc
+        except OSError as exc:
+            raise FrameReadError(f"cannot read frame {display_path(path)}: {exc.strerror or exc}",
+                                 path=path) from exc
+        # the name's bytes as the file system holds them (names need not be UTF-8)
+        h.update(os.fsencode(path.name) + f"\0{st.st_size}\0{content}\n".encode())
+    return "content:" + h.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
@@ -213,7 +233,7 @@ def read_entry(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, A
     if not path.is_file():
         return None
     try:
-        return _load(path, key)
+        found = _load(path, key)
     except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild"
         logger.warning("cache entry %s is unusable (%s: %s); rebuilding it", path,
                        type(exc).__name__, exc)
@@ -222,3 +242,201 @@ def read_entry(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, A
         except OSError:  # pragma: no cover - already replaced or removed by another process
             pass
         return None
+    try:
+        os.utime(path)          # the last use, for prune_cache
+    except OSError:  # pragma: no cover - a read-only cache still serves its entries
+        pass
+    return found
+
+
+# ------------------------------------------------------------------------ info and pruning
+_ENTRY = re.compile(r"^(?P<clip>.+)\.(?P<key>[0-9a-f]{16})\.npz$")
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a cache folder holds (:func:`cache_info`).
+
+    Attributes
+    ----------
+    root : Path
+    n_entries, bytes : int
+        Entries (``.npz`` files named ``<clip>.<key>.npz``) and their total size.
+    n_clips : int
+        Distinct clips ``(stage, dataset, subject, clip)`` among them; ``n_entries - n_clips``
+        entries are other settings (or older frames) of a clip that has one.
+    n_temporary, temporary_bytes : int
+        Temporary files left by interrupted writers (``.*.tmp``; removed by :func:`prune_cache`
+        once older than :data:`STALE_TMP_S`).
+    by_dataset : dict
+        ``(stage, dataset)`` -> ``(entries, bytes)``.
+    oldest_use, newest_use : float or None
+        Last-use times (POSIX seconds) of the least and most recently used entries.
+    """
+
+    root: Path
+    n_entries: int = 0
+    bytes: int = 0
+    n_clips: int = 0
+    n_temporary: int = 0
+    temporary_bytes: int = 0
+    by_dataset: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    oldest_use: float | None = None
+    newest_use: float | None = None
+
+    def to_dataframe(self) -> Any:
+        """One row per ``(stage, dataset)``: ``stage, dataset, entries, bytes``."""
+        import pandas as pd
+
+        return pd.DataFrame([{"stage": k[0], "dataset": k[1], "entries": n, "bytes": b}
+                             for k, (n, b) in sorted(self.by_dataset.items())],
+                            columns=["stage", "dataset", "entries", "bytes"])
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What :func:`prune_cache` removed (or would remove with ``dry_run=True``).
+
+    Attributes
+    ----------
+    removed : tuple of Path
+        Entries and temporary files, least recently used first.
+    freed_bytes : int
+    kept_entries, kept_bytes : int
+        What is left.
+    dry_run : bool
+    """
+
+    removed: tuple[Path, ...]
+    freed_bytes: int
+    kept_entries: int
+    kept_bytes: int
+    dry_run: bool = False
+
+
+def _scan(root: Path) -> tuple[list[tuple[Path, os.stat_result]], list[tuple[Path, os.stat_result]]]:
+    entries, temporary = [], []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath) / name
+            try:
+                st = p.stat()
+            except OSError:  # pragma: no cover - removed meanwhile
+                continue
+            if name.startswith(".") and name.endswith(".tmp"):
+                temporary.append((p, st))
+            elif _ENTRY.match(name):
+                entries.append((p, st))
+    return entries, temporary
+
+
+def _cache_root(cache_dir: Any) -> Path:
+    if isinstance(cache_dir, bool) or not isinstance(cache_dir, (str, os.PathLike)):
+        raise InputValueError(f"cache_dir must be a folder path; got {cache_dir!r}")
+    root = Path(cache_dir).expanduser()
+    if root.exists() and not root.is_dir():
+        raise InputValueError(f"cache_dir {str(root)!r} exists and is not a folder")
+    return root
+
+
+def cache_info(cache_dir: str | os.PathLike) -> CacheInfo:
+    """Entries, sizes and leftovers of a prepare cache folder (nothing is changed).
+
+    Parameters
+    ----------
+    cache_dir : path-like
+        The folder given as ``cache_dir=`` to :func:`mxkit.prepare` (a missing folder is an
+        empty cache).
+
+    Returns
+    -------
+    CacheInfo
+
+    Raises
+    ------
+    InputValueError
+        ``cache_dir`` is not a path or is a file.
+    """
+    root = _cache_root(cache_dir)
+    if not root.is_dir():
+        return CacheInfo(root=root)
+    entries, temporary = _scan(root)
+    by: dict[tuple[str, str], list[int]] = {}
+    clips = set()
+    for p, st in entries:
+        rel = p.relative_to(root).parts
+        stage, dataset = (rel + ("?", "?"))[:2] if len(rel) >= 3 else ("?", "?")
+        by.setdefault((stage, dataset), [0, 0])
+        by[(stage, dataset)][0] += 1
+        by[(stage, dataset)][1] += st.st_size
+        clips.add((*rel[:-1], _ENTRY.match(p.name).group("clip")))  # type: ignore[union-attr]
+    uses = [st.st_mtime for _, st in entries]
+    return CacheInfo(root=root, n_entries=len(entries), bytes=sum(st.st_size for _, st in entries),
+                     n_clips=len(clips), n_temporary=len(temporary),
+                     temporary_bytes=sum(st.st_size for _, st in temporary),
+                     by_dataset={k: (v[0], v[1]) for k, v in by.items()},
+                     oldest_use=min(uses) if uses else None, newest_use=max(uses) if uses else None)
+
+
+def prune_cache(cache_dir: str | os.PathLike, *, max_bytes: int | None = None,
+                dry_run: bool = False) -> PruneResult:
+    """Trim a prepare cache: stale temporary files, then least recently used entries.
+
+    Temporary files older than :data:`STALE_TMP_S` (left by interrupted writers) are always
+    removed. With ``max_bytes``, entries are removed from the least recently used (a hit
+    refreshes an entry's time) until the entries' total is at most ``max_bytes``. Empty
+    folders left behind are removed. Only files named like cache entries or their temporary
+    files are ever touched.
+
+    Parameters
+    ----------
+    cache_dir : path-like
+    max_bytes : int, optional
+        Size cap of the entries (``0`` empties the cache).
+    dry_run : bool
+        Report what would be removed; remove nothing.
+
+    Returns
+    -------
+    PruneResult
+
+    Raises
+    ------
+    InputValueError
+        Bad ``cache_dir`` or a negative ``max_bytes``.
+    """
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                  or max_bytes < 0):
+        raise InputValueError(f"max_bytes must be a whole number of bytes >= 0 or None; got {max_bytes!r}")
+    root = _cache_root(cache_dir)
+    if not root.is_dir():
+        return PruneResult(removed=(), freed_bytes=0, kept_entries=0, kept_bytes=0, dry_run=dry_run)
+    entries, temporary = _scan(root)
+    now = time.time()
+    doomed = [(p, st) for p, st in temporary if now - st.st_mtime > STALE_TMP_S]
+    entries.sort(key=lambda e: (e[1].st_mtime, str(e[0])))
+    total = sum(st.st_size for _, st in entries)
+    kept = list(entries)
+    if max_bytes is not None:
+        while kept and total > max_bytes:
+            p, st = kept.pop(0)
+            doomed.append((p, st))
+            total -= st.st_size
+    removed, freed = [], 0
+    for p, st in doomed:
+        if not dry_run:
+            try:
+                p.unlink()
+            except FileNotFoundError:  # pragma: no cover - raced with another pruner
+                continue
+        removed.append(p)
+        freed += st.st_size
+    if not dry_run:
+        for dirpath, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
+            if Path(dirpath) != root:
+                try:
+                    os.rmdir(dirpath)        # only empty folders go
+                except OSError:
+                    pass
+    return PruneResult(removed=tuple(removed), freed_bytes=freed, kept_entries=len(kept),
+                       kept_bytes=sum(st.st_size for _, st in kept), dry_run=dry_run)

@@ -1,11 +1,25 @@
-"""``prepare_many``: prepare many clips in parallel processes, with the per-clip disk cache."""
+"""``prepare_many``: prepare many clips in parallel processes, with the per-clip disk cache.
+
+Interrupts and dying parents: on Ctrl-C (``KeyboardInterrupt``), SIGTERM turned into an
+exception (as ``mxkit.cli`` does) or any other exception that is not a clip's own error, the
+queued clips are cancelled and the running workers are terminated at once (killed after 2 s);
+the clips already finished stay in the cache (entries are written atomically, so a killed
+worker leaves none half-written). Workers ignore SIGINT themselves (the parent stops them) and
+watch their parent: on Linux they ask the kernel for SIGKILL when it dies (``prctl
+PR_SET_PDEATHSIG``), elsewhere (and as a second guard) a thread polls the parent's pid every
+second, so no worker outlives a parent killed with SIGKILL.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import logging
 import math
 import os
+import signal
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -110,13 +124,68 @@ class PreparedBatch(Mapping):
                 "wall_s": float(self.wall_s)}
 
 
-def _init_worker() -> None:
-    """Worker set-up: one thread per library, since the parallelism is across processes.
+#: Seconds between two checks of a worker that its parent is alive.
+_PARENT_POLL_S = 1.0
+#: Seconds a terminated worker gets before it is killed.
+_TERMINATE_GRACE_S = 2.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # pragma: no cover - exists, owned by another user
+        return True
+    return True
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Make this worker die with its parent (``PR_SET_PDEATHSIG`` on Linux, and a poll)."""
+    if sys.platform.startswith("linux") and os.getppid() == parent_pid:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)      # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the poll below
+            pass
+    if not _pid_alive(parent_pid):  # the parent died before the watch was set up
+        os._exit(1)
+
+    def poll() -> None:
+        while True:
+            time.sleep(_PARENT_POLL_S)
+            if not _pid_alive(parent_pid) or (os.getppid() == 1 and parent_pid != 1):
+                os._exit(1)
+
+    threading.Thread(target=poll, name="mxkit-parent-watch", daemon=True).start()
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued clips and end the running workers now (terminate, then kill)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # the executor's only handle on them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + _TERMINATE_GRACE_S
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():  # pragma: no cover - a worker stuck in C code ignoring SIGTERM
+            p.kill()
+            p.join(1.0)
+
+
+def _init_worker(parent_pid: int | None = None) -> None:
+    """Worker set-up: watch the parent, leave Ctrl-C to it, one thread per library (the
+    parallelism is across processes).
 
     Runs only as the ``ProcessPoolExecutor`` initializer, i.e. in each worker process at its
     start (a fresh ``spawn``/``forkserver`` process or a ``fork`` child); the caller's thread
     counts are never touched (``workers=1`` runs in the caller without it).
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
     try:
         import cv2
 
@@ -234,8 +303,10 @@ def prepare_many(clips: Iterable[Any], *, workers: int | None = None,
             import multiprocessing
 
             ctx = multiprocessing.get_context(mp_context)
-            with ProcessPoolExecutor(max_workers=min(workers, len(clip_list)), mp_context=ctx,
-                                     initializer=_init_worker) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(clip_list)), mp_context=ctx,
+                                       initializer=_init_worker, initargs=(os.getpid(),))
+            clip_error: BaseException | None = None
+            try:
                 futures: dict[Future, ClipKey] = {pool.submit(_prepare_one, c, kwargs): c.key
                                                   for c in clip_list}
                 pending = set(futures)
@@ -252,10 +323,18 @@ def prepare_many(clips: Iterable[Any], *, workers: int | None = None,
                         if on_error == "raise":
                             for other in pending:
                                 other.cancel()
+                            clip_error = err
                             if err is exc:
                                 raise exc
                             raise err from exc
                         failures[key] = err
+            except BaseException as exc:
+                if exc is clip_error:      # a clip failed: let the running ones finish (cached)
+                    pool.shutdown(wait=True, cancel_futures=True)
+                else:                      # Ctrl-C, SIGTERM, ...: stop now, keep what is finished
+                    _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     finally:
         bar.close()
     ordered = {k: prepared[k] for k in keys if k in prepared}

@@ -11,7 +11,10 @@ Layout of ``make_dataset(out, layout="casme2")``::
     └── .mxkit-layout.json                marker of mxkit's writers
 
 ``layout="samm"`` writes ``SAMM_Micro_FACS_Codes_v2.xlsx`` and ``001/001_1_1/001_{N:05d}.jpg``
-(gray, as SAMM); ``layout="ckplus"`` writes ``cohn-kanade-images/S001/001/...png`` at 30 fps
+(gray, as SAMM); ``layout="smic"`` writes the SMIC-HS folders
+``HS/s1/micro/negative/s1_ne_01/image{N:06d}.bmp`` at 100 fps (no label file: the emotion folder
+is the label, mapped to SMIC's three classes; a clip is its whole folder, without apex, as in
+SMIC); ``layout="ckplus"`` writes ``cohn-kanade-images/S001/001/...png`` at 30 fps
 with the frames from the first neutral frame to the apex, as CK+ sequences run, plus the
 ``Landmarks/`` files. The long-video layouts write each clip as its own short video with one
 annotated interval (:func:`mxkit.data.write_long_videos`): ``layout="casme3"`` at 30 fps,
@@ -58,13 +61,13 @@ __all__ = ["PRESETS", "LAYOUTS", "DATASET_EXPRESSION_TYPES", "DATASET_KINDS", "M
 #: File name of the dataset manifest (preset, seed, mxkit version, counts, clip list).
 MANIFEST = "synthme.json"
 #: Layouts :func:`make_dataset` writes.
-LAYOUTS = ("casme2", "samm", "ckplus", "casme3", "samm_lv")
+LAYOUTS = ("casme2", "samm", "smic", "ckplus", "casme3", "samm_lv")
 _LONG_VIDEO = ("casme3", "samm_lv")
 #: Values of ``make_dataset(expression_type=...)``.
 DATASET_EXPRESSION_TYPES = ("micro", "macro", "both")
 #: Old name of :data:`DATASET_EXPRESSION_TYPES` (deprecated).
 DATASET_KINDS = DATASET_EXPRESSION_TYPES
-_LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "ckplus": 30.0, "casme3": 30.0, "samm_lv": 200.0}
+_LAYOUT_FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "ckplus": 30.0, "casme3": 30.0, "samm_lv": 200.0}
 _FIXED_DATE = "2014-05-08T00:00:00Z"
 # files that mark a dataset folder (SynthME refuses to write anywhere below one)
 _DATASET_MARKERS = (MANIFEST, "CASME2-coding-20140508.xlsx", "SAMM_Micro_FACS_Codes_v2.xlsx",
@@ -107,6 +110,11 @@ _EMOTION_LABELS = {
     "casme3": {"happiness": "happy", "disgust": "disgust", "surprise": "surprise",
                "sadness": "sad", "fear": "fear", "repression": "others", "others": "others"},
 }
+#: SMIC has three classes; SynthME's 'others' has no SMIC folder, so the smic layout draws only
+#: emotions that map (:func:`_emotions`): negative = disgust, repression, sadness, fear.
+_EMOTION_LABELS["smic"] = {"happiness": "positive", "disgust": "negative", "surprise": "surprise",
+                           "sadness": "negative", "fear": "negative", "repression": "negative", "others": None}
+_SMIC_BALANCED = ("happiness", "disgust", "surprise", "happiness", "repression", "surprise")
 _EMOTION_LABELS["samm_lv"] = _EMOTION_LABELS["samm"]  # the release has no emotion: SynthME's own
 
 
@@ -171,10 +179,11 @@ def _options(preset: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def _emotions(n: int, mode: str, rng: np.random.Generator) -> list[str]:
+def _emotions(n: int, mode: str, rng: np.random.Generator, layout: str = "casme2") -> list[str]:
     if mode == "balanced":
-        return [_BALANCED[i % len(_BALANCED)] for i in range(n)]
-    names = list(EMOTION_WEIGHTS)
+        cycle = _SMIC_BALANCED if layout == "smic" else _BALANCED
+        return [cycle[i % len(cycle)] for i in range(n)]
+    names = [e for e in EMOTION_WEIGHTS if layout != "smic" or _EMOTION_LABELS["smic"][e] is not None]
     p = np.array([EMOTION_WEIGHTS[e] for e in names], float)
     return [names[int(i)] for i in rng.choice(len(names), size=n, p=p / p.sum())]
 
@@ -197,6 +206,11 @@ def _clip_names(layout: str, subject: int, expression_type: str, emotion: str, k
     if layout == "samm":
         cid = f"{subject:03d}_{e}_{k}"
         return cid, f"{subject:03d}", cid
+    if layout == "smic":
+        from ..writers import SMIC_ABBREVIATIONS
+
+        cid = f"s{subject}_{SMIC_ABBREVIATIONS[_EMOTION_LABELS['smic'][emotion]]}_{k:02d}"
+        return cid, f"s{subject}", cid
     return f"{k:03d}", f"S{subject:03d}", f"S{subject:03d}_{k:03d}"
 
 
@@ -237,7 +251,7 @@ def dataset_plan(*, preset: str = "small", expression_type: str = "both", layout
                               f"macro={opts['macro']})")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7101]))
     n_sub = opts["n_subjects"]
-    emotions = iter(_emotions(n_sub * (n_micro + n_macro), opts["emotions"], rng))
+    emotions = iter(_emotions(n_sub * (n_micro + n_macro), opts["emotions"], rng, layout))
     subjects: list[SynthSubject] = []
     items: list[PlannedClip] = []
     for s in range(1, n_sub + 1):
@@ -391,7 +405,7 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
     expression_type : {'micro', 'macro', 'both'}
         Which clips: micro-expressions (low intensity, 0.2-0.5 s), macro-expressions (high
         intensity, longer), or both (``kind`` is a deprecated alias).
-    layout : {'casme2', 'samm', 'ckplus', 'casme3', 'samm_lv'}
+    layout : {'casme2', 'samm', 'smic', 'ckplus', 'casme3', 'samm_lv'}
         CASME II (coding sheet in the official format, 200 fps), SAMM (200 fps, gray), CK+
         (30 fps, neutral -> apex), CAS(ME)³ (30 fps, colour + exact depth maps in mm, one short
         video per clip) or SAMM Long Videos (200 fps, gray, one short video per clip).
@@ -512,6 +526,8 @@ def make_dataset(out: str | os.PathLike, *, preset: str = "small", expression_ty
                                  sidecar=sidecar)
         elif layout == "samm":
             writers.write_samm(records, root, quality=quality, overwrite=overwrite, sidecar=sidecar)
+        elif layout == "smic":
+            writers.write_smic(records, root, overwrite=overwrite, sidecar=sidecar)
         elif layout in _LONG_VIDEO:
             writers.write_long_videos(records_lv, root, layout=layout, quality=quality,
                                       overwrite=overwrite, sidecar=sidecar)
@@ -572,7 +588,7 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         match their truth (names the file).
     """
     from ..clip import ClipSet
-    from ..loaders import load_casme2, load_casme3, load_ckplus, load_samm, load_samm_lv
+    from ..loaders import load_casme2, load_casme3, load_ckplus, load_samm, load_samm_lv, load_smic
     from ..loaders._common import check_root
 
     root = check_root(root, "SynthME")
@@ -592,6 +608,8 @@ def load_synthme(root: str | os.PathLike, *, dataset: str | None = None) -> Clip
         loaded = load_casme2(root, frames="raw", window="all")
     elif layout == "samm":
         loaded = load_samm(root, window="all")
+    elif layout == "smic":
+        loaded = load_smic(root, annotation=False)
     elif layout == "casme3":
         kinds = {c.get("kind") for c in manifest["clips"]}
         parts = [load_casme3(root, expression_type="micro", window="all")] if "micro" in kinds else []
