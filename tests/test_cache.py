@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from mxkit._io import write_image_file
 from mxkit.cli import main
 from mxkit.errors import InputValueError
 from mxkit.pipeline import _cache, cache_info, prune_cache
@@ -86,14 +87,13 @@ def test_a_cache_hit_refreshes_the_last_use(tmp_path):
 
 
 def test_frame_files_are_keyed_on_content_not_mtime(tmp_path):
-    import cv2
 
     from mxkit.data import Clip
 
     frames = []
     for i in range(3):
         p = tmp_path / f"img{i}.png"
-        cv2.imwrite(str(p), np.full((8, 8, 3), 10 * i, np.uint8))
+        write_image_file(p, np.full((8, 8, 3), 10 * i, np.uint8))
         frames.append(p)
     clip = Clip(dataset="d", subject="s", clip_id="c", frames=frames, fps=100, onset=0, apex=1, offset=2)
     first = _cache.frames_fingerprint(clip)
@@ -103,7 +103,7 @@ def test_frame_files_are_keyed_on_content_not_mtime(tmp_path):
     assert _cache.frames_fingerprint(clip) == first
     img = np.full((8, 8, 3), 10, np.uint8)
     img[0, 0, 0] = 11                                # one value of one pixel
-    cv2.imwrite(str(frames[1]), img)
+    write_image_file(frames[1], img)
     assert _cache.frames_fingerprint(clip) != first
 
 

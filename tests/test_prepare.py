@@ -22,7 +22,7 @@ import pytest
 import mxkit
 import mxkit._version
 import mxkit.pipeline.prepared as prep_mod
-from mxkit._io import write_image_file
+from mxkit._io import read_image_file, write_image_file
 from mxkit.data import Clip
 from mxkit.errors import FrameReadError, InputValueError, NoFaceError, OptionError
 from mxkit.face import (
@@ -468,9 +468,9 @@ class TestCache:
         later = time.time() + 5
         os.utime(disk.frames[1], (later, later))                        # touched: same content, a hit
         assert prepare(disk, size=64, cache_dir=cache).cache_hit and counted["detect"] == 1
-        img = cv2.imread(str(disk.frames[1]))
+        img = read_image_file(disk.frames[1])
         img[0, 0, 0] ^= 1
-        cv2.imwrite(str(disk.frames[1]), img)                           # a frame file changed
+        write_image_file(disk.frames[1], img)                           # a frame file changed
         again = prepare(disk, size=64, cache_dir=cache)
         assert not again.cache_hit and again.cache_key != first.cache_key and counted["detect"] == 2
         for inside in (data / "sub01" / "c1" / "cache", data / "sub01" / "cache"):
