@@ -4,7 +4,7 @@ Workload: a real photograph (scikit-image's ``astronaut``, read as data), the fa
 about **100 px** wide (the size of a face in a typical micro-expression recording) and to about
 **200 px** (the photo as it is). A clip of :data:`N_FRAMES` frames at 200 fps shows that still
 face, each frame translated by a random sub-pixel jitter (std :data:`JITTER_PX` px per axis,
-exact cubic-spline shift) and with Gaussian sensor noise (std :data:`NOISE_DN` grey levels),
+exact Fourier shift, :func:`mxkit.testing.fourier_shift`) and with Gaussian sensor noise (std :data:`NOISE_DN` grey levels),
 onset frame 4, apex frame 14. Nothing moves, so every reconstructed motion is an error.
 
 Each **landmark option** of ``mxkit.prepare`` is run with the full method and the packaged
@@ -42,13 +42,6 @@ TARGET_MM = 0.015
 OPTIONS = ("detect", "detect+upscale4", "detect+savgol", "flow", "flow+upscale4")
 
 
-def _shift(img: Any, du: float, dv: float) -> Any:
-    import numpy as np
-    from scipy import ndimage
-
-    return np.stack([ndimage.shift(img[..., c], (dv, du), order=3, mode="reflect") for c in range(3)], -1)
-
-
 def still_clip(image: Any, *, face_width: float, seed: int, jitter_px: float = JITTER_PX,
                noise_dn: float = NOISE_DN) -> Any:
     """The still-face clip (an in-memory Clip): scaled, jittered, noisy copies of ``image``."""
@@ -57,6 +50,7 @@ def still_clip(image: Any, *, face_width: float, seed: int, jitter_px: float = J
 
     from mxkit.data import Clip
     from mxkit.face import detect_landmarks
+    from mxkit.testing import fourier_shift
 
     width = float(np.ptp(detect_landmarks(image).points[:17, 0]))          # jaw to jaw, px
     scale = face_width / width
@@ -67,7 +61,7 @@ def still_clip(image: Any, *, face_width: float, seed: int, jitter_px: float = J
     frames = []
     for _ in range(N_FRAMES):
         du, dv = rng.normal(0.0, jitter_px, 2)
-        f = _shift(base, du, dv) + rng.normal(0.0, noise_dn, base.shape)
+        f = fourier_shift(base, du, dv) + rng.normal(0.0, noise_dn, base.shape)
         frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
     return Clip(dataset="null", subject="astronaut", clip_id=f"w{face_width}_s{seed}", frames=np.stack(frames),
                 fps=200.0, onset=ONSET, apex=APEX, offset=N_FRAMES - 1)
