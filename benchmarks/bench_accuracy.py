@@ -54,7 +54,7 @@ N_BOOT = 2000
 
 
 def run(quick: bool = False, *, weights: Any = None, work: Any = None,
-        workers: int = 2) -> dict[str, Any]:
+        workers: int = 2, track: str = "detect") -> dict[str, Any]:
     """Honest accuracy of every variant on the fresh held-out clips.
 
     Parameters
@@ -67,6 +67,9 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
         Data and prepare cache (default ``mxkit._io.cache_dir("bench_accuracy")``).
     workers : int
         Prepare worker processes.
+    track : {'detect', 'flow'}, default 'detect'
+        Landmarks of ``mxkit.prepare`` (``track='flow'``: detected at the onset and tracked with
+        the flow), on top of the weights' recorded prepare settings.
 
     Returns
     -------
@@ -79,7 +82,13 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     from mxkit.eval import NO_MOTION, compare_variants
     from mxkit.morph import load_face_model
     from mxkit.nets import VARIANTS
-    from mxkit.workflows import default_weights_path, run_ablation, synthme_dataset
+    from mxkit.workflows import (
+        default_weights_path,
+        prepare_clips,
+        run_ablation,
+        synthme_dataset,
+        weights_settings,
+    )
 
     data = QUICK if quick else HELD_OUT
     work = Path(work or cache_dir("bench_accuracy")) / f"seed{data['seed']}_{'quick' if quick else 'held_out'}"
@@ -88,7 +97,11 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
     t0 = time.perf_counter()
     clips = list(synthme_dataset(work / "synthme", **data))
     t_data = time.perf_counter() - t0
-    ablation = run_ablation(clips, variants=VARIANTS, model=model, weights=weights,
+    prepared = None
+    if track != "detect":                      # the weights' prepare settings, plus the landmark option
+        opts = {**weights_settings(weights)["prepare"], "track": track}
+        prepared = prepare_clips(clips, cache_dir=work / "prepared", workers=workers, progress=False, **opts)
+    ablation = run_ablation(clips, variants=VARIANTS, model=model, weights=weights, prepared=prepared,
                             cache_dir=work / "prepared", workers=workers, progress=False,
                             evaluate_options={"regions": False, "aus": "truth", "meshes": ("fine",),
                                               "prepared": False}, reported=False)
@@ -128,7 +141,7 @@ def run(quick: bool = False, *, weights: Any = None, work: Any = None,
         "full <= smoothed in every AU region": ("worse in " + (", ".join(au_losses) or "none"), not au_losses),
         "every component's interval below 0": ("not in " + (", ".join(comp_fail) or "none"), not comp_fail),
     }
-    return {"benchmark": "accuracy", "quick": bool(quick), "data": dict(data), "n_clips": len(clips),
+    return {"benchmark": "accuracy", "quick": bool(quick), "data": dict(data), "track": track, "n_clips": len(clips),
             "n_subjects": len({c.subject for c in clips}), "weights": weights.name,
             "seed_note": "fresh seed 20261206: never generated or used for any choice before these figures",
             "summary": motion.table.to_dict("records"), "rows": rows,
@@ -162,7 +175,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     """The motion summary with intervals, per region, the component comparisons, the targets."""
     d = result["data"]
     lines = [f"Held-out SynthME ({d['preset']}, **seed {d['seed']}**, {result['n_clips']} micro clips of "
-             f"{result['n_subjects']} subjects); weights `{Path(result['weights']).name}`. Seed: "
+             f"{result['n_subjects']} subjects); weights `{Path(result['weights']).name}`; landmarks "
+             f"`track={result.get('track', 'detect')!r}`. Seed: "
              f"{result['seed_note']}.", "",
              "### Motion where the face moves (95 % intervals over clips)", ""]
     lines += _md(result["motion_wide_clips"])
@@ -186,9 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--track", choices=("detect", "flow"), default="detect",
+                        help="landmarks: detected on every frame (default) or tracked with the flow")
     parser.add_argument("--json", type=Path, default=None, help="also write the full result here")
     args = parser.parse_args(argv)
-    result = run(args.quick, weights=args.weights, work=args.work, workers=args.workers)
+    result = run(args.quick, weights=args.weights, work=args.work, workers=args.workers, track=args.track)
     if args.json is not None:
         import json
 

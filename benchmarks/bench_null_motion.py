@@ -40,6 +40,8 @@ N_SEEDS = 5
 FACE_WIDTHS = (100, 200)
 TARGET_MM = 0.015
 OPTIONS = ("detect", "detect+upscale4", "detect+savgol", "flow", "flow+upscale4")
+#: The option the pipeline uses by default (``mxkit.prepare``'s ``track`` and the weights' settings).
+DEFAULT_OPTION = "detect"
 
 
 def still_clip(image: Any, *, face_width: float, seed: int, jitter_px: float = JITTER_PX,
@@ -117,7 +119,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             ci = bootstrap_interval(per_seed, n_boot=2000)
             rows.append({"option": name, "face_px": width, "mean_abs_d_mm": ci.value, "low": ci.low,
                          "high": ci.high, "per_seed": per_seed, "meets_target": bool(ci.value <= TARGET_MM)})
-    return {"benchmark": "null_motion", "quick": bool(quick),
+    return {"benchmark": "null_motion", "quick": bool(quick), "default_option": DEFAULT_OPTION,
             "settings": {"frames": N_FRAMES, "onset": ONSET, "apex": APEX, "jitter_px": JITTER_PX,
                          "noise_dn": NOISE_DN, "seeds": list(seeds), "face_widths_px": list(widths),
                          "prepare": {k: str(v) for k, v in base_opts.items()}, "target_mm": TARGET_MM},

@@ -241,6 +241,14 @@ def _target_accuracy(r: dict[str, Any]) -> tuple[str, bool]:
     return f"seed {r['data']['seed']}: {text}", all(ok for _, ok in t.values())
 
 
+def _target_null_motion(r: dict[str, Any]) -> tuple[str, bool]:
+    rows = [row for row in r["rows"] if row["face_px"] == min(x["face_px"] for x in r["rows"])]
+    text = "; ".join(f"{row['option']} {row['mean_abs_d_mm']:.4f} mm" for row in rows)
+    default = next(row for row in rows if row["option"] == r.get("default_option", "detect"))
+    return (f"{default['face_px']} px face: {text} (default: {default['option']})",
+            bool(default["mean_abs_d_mm"] <= r["settings"]["target_mm"]))
+
+
 #: DESIGN.md §6: (what, target, benchmark, how to read the result)
 TARGETS = (
     ("mxkit rasterizer, mh-head, 256x256", ">= 50 frames/s", "render", _target_render),
@@ -251,6 +259,8 @@ TARGETS = (
     ("accuracy on held-out SynthME micro clips (fresh seed)", "issue 15: full beats no motion on >= 90 % "
      "of clips, median active rel. error <= 0.35, amplitude ratio 0.8-1.2, full <= smoothed in every AU "
      "region, every component helps with an interval below 0", "accuracy", _target_accuracy),
+    ("null motion: a still real face ~100 px wide, sub-pixel jitter and sensor noise", "issue 15: mean |d| "
+     "at the apex <= 0.015 mm with the default landmarks", "null_motion", _target_null_motion),
 )
 
 
