@@ -159,11 +159,15 @@ def test_evaluate_writes_the_ablation_table(data, prepared_out, tmp_path, capsys
                  "--workers", "1", "--out", str(out), "--quiet"]) == 0
     table = pd.read_csv(out / "ablation.csv")
     mine = table[table["source"] == "mxkit"]
-    assert mine[["dataset", "variant"]].values.tolist() == [["synthme", "static"]]
-    assert 0 < mine["L1"].iloc[0] < 5 and 0 < mine["micro_motion"].iloc[0] < 2     # mm
+    assert mine[["dataset", "variant"]].values.tolist() == [["synthme", "no_motion"], ["synthme", "static"]]
+    static = mine[mine["variant"] == "static"]
+    assert 0 < static["shape_l1"].iloc[0] < 5 and 0 < static["micro_motion_l2"].iloc[0] < 2     # mm
+    assert mine["L1"].isna().all()                          # the paper's column only
+    ref = mine[mine["variant"] == "no_motion"]
+    assert ref["rel_error"].iloc[0] == 1.0 and ref["beats_no_motion"].iloc[0] == 0.0
     assert set(table.loc[table["source"] == "as reported", "dataset"]) == {"casme2", "casme", "samm"}
     summary = pd.read_csv(out / "summary.csv")
-    assert summary["clips"].tolist() == [2]
+    assert summary["clips"].tolist() == [2, 2]
     md = (out / "ablation.md").read_text()
     assert md.index("| synthme | static |") < md.index("as reported")
     printed = capsys.readouterr().out

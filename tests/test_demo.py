@@ -24,11 +24,13 @@ def demo(tmp_path_factory):
 
 
 def test_writes_tables_and_report(demo):
-    for name in ("report.html", "metrics.csv", "summary.csv", "summary.md"):
+    for name in ("report.html", "metrics.csv", "motion.csv", "summary.csv", "summary.md"):
         assert (demo / name).stat().st_size > 0, name
     summary = pd.read_csv(demo / "summary.csv")
-    assert list(summary["variant"]) == VARIANTS
+    assert list(summary["variant"]) == ["no_motion", *VARIANTS]          # the reference is its own row
     assert (summary["clips"] == 2).all()                     # the tiny preset's micro clips
+    rel = dict(zip(summary["variant"], summary["active rel. error (median)"], strict=True))
+    assert rel["no_motion"] == pytest.approx(1.0) and all(0 <= v < 5 for v in rel.values())
     mm = dict(zip(summary["variant"], summary["micro-motion L1 (mm)"], strict=True))
     # a micro-expression moves the face by a fraction of a millimetre to ~2 mm: errors of the
     # reconstructions are finite, positive and below the motion itself
@@ -39,7 +41,30 @@ def test_writes_tables_and_report(demo):
     assert mm["full"] < mm["smoothed"]
     metrics = pd.read_csv(demo / "metrics.csv")
     assert {"clip", "subject", "variant", "region", "metric", "value", "unit"} <= set(metrics)
-    assert set(metrics["variant"]) == set(VARIANTS)
+    assert set(metrics["variant"]) == {"no_motion", *VARIANTS}
+
+
+def test_report_leads_with_the_honest_metrics_and_says_where_it_loses(demo):
+    import html as _html
+
+    text = _html.unescape((demo / "report.html").read_text())
+    summary = text.index('id="s1"')
+    # the summary leads with the active-region error and the no-motion row, before any whole-face L1
+    assert text.index("active rel. error", summary) < text.index("micro-motion L1", summary)
+    assert text.index("<td>no_motion</td>", summary) < text.index("Other metrics", summary)
+    assert "1 = predicting no motion" in text
+    # the report's per-variant count of clips no better than no motion is the metrics' own
+    metrics = pd.read_csv(demo / "metrics.csv")
+    rel = metrics.query("metric == 'active_rel_error' and region == 'all' and mesh == 'fine'")
+    for v in VARIANTS:
+        r = rel[rel["variant"] == v]["value"]
+        wins = int((r < 1).sum())
+        assert f"{v}: median active relative error" in text
+        assert f"better than no motion on {wins} of {len(r)} clips" in text
+        if wins < len(r):
+            assert f"no better on {len(r) - wins}" in text
+    md = (demo / "summary.md").read_text()
+    assert md.index("no_motion") < md.index("Other metrics")
 
 
 def test_report_renders_in_headless_chromium(demo, tmp_path):

@@ -23,7 +23,7 @@ def _recon_table(dataset: str, l1: float, l2: float, mm: float) -> pd.DataFrame:
 
 def test_table_keeps_reported_rows_apart():
     rows = [ablation_row("full", "casme2", reconstruction=_recon_table("casme2", 0.3, 0.6, 0.1)),
-            ablation_row("static", "casme2", values={"L1": 0.5, "WF1": 0.3}),
+            ablation_row("static", "casme2", values={"shape_l1": 0.5, "WF1": 0.3}),
             ablation_row("full", "samm", values={"ACC": 0.5})]
     t = ablation_table(rows)
     f = t.frame
@@ -31,8 +31,9 @@ def test_table_keeps_reported_rows_apart():
     assert f["source"].tolist() == ["mxkit"] * 3 + ["as reported"] * 2
     assert f["variant"].tolist()[:3] == ["static", "full", "full"]    # VARIANTS order within a dataset
     full = t.measured.set_index(["dataset", "variant"]).loc[("casme2", "full")]
-    assert full["L1"] == pytest.approx(0.3) and full["L2"] == pytest.approx(0.6)
-    assert full["micro_motion"] == pytest.approx(0.1) and np.isnan(full["WF1"])
+    assert full["shape_l1"] == pytest.approx(0.3) and full["shape_l2"] == pytest.approx(0.6)
+    assert full["micro_motion_l2"] == pytest.approx(0.1) and np.isnan(full["WF1"])
+    assert np.isnan(full["L1"])                                       # the paper's column, never mxkit's
     rep = t.reported.set_index("dataset")
     assert rep.loc["casme2", "L1"] == 0.041 and rep.loc["casme2", "WF1"] == 0.5332
     assert rep.loc["samm", "ACC"] == 0.5686 and rep.loc["samm", "L1"] == 0.06
@@ -41,8 +42,10 @@ def test_table_keeps_reported_rows_apart():
                            "variants": ["static", "full"]}
     md = t.to_markdown()
     head, tail = md.split("as reported (Sun et al. 2026)")
-    assert "| casme2 | static | 0.5000 |" in head and "0.0410" in tail and "0.0410" not in head
-    assert "vertex_l1" in md
+    assert "| casme2 | static |  | 0.5000 |" in head and "0.0410" in tail and "0.0410" not in head
+    assert "shape_l1" in md and "the paper's figure only" in md
+    with pytest.raises(InputValueError, match="paper"):
+        ablation_row("full", "casme2", values={"L1": 0.5})
     assert ablation_table(rows, include_reported=False).reported.empty
     assert len(ablation_table(rows, datasets=["casme"]).reported) == 3
     assert {(r["dataset"], r["metric"]) for r in REPORTED} >= {("casme", "ACC"), ("casme", "L1")}

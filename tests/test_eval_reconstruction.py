@@ -123,7 +123,12 @@ def test_local_bump_gives_known_per_region_micro_motion_error(model):
     assert val["AU12", "micro_motion_l2"] == pytest.approx(0.5 * n_left * 2.0 / (0.5 * n_left + 1.0))
     assert val["left", "motion_true"] == pytest.approx(2.0)
     assert val["left", "motion_pred"] == pytest.approx(0.0, abs=1e-9)
-    assert set(table["unit"]) == {"mm"}
+    mm = table[~table["metric"].isin(["active_rel_error", "amplitude_ratio", "motion_cosine", "active_vertices"])]
+    assert set(mm["unit"]) == {"mm"}
+    # the active rows: only 'left' moves, the prediction does not -> the no-motion answers
+    assert val["left", "active_rel_error"] == pytest.approx(1.0) and val["all", "active_rel_error"] == pytest.approx(1.0)
+    assert val["AU12", "active_vertices"] == n_left and val["left", "amplitude_ratio"] == 0.0
+    assert ("right", "active_rel_error") not in val.index                # nothing moves there
     # the functional form agrees; a perfect prediction has zero error
     assert micro_motion_error(pred, truth, onset=2, apex=4, weights=model.region_mask("left")) == pytest.approx(2.0)
     assert micro_motion_error(rigid(truth), truth, onset=2, apex=4) == pytest.approx(0.0, abs=1e-9)

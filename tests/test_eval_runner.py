@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mxkit.errors import AssetNotFoundError, InputValueError, OptionError, ShapeError
-from mxkit.eval import REPORTED_SOURCE, evaluate_reconstruction, flow_baseline
+from mxkit.eval import REPORTED_SOURCE, evaluate_no_motion, evaluate_reconstruction, flow_baseline
 from mxkit.workflows import (
     BUNDLE_FORMAT,
     DEFAULT_FIT,
@@ -80,15 +80,20 @@ def test_feature_specs():
 
 def test_summary_tables_average_clips():
     rows = []
-    for variant, mm in (("static", (0.4, 0.2)), ("full", (0.1, 0.1))):
-        for clip, v in zip(("c1", "c2"), mm, strict=True):
+    for variant, mm, rel in (("no_motion", (0.5, 0.5), (1.0, 1.0)), ("static", (0.4, 0.2), (1.4, 0.8)),
+                             ("full", (0.1, 0.1), (0.2, 0.6))):
+        for clip, v, r in zip(("c1", "c2"), mm, rel, strict=True):
             for region, scale in (("all", 1.0), ("mouth", 2.0)):
                 rows.append({"clip": clip, "subject": "s", "dataset": "d", "variant": variant, "mesh": "fine",
                              "region": region, "metric": "micro_motion_l1", "value": v * scale, "unit": "mm"})
+            rows.append({"clip": clip, "subject": "s", "dataset": "d", "variant": variant, "mesh": "fine",
+                         "region": "all", "metric": "active_rel_error", "value": r, "unit": "ratio"})
     metrics = pd.DataFrame(rows)
-    s = variant_summary(metrics, ["static", "full"]).set_index("variant")
+    s = variant_summary(metrics, ["no_motion", "static", "full"]).set_index("variant")
     assert s.loc["static", "micro-motion L1 (mm)"] == pytest.approx(0.3)
-    assert s.loc["full", "ratio to static"] == pytest.approx(0.1 / 0.3)
+    assert s.loc["full", "L1 / no motion"] == pytest.approx(0.1 / 0.5)
+    assert s.loc["static", "active rel. error (median)"] == pytest.approx(1.1)
+    assert s.loc["static", "beats no motion"] == 0.5 and s.loc["no_motion", "beats no motion"] == 0.0
     assert np.isnan(s.loc["full", "SNR"]) and s.loc["full", "clips"] == 2
     r = region_table(metrics, ["static", "full"])
     assert r["region"].tolist() == ["all", "mouth"] and r.loc[1, "static"] == pytest.approx(0.6)
@@ -125,17 +130,30 @@ def test_ablation_composes_the_library_calls(synthme, mh_head, tmp_path):
     # the metrics are evaluate_reconstruction's, with the prepared clip
     rec, prep = res.reconstructions["static"][1], res.prepared[1]
     direct = evaluate_reconstruction(rec, clips[1].ground_truth, mh_head, prepared=prep).to_dataframe()
-    mine = res.metrics[res.metrics["clip"] == clips[1].clip_id].reset_index(drop=True)
+    mine = res.metrics[(res.metrics["clip"] == clips[1].clip_id)
+                       & (res.metrics["variant"] == "static")].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, direct)
     assert prep.params["size"] == 192                                   # the weights' prepare settings
-    row = res.table.measured.iloc[0]
+    ref, row = res.table.measured.iloc[0], res.table.measured.iloc[1]
     assert (row["dataset"], row["variant"]) == ("synthme", "static")
-    assert row["L1"] == pytest.approx(res.metrics.query(
-        "metric == 'vertex_l1' and region == 'all' and mesh == 'fine'")["value"].mean())
+    assert row["shape_l1"] == pytest.approx(res.metrics.query(
+        "variant == 'static' and metric == 'vertex_l1' and region == 'all' and mesh == 'fine'")["value"].mean())
+    # the no-motion reference is its own row: motion columns only, 1 by construction
+    assert ref["variant"] == "no_motion" and ref["rel_error"] == pytest.approx(1.0) and np.isnan(ref["shape_l1"])
+    direct_ref = evaluate_no_motion(clips[1].ground_truth, mh_head, onset=rec.onset, apex=rec.apex,
+                                    clip_key=rec.clip_key).to_dataframe()
+    mine_ref = res.metrics[(res.metrics["clip"] == clips[1].clip_id) & (res.metrics["variant"] == "no_motion")]
+    pd.testing.assert_frame_equal(mine_ref.reset_index(drop=True), direct_ref)
+    rel = res.metrics.query("variant == 'static' and metric == 'active_rel_error' and region == 'all'")["value"]
+    assert row["rel_error"] == pytest.approx(rel.median()) and row["beats_no_motion"] == pytest.approx((rel < 1).mean())
+    assert res.motion.value("static", "rel_error_median") == pytest.approx(rel.median())
+    assert res.motion.value("static", "wins_vs_no_motion") == pytest.approx((rel < 1).mean())
+    assert res.variants == ["static"] and "no_motion" in set(res.per_variant["variant"])
     assert row["UF1"] == pytest.approx(res.recognition["static"].metrics["UF1"])
     assert set(res.table.reported["source"]) == {REPORTED_SOURCE}
     assert res.summary()["clips"] == 3 and res.runs["variant"].tolist() == ["static"] * 3
-    for name in ("ablation.csv", "ablation.md", "summary.csv", "regions.csv", "metrics.csv", "recognition.csv"):
+    for name in ("ablation.csv", "ablation.md", "summary.csv", "regions.csv", "metrics.csv", "recognition.csv",
+                 "motion.csv", "active_regions.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
     # the recognition runner on the same prepared clips = the flow baseline of mxkit.eval
     labelled = clips.map_classes("casme2-5class")

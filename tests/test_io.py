@@ -157,7 +157,7 @@ class TestAtomicWrite:
         save_atomic({"x": torch.zeros(1)}, tmp_path / "w.pt")
         _cache.write_entry(tmp_path / "c" / "e.npz", {"a": np.zeros(2)}, {}, key="k")
         write_npz(tmp_path / "t.npz", {"a": np.zeros(2)})
-        ablation_table([ablation_row("full", "casme2", values={"L1": 0.5})]).to_csv(tmp_path / "a.csv")
+        ablation_table([ablation_row("full", "casme2", values={"shape_l1": 0.5})]).to_csv(tmp_path / "a.csv")
         monkeypatch.undo()
         names = ["m.obj", "r.html", "w.pt", "e.npz", "t.npz", "a.csv"]
         assert [e[0] for e in events] == ["fsync", "replace"] * len(names)

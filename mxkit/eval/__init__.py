@@ -7,6 +7,10 @@ Every number mxkit reports is defined in the docstring of the module that comput
   landmark NME, flow consistency (px), jitter noise floor and ME signal-to-noise; tidy
   per-clip tables (:func:`evaluate_reconstruction`) and their averages
   (:func:`aggregate_metrics`);
+* :mod:`mxkit.eval.motion` -- the honest motion metrics: active-region relative error,
+  amplitude ratio and cosine of the displacement field on the vertices that truly move, the
+  no-motion reference, per-clip win rates, bootstrap intervals over clips and subjects
+  (:func:`motion_summary`, :func:`region_motion_table`);
 * :mod:`mxkit.eval.depth` -- depth consistency: a reconstruction's rendered depth after a
   rigid + scale alignment on the onset frame against measured depth (CAS(ME)³), per facial
   region, with the sensor noise floor beside every number (:func:`depth_consistency`);
@@ -75,6 +79,20 @@ from .metrics import (
     confusion_matrix,
     encode_labels,
 )
+from .motion import (
+    ACTIVE_METRICS,
+    ACTIVE_THRESHOLD,
+    MOTION_METRICS,
+    NO_MOTION,
+    MotionSummary,
+    active_motion_metrics,
+    active_motion_values,
+    active_vertices,
+    compare_variants,
+    motion_summary,
+    region_motion_table,
+    win_rates,
+)
 from .oracle import OracleReconstruction, oracle_reconstruction
 from .recognition import (
     Fold,
@@ -89,10 +107,12 @@ from .recognition import (
 from .reconstruction import (
     ALIGN_MODES,
     TABLE_COLUMNS,
+    NoMotionReference,
     ReconstructionMetrics,
     aggregate_metrics,
     displacement_field,
     error_over_time,
+    evaluate_no_motion,
     evaluate_reconstruction,
     face_mask,
     flow_consistency_error,
@@ -102,6 +122,7 @@ from .reconstruction import (
     micro_motion_error,
     micro_motion_table,
     motion_error_map,
+    no_motion_reference,
     noise_floor,
     noise_table,
     region_weights,
@@ -211,7 +232,13 @@ from .fusion import late_fusion, late_fusion_clips  # noqa: E402
 from .lbptop import lbp_top, lbptop_features, resample_frames, tim_matrix  # noqa: E402
 from .mdmo import MDMO_ROIS, mdmo, mdmo_features, mdmo_rois  # noqa: E402
 from .published import REPORTED_RECOGNITION, reported_recognition  # noqa: E402
-from .stats import PermutationTest, bootstrap_intervals, paired_permutation_test  # noqa: E402
+from .stats import (  # noqa: E402
+    Interval,
+    PermutationTest,
+    bootstrap_interval,
+    bootstrap_intervals,
+    paired_permutation_test,
+)
 
 __all__ += [
     "ApexFlow", "apex_flow", "apex_flows", "BASELINE_FLOW", "BASELINE_KINDS", "baseline_feature_matrix",
@@ -220,4 +247,10 @@ __all__ += [
     "late_fusion", "late_fusion_clips", "lbp_top", "lbptop_features", "mdmo", "mdmo_features", "MDMO_ROIS",
     "mdmo_rois", "OffApexNet", "paired_permutation_test", "PermutationTest", "REPORTED_RECOGNITION",
     "reported_recognition", "resample_frames", "STSTNet", "tim_matrix", "train_flow_cnn",
+]
+# Issue 15: honest motion metrics (active regions, the no-motion reference, win rates, intervals).
+__all__ += [
+    "ACTIVE_METRICS", "ACTIVE_THRESHOLD", "active_motion_metrics", "compare_variants", "active_motion_values", "active_vertices",
+    "bootstrap_interval", "evaluate_no_motion", "Interval", "MOTION_METRICS", "motion_summary",
+    "MotionSummary", "NO_MOTION", "no_motion_reference", "NoMotionReference", "region_motion_table", "win_rates",
 ]

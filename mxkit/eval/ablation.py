@@ -5,16 +5,29 @@
 (:class:`~mxkit.eval.RecognitionResult`) per ``(variant, dataset)``, or plain numbers -- and
 builds one row per (dataset, variant) with the columns of :data:`TABLE_METRICS`:
 
-=================  ============================================================================
-column             source
-=================  ============================================================================
-``L1``             ``vertex_l1`` (per-coordinate absolute vertex error after rigid alignment,
-                   mm; fine mesh, region ``'all'``), mean over the dataset's clips
-``L2``             ``vertex_l2`` (mean Euclidean vertex distance, mm), same averaging
-``micro_motion``   ``micro_motion_l2`` (mean Euclidean error of the apex - onset field, mm)
-``UF1 UAR WF1``    pooled LOSO metrics of the recognition result (fractions in [0, 1]) on
-``ACC``            the dataset's subset of the pooled predictions
-=================  ============================================================================
+=====================  ========================================================================
+column                 source (fine mesh, region ``'all'``, over the dataset's clips)
+=====================  ========================================================================
+``rel_error``          median ``active_rel_error`` (:mod:`mxkit.eval.motion`): error of the
+                       apex - onset field on the vertices that truly move over their true
+                       motion; 0 perfect, 1 = predicting no motion
+``amplitude``          median ``amplitude_ratio`` (share of the true amplitude recovered there)
+``cosine``             median ``motion_cosine`` (direction agreement of the two fields there)
+``beats_no_motion``    share of clips with ``active_rel_error < 1``, i.e. strictly better than
+                       the no-motion reference (onset shape kept) on that clip
+``micro_motion_l2``    mean ``micro_motion_l2`` (Euclidean error of the apex - onset field over
+                       the whole face, mm)
+``shape_l1``           mean ``vertex_l1`` (per-coordinate absolute vertex error after a per-frame
+                       rigid alignment, mm): a **shape** error, not the paper's L1
+``shape_l2``           mean ``vertex_l2`` (mean Euclidean vertex distance, mm)
+``L1``                 **the paper's L1 only** (its 'as reported' rows; unit and reference not
+                       public); mxkit never fills it
+``UF1 UAR WF1 ACC``    pooled LOSO metrics of the recognition result (fractions in [0, 1]) on
+                       the dataset's subset of the pooled predictions
+=====================  ========================================================================
+
+The ``no_motion`` row (variant :data:`mxkit.eval.NO_MOTION`) is the no-motion reference: motion
+columns only (``rel_error`` 1, ``amplitude`` and ``cosine`` 0, ``beats_no_motion`` 0).
 
 The paper's own figures (:data:`REPORTED`, Sun et al. 2026 as quoted in ``DESIGN.md`` §1) are
 added as separate rows with ``source = 'as reported'`` -- never mixed into mxkit's rows -- and
@@ -41,6 +54,7 @@ import pandas as pd
 from .._io import atomic_write
 from ..errors import InputValueError
 from ..nets.variants import VARIANTS as _VARIANTS
+from .motion import NO_MOTION
 
 __all__ = ["VARIANTS", "TABLE_METRICS", "REPORTED", "REPORTED_SOURCE", "ablation_row", "ablation_table",
            "AblationTable"]
@@ -48,10 +62,14 @@ __all__ = ["VARIANTS", "TABLE_METRICS", "REPORTED", "REPORTED_SOURCE", "ablation
 #: Reconstruction variants of the ablation, in table order: :data:`mxkit.nets.VARIANTS` (one home).
 VARIANTS = _VARIANTS
 #: Metric columns of the table, in order.
-TABLE_METRICS = ("L1", "L2", "micro_motion", "UF1", "UAR", "WF1", "ACC")
+TABLE_METRICS = ("rel_error", "amplitude", "cosine", "beats_no_motion", "micro_motion_l2", "shape_l1", "shape_l2",
+                 "L1", "UF1", "UAR", "WF1", "ACC")
 #: Value of the ``source`` column on the paper's rows (mxkit's rows say ``'mxkit'``).
 REPORTED_SOURCE = "as reported"
-_RECON_METRIC = {"L1": "vertex_l1", "L2": "vertex_l2", "micro_motion": "micro_motion_l2"}
+#: Table column -> (metric, statistic over clips) of mxkit's reconstruction rows.
+_RECON_METRIC = {"rel_error": ("active_rel_error", "median"), "amplitude": ("amplitude_ratio", "median"),
+                 "cosine": ("motion_cosine", "median"), "micro_motion_l2": ("micro_motion_l2", "mean"),
+                 "shape_l1": ("vertex_l1", "mean"), "shape_l2": ("vertex_l2", "mean")}
 
 #: The paper's figures (Sun et al., arXiv 2603.07043, 2026; DESIGN.md §1), full method only.
 #: ACC as a fraction (44.7 % -> 0.447). L1's unit and reference are not stated in the paper.
@@ -77,10 +95,13 @@ def _recon_values(recon: Any, dataset: str) -> dict[str, float]:
     if "dataset" in sel.columns and dataset in set(sel["dataset"]):
         sel = sel[sel["dataset"] == dataset]
     out = {}
-    for col, metric in _RECON_METRIC.items():
-        v = sel.loc[sel["metric"] == metric, "value"]
+    for col, (metric, stat) in _RECON_METRIC.items():
+        v = sel.loc[sel["metric"] == metric, "value"].dropna()
         if len(v):
-            out[col] = float(v.mean())
+            out[col] = float(v.median() if stat == "median" else v.mean())
+    rel = sel.loc[sel["metric"] == "active_rel_error", "value"].dropna()
+    if len(rel):
+        out["beats_no_motion"] = float((rel < 1.0).mean())
     return out
 
 
@@ -113,6 +134,8 @@ def ablation_row(variant: str, dataset: str, *, reconstruction: Any = None, reco
     if recognition is not None:
         row.update(_recog_values(recognition, dataset))
     for k, v in dict(values or {}).items():
+        if k == "L1":
+            raise InputValueError("the L1 column holds the paper's figure only; mxkit's vertex error is 'shape_l1'")
         if k not in TABLE_METRICS:
             raise InputValueError(f"unknown table metric {k!r}; known: {list(TABLE_METRICS)}")
         row[k] = float(v)
@@ -129,7 +152,8 @@ class AblationTable:
     frame : pandas.DataFrame
         Columns ``source`` ('mxkit' or 'as reported'), ``dataset``, ``variant``, the
         :data:`TABLE_METRICS` (NaN where not measured) and ``note``; mxkit rows first
-        (datasets in order of appearance, variants in :data:`VARIANTS` order), then the
+        (datasets in order of appearance, the ``no_motion`` reference then the variants in
+        :data:`VARIANTS` order), then the
         reported rows.
     """
 
@@ -159,21 +183,29 @@ class AblationTable:
         atomic_write(path, self.frame.to_csv(index=False))
 
     def to_markdown(self, *, digits: int = 4) -> str:
-        """A Markdown table: mxkit rows, then a separator row and the 'as reported' rows."""
-        cols = ["dataset", "variant", *TABLE_METRICS]
+        """A Markdown table: mxkit rows, then a separator row and the 'as reported' rows.
+
+        Metric columns without any value are left out.
+        """
+        shown = [m for m in TABLE_METRICS if self.frame[m].notna().any()]
+        cols = ["dataset", "variant", *shown]
         header = "| " + " | ".join(cols) + " |\n|" + "|".join("---" for _ in cols) + "|\n"
 
         def fmt(row: pd.Series) -> str:
             cells = [str(row["dataset"]), str(row["variant"])]
-            cells += ["" if pd.isna(row[m]) else f"{row[m]:.{digits}f}" for m in TABLE_METRICS]
+            cells += ["" if pd.isna(row[m]) else f"{row[m]:.{digits}f}" for m in shown]
             return "| " + " | ".join(cells) + " |\n"
 
         out = header + "".join(fmt(r) for _, r in self.measured.iterrows())
         if len(self.reported):
             out += "| ***as reported (Sun et al. 2026)*** |" + " |" * (len(cols) - 1) + "\n"
             out += "".join(fmt(r) for _, r in self.reported.iterrows())
-        out += ("\nL1 = `vertex_l1` (mean per-coordinate absolute vertex error after rigid alignment, mm), "
-                "L2 = `vertex_l2` (mean Euclidean vertex distance, mm), micro_motion = `micro_motion_l2` (mm); "
+        out += ("\nrel_error = median active relative error of the apex - onset field on the vertices that "
+                "truly move (true motion >= 30 % of its maximum; 0 perfect, 1 = no motion); amplitude, cosine = "
+                "median amplitude ratio and cosine there; beats_no_motion = share of clips with rel_error < 1; "
+                "micro_motion_l2 = mean Euclidean error of that field over the whole face (mm); shape_l1 / "
+                "shape_l2 = mean per-coordinate absolute / Euclidean vertex error after per-frame rigid "
+                "alignment (mm), a shape error; L1 = the paper's figure only; "
                 "UF1/UAR/WF1/ACC pooled over leakage-safe LOSO folds (fractions).\n")
         if len(self.reported):
             out += f"'As reported' rows: {_REPORTED_NOTE}.\n"
@@ -206,9 +238,9 @@ def ablation_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, *, include_
 
     Examples
     --------
-    >>> t = ablation_table([ablation_row("full", "casme2", values={"L1": 0.5, "WF1": 0.4})])
-    >>> t.frame[["source", "variant", "L1", "WF1"]].values.tolist()
-    [['mxkit', 'full', 0.5, 0.4], ['as reported', 'full', 0.041, 0.5332]]
+    >>> t = ablation_table([ablation_row("full", "casme2", values={"shape_l1": 0.5, "WF1": 0.4})])
+    >>> t.frame[["source", "variant", "shape_l1", "L1", "WF1"]].fillna(-1).values.tolist()
+    [['mxkit', 'full', 0.5, -1.0, 0.4], ['as reported', 'full', -1.0, 0.041, 0.5332]]
     """
     recs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
     for r in recs:
@@ -224,7 +256,7 @@ def ablation_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, *, include_
     if dup:
         raise InputValueError(f"duplicate (dataset, variant) rows: {sorted(dup)}")
     ds_order = list(dict.fromkeys([r["dataset"] for r in recs] + list(datasets or [])))
-    rank = {v: i for i, v in enumerate(VARIANTS)}
+    rank = {v: i for i, v in enumerate(VARIANTS)} | {NO_MOTION: -1}           # the reference first
     recs.sort(key=lambda r: (ds_order.index(r["dataset"]), rank.get(r["variant"], len(VARIANTS)), str(r["variant"])))
     out = [{"source": "mxkit", "note": "", **r} for r in recs]
     if include_reported:

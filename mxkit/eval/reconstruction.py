@@ -22,6 +22,10 @@ metric                      definition
 ``micro_motion_l2``         ``mean_v ||D_pred - D_true||_2``, mm
 ``motion_true``             ``mean_v ||D_true||_2``, mm (how much the truth moves there)
 ``motion_pred``             ``mean_v ||D_pred||_2``, mm
+``active_rel_error`` ...    the active-region motion metrics (``active_rel_error``, ``amplitude_ratio``,
+                            ``motion_cosine``, ``active_motion_true``, ``active_vertices``) on the
+                            vertices whose true motion is >= 30 % of its maximum: defined in
+                            :mod:`mxkit.eval.motion`
 ``landmark_nme``            ``mean_t mean_l ||p_tl - q_tl||_2 / IOD(q_t)``, the inter-ocular
                             distance (outer eye corners 36-45) of the target, ratio
 ``flow_consistency``        ``mean ||(P_t,v - P_onset,v) - F_t(P_onset,v)||_2`` over the frames
@@ -68,6 +72,13 @@ from ..errors import InputValueError, ShapeError
 from ..geometry import rigid_align as geometry_rigid_align
 from ..morph.masks import face_mask, region_weights  # re-exported: they live on the face model
 from ..morph.masks import vertex_weights as _mask
+from .motion import (
+    ACTIVE_METRICS,
+    ACTIVE_THRESHOLD,
+    MOTION_METRICS,
+    NO_MOTION,
+    active_motion_values,
+)
 
 __all__ = [
     "ALIGN_MODES",
@@ -92,6 +103,9 @@ __all__ = [
     "landmark_table",
     "ReconstructionMetrics",
     "evaluate_reconstruction",
+    "NoMotionReference",
+    "no_motion_reference",
+    "evaluate_no_motion",
     "aggregate_metrics",
 ]
 
@@ -692,18 +706,30 @@ def vertex_error_table(pred: Any, truth: Any, *, regions: Mapping[str, np.ndarra
 def micro_motion_table(pred: Any, truth: Any, *, onset: int, apex: int,
                        regions: Mapping[str, np.ndarray] | None = None,
                        align: Literal["frame", "clip", "onset", "none"] = "onset",
-                       mask: Any = None) -> pd.DataFrame:
-    """``micro_motion_l1 / micro_motion_l2 / motion_true / motion_pred`` (mm) per region."""
+                       mask: Any = None, active_threshold: float | None = ACTIVE_THRESHOLD) -> pd.DataFrame:
+    """Motion metrics of the apex - onset field per region.
+
+    ``micro_motion_l1 / micro_motion_l2 / motion_true / motion_pred`` (mm, whole region) and the
+    active-region metrics of :mod:`mxkit.eval.motion` (``active_rel_error``, ``amplitude_ratio``,
+    ``motion_cosine``, ``active_motion_true``, ``active_vertices``) on the vertices whose true
+    motion is at least ``active_threshold`` times its maximum over the mask (``None``: left out;
+    regions without an active vertex are left out of those rows).
+    """
     p, t = _pair(pred, truth)
     regions = regions or {"all": _mask(mask, p.shape[1])}
-    dp, dt = _motion_fields(p, t, onset, apex, align, regions.get("all") if mask is None else mask)
+    support = regions.get("all") if mask is None else mask
+    dp, dt = _motion_fields(p, t, onset, apex, align, support)
     e1, e2 = np.abs(dp - dt).mean(-1), np.linalg.norm(dp - dt, axis=-1)
     mt, mp = np.linalg.norm(dt, axis=-1), np.linalg.norm(dp, axis=-1)
     values = {r: {"micro_motion_l1": _wmean(e1, w) * _MM, "micro_motion_l2": _wmean(e2, w) * _MM,
                   "motion_true": _wmean(mt, w) * _MM, "motion_pred": _wmean(mp, w) * _MM}
               for r, w in regions.items()}
+    if active_threshold is not None:
+        for r, m in active_motion_values(dp, dt, regions, threshold=active_threshold,
+                                         mask=_mask(support, p.shape[1])).items():
+            values[r].update(m)
     return _rows(values, {"micro_motion_l1": "mm", "micro_motion_l2": "mm",
-                          "motion_true": "mm", "motion_pred": "mm"})
+                          "motion_true": "mm", "motion_pred": "mm", **ACTIVE_METRICS})
 
 
 def noise_table(vertices: Any, *, onset: int, apex: int, neutral: Any = None,
@@ -811,6 +837,7 @@ def evaluate_reconstruction(
     prepared: Any = None,
     target_landmarks: Any = None,
     meshes: Sequence[str] = ("fine", "coarse"),
+    active_threshold: float | None = ACTIVE_THRESHOLD,
 ) -> ReconstructionMetrics:
     """All reconstruction metrics of one clip against its 3D ground truth.
 
@@ -849,6 +876,9 @@ def evaluate_reconstruction(
         Target landmarks (px) of ``landmark_nme`` (default ``prepared.landmarks``).
     meshes : sequence of {'fine', 'coarse'}
         Which reconstructed meshes to evaluate.
+    active_threshold : float or None, default 0.3
+        The active-region motion metrics (:mod:`mxkit.eval.motion`) on the vertices whose true
+        apex motion is at least this share of its maximum over the mask; ``None`` leaves them out.
 
     Returns
     -------
@@ -890,7 +920,7 @@ def evaluate_reconstruction(
             raise ShapeError(f"recon {mesh} vertices {verts.shape} and truth {true_v.shape} differ in shape")
         parts = [vertex_error_table(verts, true_v, regions=weights, align=align, onset=onset),
                  micro_motion_table(verts, true_v, onset=onset, apex=apex, regions=weights,
-                                    align=motion_align)]
+                                    align=motion_align, active_threshold=active_threshold)]
         if neutral_idx.size >= 2:
             parts.append(noise_table(verts, onset=onset, apex=apex, neutral=neutral_idx,
                                      regions=weights, method=noise_method))
@@ -916,9 +946,80 @@ def evaluate_reconstruction(
     table = table[list(TABLE_COLUMNS)]
     settings = {"mask": mask if isinstance(mask, str) else "custom", "n_mask_vertices": int(np.count_nonzero(vmask)),
                 "align": align, "motion_align": motion_align, "noise_method": noise_method,
-                "neutral_frames": neutral_idx.tolist(), "aus": au_list, "onset": onset, "apex": apex}
+                "neutral_frames": neutral_idx.tolist(), "aus": au_list, "onset": onset, "apex": apex,
+                "active_threshold": active_threshold}
     return ReconstructionMetrics(clip_key=key, variant=getattr(recon, "variant", None),  # type: ignore[arg-type]
                                  table=table, settings=settings)
+
+
+@dataclass(frozen=True)
+class NoMotionReference:
+    """The no-motion reference of one clip: the onset shape kept for every frame.
+
+    Reconstruction-like (``vertices``, ``vertices_coarse`` (T, V, 3) metres, ``onset``, ``apex``,
+    ``clip_key``, ``variant = 'no_motion'``), so :func:`evaluate_reconstruction` grades it.
+    """
+
+    vertices: np.ndarray = field(repr=False)
+    onset: int
+    apex: int
+    clip_key: tuple[str, str, str]
+    variant: str = NO_MOTION
+
+    @property
+    def vertices_coarse(self) -> np.ndarray:
+        return self.vertices
+
+
+def no_motion_reference(vertices: Any, *, onset: int, apex: int,
+                        clip_key: Sequence[str] = ("", "", "")) -> NoMotionReference:
+    """:class:`NoMotionReference` from a vertex sequence: its onset frame repeated over its frames.
+
+    Parameters
+    ----------
+    vertices : array (T, V, 3)
+        Metres (for example the clip's true vertices: its onset shape is then the truth's).
+    onset, apex : int
+    clip_key : (dataset, subject, clip_id)
+    """
+    x = _sequence(vertices, "vertices")
+    o = _frame(onset, len(x), "onset")
+    _frame(apex, len(x), "apex")
+    return NoMotionReference(np.repeat(x[o][None], len(x), 0), onset=o, apex=int(apex) % len(x),
+                             clip_key=tuple(str(k) for k in clip_key))  # type: ignore[arg-type]
+
+
+def evaluate_no_motion(truth: Any, model: Any, *, onset: int, apex: int,
+                       clip_key: Sequence[str] = ("", "", ""), **options: Any) -> ReconstructionMetrics:
+    """Motion metrics of the no-motion reference of one clip (variant ``'no_motion'``).
+
+    Predicts no motion at all: the true onset shape kept for every frame
+    (:func:`no_motion_reference` of the truth). Only the :data:`mxkit.eval.MOTION_METRICS` rows
+    are kept (fine mesh): by construction ``active_rel_error`` is 1, ``amplitude_ratio`` and
+    ``motion_cosine`` 0, ``micro_motion_l1`` the true mean displacement. Its shape errors are left
+    out: its shape is the truth's own onset.
+
+    Parameters
+    ----------
+    truth : SynthTruth-like or array (T, V, 3)
+    model : FaceModel
+    onset, apex : int
+        The frames the reconstructions of the clip use (``recon.onset``, ``recon.apex``).
+    clip_key : (dataset, subject, clip_id)
+    **options
+        Of :func:`evaluate_reconstruction` (``mask``, ``regions``, ``aus``, ``motion_align``,
+        ``active_threshold``); ``meshes``, ``prepared``, ``target_landmarks`` are ignored.
+
+    Returns
+    -------
+    ReconstructionMetrics
+    """
+    for k in ("meshes", "prepared", "target_landmarks"):
+        options.pop(k, None)
+    ref = no_motion_reference(_truth_vertices(truth, model), onset=onset, apex=apex, clip_key=clip_key)
+    res = evaluate_reconstruction(ref, truth, model, meshes=("fine",), **options)
+    table = res.table[res.table["metric"].isin(MOTION_METRICS)].reset_index(drop=True)
+    return ReconstructionMetrics(clip_key=res.clip_key, variant=NO_MOTION, table=table, settings=res.settings)
 
 
 def _model_has_au(model: Any, au: str) -> bool:

@@ -1,4 +1,4 @@
-"""Uncertainty of recognition scores: subject bootstrap intervals and a paired permutation test.
+"""Uncertainty: subject bootstrap intervals of recognition scores and of per-clip figures, a paired permutation test.
 
 **Bootstrap over subjects** (:func:`bootstrap_intervals`). LOSO predictions of one subject are
 not independent of each other (same face, same session), so the resampling unit is the
@@ -9,6 +9,10 @@ policy as the result, :mod:`mxkit.eval.metrics`). Drawing within datasets keeps 
 parts at their sizes. The interval is the percentile interval of the replicates at ``level``
 (default 95 %). It describes how much the score depends on *which* subjects were recorded, for
 these fitted folds; it does not refit the models.
+
+**Intervals of per-clip figures** (:func:`bootstrap_interval`). The mean or median of per-clip
+values (a reconstruction error, a win indicator) with a percentile bootstrap interval over the
+clips or, with ``units``, over subjects (the same cluster draws, within strata).
 
 **Paired permutation test** (:func:`paired_permutation_test`). Two feature sets (or classifiers)
 evaluated on the *same samples and folds* give predictions ``a`` and ``b``. Under the null
@@ -25,6 +29,7 @@ predictions give ``d* = 0`` for every pattern, so ``p = 1``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,7 +41,7 @@ from .._checks import check_option
 from ..errors import InputValueError, ShapeError
 from .metrics import METRICS, classification_metrics
 
-__all__ = ["bootstrap_intervals", "PermutationTest", "paired_permutation_test"]
+__all__ = ["bootstrap_intervals", "Interval", "bootstrap_interval", "PermutationTest", "paired_permutation_test"]
 
 _TOL = 1e-12
 
@@ -74,6 +79,21 @@ def _confusion_metrics(cm: np.ndarray, policy: str) -> np.ndarray:
         wf1 = (support * np.nan_to_num(f1)).sum(1) / n
         acc = tp.sum(1) / n
     return np.stack([uf1, uar, wf1, acc], 1)
+
+
+def _cluster_draws(sizes: Sequence[int], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each unit is drawn in each replicate, (n_boot, sum(sizes)).
+
+    Units are numbered stratum after stratum; every replicate draws, within each stratum, as
+    many units as it has, with replacement.
+    """
+    draws = np.zeros((n_boot, int(sum(sizes))))
+    start = 0
+    for n in sizes:
+        pick = rng.integers(0, n, (n_boot, n)) + start
+        np.add.at(draws, (np.arange(n_boot)[:, None], pick), 1.0)
+        start += n
+    return draws
 
 
 def _onehot_pairs(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -139,12 +159,7 @@ def bootstrap_intervals(result: Any, *, metrics: Sequence[str] = METRICS, n_boot
         order = [s for st in strata for s in st]
         code = {s: i for i, s in enumerate(order)}
         sample_unit = np.asarray([code[s] for s in subj])
-        draws = np.zeros((int(n_boot), len(order)))
-        start = 0
-        for st in strata:
-            pick = rng.integers(0, len(st), (int(n_boot), len(st))) + start
-            np.add.at(draws, (np.arange(int(n_boot))[:, None], pick), 1.0)
-            start += len(st)
+        draws = _cluster_draws([len(st) for st in strata], int(n_boot), rng)
         C = len(classes)
         cm = (draws[:, sample_unit] @ _onehot_pairs(yt, yp, C)).reshape(-1, C, C)
         cols = [METRICS.index(m) for m in metrics]
@@ -156,6 +171,118 @@ def bootstrap_intervals(result: Any, *, metrics: Sequence[str] = METRICS, n_boot
                          "level": float(level), "n_boot": int(n_boot), "n_subjects": len(order),
                          "n_samples": int(sel.sum())})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic and its bootstrap interval (from :func:`bootstrap_interval`).
+
+    Attributes
+    ----------
+    value : float
+        The statistic of the values themselves.
+    low, high : float
+        Percentile interval of the replicates (NaN with fewer than 2 units).
+    level : float
+    n_boot : int
+    statistic : str
+        ``'mean'`` or ``'median'``.
+    unit : str
+        ``'value'`` (every value a unit) or ``'group'`` (a cluster bootstrap over ``units``).
+    n_units : int
+    n_values : int
+    """
+
+    value: float
+    low: float
+    high: float
+    level: float
+    n_boot: int
+    statistic: str
+    unit: str
+    n_units: int
+    n_values: int
+
+
+def _weighted_median(x_sorted: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Median of each replicate's multiset: values ``x_sorted`` (N,) repeated ``counts`` (B, N) times."""
+    cw = np.cumsum(counts, axis=1)
+    n = cw[:, -1]
+    lo = np.ceil(n / 2)                  # 1-based ranks of the two middle elements
+    hi = np.floor(n / 2) + 1
+    i_lo = (cw < lo[:, None]).sum(1)
+    i_hi = (cw < hi[:, None]).sum(1)
+    return 0.5 * (x_sorted[np.minimum(i_lo, len(x_sorted) - 1)] + x_sorted[np.minimum(i_hi, len(x_sorted) - 1)])
+
+
+def bootstrap_interval(values: Any, *, units: Sequence[Any] | None = None, strata: Sequence[Any] | None = None,
+                       statistic: Literal["mean", "median"] = "mean", n_boot: int = 2000, level: float = 0.95,
+                       seed: int = 0) -> Interval:
+    """Percentile bootstrap interval of the mean or median of per-clip values.
+
+    Without ``units`` every value is resampled on its own (a bootstrap over clips). With
+    ``units`` (e.g. the subject of each clip) whole units are resampled -- a replicate draws,
+    within each stratum (e.g. dataset), as many units as it has, with replacement, and pools
+    their values (a unit drawn twice counts twice) -- the cluster bootstrap of
+    :func:`bootstrap_intervals`. The median of a replicate is that of the pooled multiset.
+
+    Parameters
+    ----------
+    values : array (N,)
+        Finite values (NaN are refused: drop them first).
+    units, strata : sequence (N,), optional
+        Unit and stratum of each value.
+    statistic : {'mean', 'median'}
+    n_boot : int, default 2000
+    level : float, default 0.95
+    seed : int, default 0
+
+    Returns
+    -------
+    Interval
+        ``low`` and ``high`` are NaN when there are fewer than 2 units (nothing to resample).
+
+    Examples
+    --------
+    >>> ci = bootstrap_interval([1.0, 1.0, 1.0], statistic="median")
+    >>> (ci.value, ci.low, ci.high)
+    (1.0, 1.0, 1.0)
+    """
+    check_option(statistic, ("mean", "median"), "statistic")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise InputValueError(f"n_boot must be a positive int; got {n_boot!r}")
+    if not 0 < float(level) < 1:
+        raise InputValueError(f"level must be in (0, 1); got {level!r}")
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size == 0:
+        raise InputValueError("bootstrap_interval got no values")
+    if not np.isfinite(x).all():
+        raise InputValueError("bootstrap_interval got non-finite values; drop them first")
+    n = len(x)
+    unit_of = np.arange(n) if units is None else np.asarray(units, dtype=object)
+    if len(unit_of) != n:
+        raise ShapeError(f"units has {len(unit_of)} entries for {n} values")
+    stratum = np.zeros(n, dtype=object) if strata is None else np.asarray(strata, dtype=object)
+    if len(stratum) != n:
+        raise ShapeError(f"strata has {len(stratum)} entries for {n} values")
+    keys = [(str(s), str(u)) for s, u in zip(stratum, unit_of, strict=True)]
+    order = sorted(set(keys))
+    code = {k: i for i, k in enumerate(order)}
+    unit_code = np.asarray([code[k] for k in keys])
+    sizes = [sum(1 for k in order if k[0] == s) for s in dict.fromkeys(k[0] for k in order)]
+    value = float(np.mean(x) if statistic == "mean" else np.median(x))
+    kind = "value" if units is None else "group"
+    if len(order) < 2:
+        return Interval(value, math.nan, math.nan, float(level), int(n_boot), statistic, kind, len(order), n)
+    rng = np.random.default_rng(seed)
+    counts = _cluster_draws(sizes, int(n_boot), rng)[:, unit_code]          # (B, N) per value
+    if statistic == "mean":
+        reps = counts @ x / counts.sum(1)
+    else:
+        srt = np.argsort(x, kind="stable")
+        reps = _weighted_median(x[srt], counts[:, srt])
+    lo, hi = np.quantile(reps, [(1 - float(level)) / 2, 1 - (1 - float(level)) / 2])
+    return Interval(value, float(lo), float(hi), float(level), int(n_boot), statistic, kind, len(order), n)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@
 
 1. **landmarks** of every frame: dlib (or another backend) detects the face on the first
    frame and tracks it (:func:`mxkit.face.detect_landmarks_sequence`; ``no_face`` picks what
-   happens on a frame without a face);
+   happens on a frame without a face) -- or, with ``track='flow'``, detects the landmarks on
+   the onset frame only and moves them with the optical flow (sub-pixel and temporally
+   consistent: :func:`mxkit.pipeline.track.track_landmarks`);
 2. optional temporal **smoothing** of the landmark tracks (:func:`mxkit.face.smooth_landmarks`);
 3. **alignment**: one similarity estimated on the *onset* frame's landmarks (onto the
    canonical template placed in an ``size x size`` crop) and applied to every frame, so the
@@ -41,10 +43,17 @@ from .._checks import check_option, check_shape
 from .._io import display_path
 from ..data.clip import BAD_FRAME_POLICIES
 from ..errors import FrameReadError, InputValueError, MxkitError, OptionError
-from ..face import Similarity, detect_landmarks_sequence, landmark_noise_floor, smooth_landmarks
+from ..face import (
+    Similarity,
+    detect_landmarks,
+    detect_landmarks_sequence,
+    landmark_noise_floor,
+    smooth_landmarks,
+)
 from ..face.ibug68 import N_LANDMARKS
 from ..flow import FLOW_METHODS, flow_sequence, magnify, optical_strain
 from . import _cache
+from .track import TRACK_MODES, track_landmarks
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -108,7 +117,7 @@ class Prepared:
         Dataset frame numbers of the frames that could not be read (truncated, corrupt,
         missing ...) and were replaced (``on_bad_frame='interpolate'``) or left out
         (``'skip'``; they are then absent from ``frame_numbers``). The policy is
-        ``params['on_bad_frame']`` (part of the cache key).
+        ``params['on_bad_frame']`` (part of the cache key; absent for the default 'raise').
     frame_numbers : tuple of int
         The dataset's frame numbers of the T frames.
     align_rms_px : float
@@ -455,8 +464,9 @@ def _options(*, size: Any, landmarks: Any, flow: Any, flow_params: Any, smooth: 
         "flow": flow,
         "flow_params": _resolve_flow(flow, flow_params),
         "strain": strain,
-        "on_bad_frame": on_bad_frame,
     }
+    if on_bad_frame != "raise":  # 'raise' keeps the cache keys of before the option existed
+        opts["on_bad_frame"] = on_bad_frame
     return opts, backend
 
 
@@ -469,7 +479,7 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
             face_scale: float = 0.75, rotation: bool = True,
             no_face: Literal["raise", "interpolate", "track"] = "raise",
             strain: Literal["central", "forward"] = "central", cache_dir: str | os.PathLike | None = None,
-            n_jobs: int = 1, progress: bool = False,
+            n_jobs: int = 1, progress: bool = False, track: Literal["detect", "flow"] = "detect",
             on_bad_frame: Literal["raise", "skip", "interpolate"] = "raise") -> Prepared:
     """Prepare a clip: landmarks, onset alignment, optical flow onset -> t, strain, magnification.
 
@@ -517,6 +527,14 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
         Threads of the flow computation (does not change the result).
     progress : bool, default False
         tqdm progress bars for landmarks and flow.
+    track : {'detect', 'flow'}, default 'detect'
+        How the landmarks of each frame are found: ``'detect'`` runs the predictor on every
+        frame (:func:`mxkit.face.detect_landmarks_sequence`, which jitters by a fraction of a
+        pixel from frame to frame); ``'flow'`` detects them on the onset frame only and moves
+        them with the optical flow onset -> t (:func:`mxkit.pipeline.track.track_landmarks`:
+        sub-pixel, temporally consistent; ``no_face`` then applies to the onset frame only).
+        ``landmarks_raw`` holds the tracks before ``smooth``. ``'detect'`` leaves the cache key
+        as before this option existed.
     on_bad_frame : {'raise', 'skip', 'interpolate'}, default 'raise'
         A frame file that cannot be read (missing, empty, truncated or corrupt JPEG/PNG, of
         another size): ``'raise'`` :class:`~mxkit.errors.FrameReadError` naming the file;
@@ -562,6 +580,9 @@ def prepare(clip: Any, *, size: int = 128, landmarks: str | Any = "dlib",
     opts, backend = _options(size=size, landmarks=landmarks, flow=flow, flow_params=flow_params,
                              smooth=smooth, face_scale=face_scale, rotation=rotation,
                              no_face=no_face, strain=strain, on_bad_frame=on_bad_frame)
+    check_option(track, TRACK_MODES, "track")
+    if track != "detect":                         # 'detect' keeps the cache keys of before
+        opts["track"] = track
     clip = _check_clip(clip)
     opts["magnify"] = _resolve_magnify(magnify, opts["size"], clip.fps)
     root = None if cache_dir is None else _cache.check_cache_dir(cache_dir, clip)
@@ -624,7 +645,7 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
         if hit is not None:
             arrays, fields = hit
             bad_numbers = tuple(int(n) for n in fields.get("bad_frames", ()))
-            if opts["on_bad_frame"] == "skip" and bad_numbers:
+            if opts.get("on_bad_frame") == "skip" and bad_numbers:
                 clip = _skip_frames(clip, bad_numbers)
                 apex = clip.apex_or_middle
             stored = dict(fields["timing"])
@@ -640,20 +661,27 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
                 bad_frames=bad_numbers, cache_hit=True)
 
     tick = time.perf_counter()
-    checked = clip.load_checked(on_bad_frame=opts["on_bad_frame"])
+    policy = opts.get("on_bad_frame", "raise")
+    checked = clip.load_checked(on_bad_frame=policy)
     frames = checked.frames
     bad_numbers = tuple(clip.frame_numbers[i] for i in checked.bad)
     if checked.bad:
         logger.warning("clip %s: %d unreadable frame(s) %s (on_bad_frame=%r): %s", display_path("/".join(clip.key)),
-                       len(checked.bad), list(bad_numbers), opts["on_bad_frame"], checked.reasons[0])
-        if opts["on_bad_frame"] == "skip":
+                       len(checked.bad), list(bad_numbers), policy, checked.reasons[0])
+        if policy == "skip":
             clip = _skip_frames(clip, bad_numbers, reasons=checked.reasons)
             apex = clip.apex_or_middle
     timing["load"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    seq = detect_landmarks_sequence(frames, backend=backend, policy=opts["no_face"], progress=progress)
-    raw = seq.points
+    if opts.get("track", "detect") == "flow":
+        onset_pts = detect_landmarks(frames[clip.onset], backend=backend).points
+        raw = track_landmarks(frames, onset_pts, reference=clip.onset, method=opts["flow"],
+                              params=opts["flow_params"], n_jobs=n_jobs).astype(np.float32)
+        interpolated: tuple[int, ...] = ()
+    else:
+        seq = detect_landmarks_sequence(frames, backend=backend, policy=opts["no_face"], progress=progress)
+        raw, interpolated = seq.points, seq.interpolated
     timing["detect"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -697,7 +725,7 @@ def _prepare(clip: Any, opts: dict[str, Any], backend: Any, root: Any, *, n_jobs
         clip_key=clip.key, fps=clip.fps, onset=clip.onset, apex=apex, offset=clip.offset,
         frames=crops, landmarks=aligned.landmarks, landmarks_raw=raw, transform=aligned.similarity,
         flow=flow, strain=strain, params=params, timing=timing, magnified=magnified,
-        interpolated=seq.interpolated, frame_numbers=clip.frame_numbers,
+        interpolated=interpolated, frame_numbers=clip.frame_numbers,
         align_rms_px=aligned.fit_rms_px, bad_frames=bad_numbers, cache_hit=False)
 
     if path is not None:

@@ -11,8 +11,13 @@
 3. **reconstruct** -- every clip with every variant (:func:`iter_reconstructions`:
    :func:`mxkit.reconstruct`);
 4. **evaluate** -- :func:`~mxkit.eval.evaluate_reconstruction` against the clips' 3D ground
-   truth, the tidy metrics, a per-variant summary (:data:`SUMMARY_METRICS`) and the
-   :class:`~mxkit.eval.AblationTable` with the paper's figures as separate 'as reported' rows.
+   truth, and :func:`~mxkit.eval.evaluate_no_motion` (the no-motion reference, variant
+   ``no_motion``: the onset shape kept for every frame) on every clip; the tidy metrics, the
+   honest motion summary (:func:`~mxkit.eval.motion_summary`: active-region relative error,
+   amplitude ratio, cosine, win rates against no motion and the smoothed fit, bootstrap
+   intervals over clips and subjects), the per-region active error, a per-variant summary
+   (:data:`SUMMARY_METRICS`) and the :class:`~mxkit.eval.AblationTable` with the paper's figures
+   as separate 'as reported' rows.
 
 ``mxkit evaluate`` (:mod:`mxkit.cli`) is this call; the main job (:mod:`mxkit.workflows.demo`) and
 ``benchmarks/bench_accuracy.py`` use the same steps; the recognition comparison
@@ -39,6 +44,13 @@ from .._checks import check_option
 from .._io import atomic_write
 from ..errors import InputValueError
 from ..eval.ablation import REPORTED, AblationTable, ablation_row, ablation_table
+from ..eval.motion import (
+    ACTIVE_THRESHOLD,
+    NO_MOTION,
+    MotionSummary,
+    motion_summary,
+    region_motion_table,
+)
 from ..nets.variants import VARIANTS
 from ..report import markdown_table
 from .batch import _labelled, iter_reconstructions, prepared_clips
@@ -56,14 +68,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Metrics of the per-variant summary (:func:`variant_summary`): (metric, region, mesh, label).
+#: Metrics of the per-variant summary (:func:`variant_summary`): (metric, region, mesh, label,
+#: statistic over clips). The honest motion figures first (:mod:`mxkit.eval.motion`).
 SUMMARY_METRICS = (
-    ("micro_motion_l1", "all", "fine", "micro-motion L1 (mm)"),
-    ("micro_motion_l2", "all", "fine", "micro-motion L2 (mm)"),
-    ("vertex_l1", "all", "fine", "vertex L1 (mm)"),
-    ("landmark_nme", "all", "fine", "landmark NME"),
-    ("flow_consistency", "all", "fine", "flow consistency (px)"),
-    ("snr", "all", "fine", "SNR"),
+    ("active_rel_error", "all", "fine", "active rel. error (median)", "median"),
+    ("amplitude_ratio", "all", "fine", "amplitude ratio (median)", "median"),
+    ("motion_cosine", "all", "fine", "cosine (median)", "median"),
+    ("micro_motion_l1", "all", "fine", "micro-motion L1 (mm)", "mean"),
+    ("micro_motion_l2", "all", "fine", "micro-motion L2 (mm)", "mean"),
+    ("vertex_l1", "all", "fine", "shape L1 (mm)", "mean"),
+    ("landmark_nme", "all", "fine", "landmark NME", "mean"),
+    ("flow_consistency", "all", "fine", "flow consistency (px)", "mean"),
+    ("snr", "all", "fine", "SNR", "mean"),
 )
 
 # ----------------------------------------------------------------------------- tables
@@ -77,28 +93,32 @@ def clip_table(clips: Sequence[Any]) -> pd.DataFrame:
 
 
 def variant_summary(metrics: pd.DataFrame, variants: Sequence[str]) -> pd.DataFrame:
-    """One row per variant: clips and the :data:`SUMMARY_METRICS` averaged over clips.
+    """One row per variant: clips and the :data:`SUMMARY_METRICS` over clips (median or mean).
 
     ``clips`` counts distinct ``(dataset, subject, clip)`` (clip names repeat across subjects,
     as in CASME II).
 
-    With a ``static`` row, ``ratio to static`` is each variant's micro-motion L1 over the
-    static fit's.
+    ``beats no motion`` is the share of clips whose ``active_rel_error`` is below 1, the
+    no-motion reference's (NaN without active-region rows). With a ``no_motion`` row,
+    ``L1 / no motion`` is each variant's mean micro-motion L1 over the no-motion reference's.
     """
     rows = []
     for variant in variants:
         sub = metrics[metrics["variant"] == variant]
         ids = [c for c in ("dataset", "subject", "clip") if c in sub]   # a clip is (dataset, subject, clip)
         row: dict[str, Any] = {"variant": variant, "clips": int(len(sub[ids].drop_duplicates()))}
-        for metric, region, mesh, label in SUMMARY_METRICS:
-            sel = sub[(sub["metric"] == metric) & (sub["region"] == region) & (sub["mesh"] == mesh)]
-            row[label] = float(sel["value"].mean()) if len(sel) else math.nan
+        for metric, region, mesh, label, stat in SUMMARY_METRICS:
+            sel = sub[(sub["metric"] == metric) & (sub["region"] == region) & (sub["mesh"] == mesh)]["value"]
+            sel = sel.dropna()
+            row[label] = float(sel.median() if stat == "median" else sel.mean()) if len(sel) else math.nan
+            if metric == "active_rel_error":
+                row["beats no motion"] = float((sel < 1.0).mean()) if len(sel) else math.nan
         rows.append(row)
     df = pd.DataFrame(rows)
-    label = SUMMARY_METRICS[0][3]
-    if "static" in set(df["variant"]):
-        ref = float(df.loc[df["variant"] == "static", label].iloc[0])
-        df["ratio to static"] = df[label] / ref
+    label = "micro-motion L1 (mm)"
+    if NO_MOTION in set(df["variant"]):
+        ref = float(df.loc[df["variant"] == NO_MOTION, label].iloc[0])
+        df["L1 / no motion"] = df[label] / ref
     return df
 
 
@@ -149,11 +169,22 @@ class AblationResult:
     per_variant : pandas.DataFrame
         :func:`variant_summary`: one row per variant.
     regions : pandas.DataFrame
-        :func:`region_table`: micro-motion L1 (mm) per region and variant.
+        :func:`region_table`: mean micro-motion L1 (mm) per region and variant, the
+        ``no_motion`` reference included.
     table : AblationTable
-        The comparison table (L1 = ``vertex_l1``, L2 = ``vertex_l2``, micro_motion =
-        ``micro_motion_l2``, recognition columns when a protocol was given), the paper's figures
-        in separate 'as reported' rows.
+        The comparison table (columns of :data:`mxkit.eval.TABLE_METRICS`: the active-region
+        motion figures, ``micro_motion_l2``, the shape errors ``shape_l1`` / ``shape_l2``,
+        recognition columns when a protocol was given; the ``no_motion`` reference row), the
+        paper's figures (its ``L1``) in separate 'as reported' rows.
+    motion : MotionSummary
+        :func:`mxkit.eval.motion_summary`: per variant (``no_motion`` first) the median active
+        relative error, amplitude ratio, cosine, whole-face micro-motion L1 and the win rates
+        against ``no_motion`` and ``smoothed``, with 95 % bootstrap intervals over clips and over
+        subjects.
+    active_regions : pandas.DataFrame
+        :func:`mxkit.eval.region_motion_table`: median active relative error per region (whole
+        face, facial regions, AU regions) and variant, and the share of clips on which ``full``
+        beats ``smoothed`` there (with its interval) when both were run.
     recognition : dict of variant -> RecognitionResult
         LOSO recognition from each variant's reconstructions (empty without a protocol).
     runs : pandas.DataFrame
@@ -176,6 +207,8 @@ class AblationResult:
     per_variant: pd.DataFrame = field(repr=False)
     regions: pd.DataFrame = field(repr=False)
     table: AblationTable = field(repr=False)
+    motion: MotionSummary | None = field(default=None, repr=False)
+    active_regions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     recognition: dict[str, Any] = field(default_factory=dict, repr=False)
     runs: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -186,37 +219,46 @@ class AblationResult:
 
     @property
     def variants(self) -> list[str]:
-        """The variants, in table order."""
-        return [str(v) for v in self.per_variant["variant"]]
+        """The variants reconstructed, in table order (the ``no_motion`` reference is not one)."""
+        return [str(v) for v in self.per_variant["variant"] if v != NO_MOTION]
 
     def to_dataframe(self) -> pd.DataFrame:
         """The tidy metrics (a copy)."""
         return self.metrics.copy()
 
     def summary(self) -> dict[str, Any]:
-        """Plain numbers: clip count, and per variant the mean micro-motion L1 (mm, 4 decimals)
-        and its ratio to the static fit (3 decimals) when there is one."""
-        label = SUMMARY_METRICS[0][3]
-        out: dict[str, Any] = {"clips": int(len(self.clips)), "variants": self.variants,
-                               "micro_motion_l1": {str(v): round(float(x), 4) for v, x in
-                                                   zip(self.per_variant["variant"], self.per_variant[label], strict=True)}}
-        if "ratio to static" in self.per_variant:
-            out["ratio_to_static"] = {str(v): round(float(x), 3) for v, x in
-                                      zip(self.per_variant["variant"], self.per_variant["ratio to static"], strict=True)}
+        """Plain numbers per variant (``no_motion`` included): median active relative error and
+        share of clips beating no motion (3 decimals), mean micro-motion L1 (mm, 4 decimals)."""
+        pv = self.per_variant
+        col = {"rel_error_median": "active rel. error (median)", "beats_no_motion": "beats no motion",
+               "micro_motion_l1": "micro-motion L1 (mm)"}
+        out: dict[str, Any] = {"clips": int(len(self.clips)), "variants": self.variants}
+        for key, label in col.items():
+            digits = 4 if key == "micro_motion_l1" else 3
+            out[key] = {str(v): round(float(x), digits) for v, x in zip(pv["variant"], pv[label], strict=True)}
         return out
 
     def to_markdown(self, digits: int = 4) -> str:
-        """The ablation table, then the per-variant summary and the per-region table."""
-        return ("## Ablation table\n\n" + self.table.to_markdown(digits=digits)
-                + "\n## Per variant (means over clips)\n\n" + markdown_table(self.per_variant, digits)
-                + "\n## Micro-motion L1 per region (mm)\n\n" + markdown_table(self.regions, digits))
+        """The ablation table, the honest motion summary, the per-variant and per-region tables."""
+        out = "## Ablation table\n\n" + self.table.to_markdown(digits=digits)
+        if self.motion is not None and len(self.motion.table):
+            out += ("\n## Motion where the face moves (medians, 95 % intervals over clips)\n\n"
+                    + markdown_table(self.motion.wide(over="clips")) + "\n" + self.motion.caption(over="clips")
+                    + "\n\n### The same, 95 % intervals over subjects\n\n"
+                    + markdown_table(self.motion.wide(over="subjects")) + "\n")
+        out += "\n## Per variant (over clips)\n\n" + markdown_table(self.per_variant, digits)
+        if len(self.active_regions):
+            out += ("\n## Active relative error per region (median over clips)\n\n"
+                    + markdown_table(self.active_regions, digits))
+        return out + "\n## Micro-motion L1 per region (mm, mean over clips)\n\n" + markdown_table(self.regions, digits)
 
     def save(self, out: str | os.PathLike) -> dict[str, Path]:
         """Write the tables under ``out`` (created), each atomically.
 
-        Files: ``ablation.csv`` / ``ablation.md`` (the comparison table), ``summary.csv`` /
-        ``summary.md`` (per variant), ``regions.csv``, ``metrics.csv`` (tidy), ``clips.csv``,
-        ``settings.json`` and, with recognition, ``recognition.csv`` (tidy, per variant).
+        Files: ``ablation.csv`` / ``ablation.md`` (the comparison table and every table below),
+        ``motion.csv`` (the honest motion summary, tidy, with intervals), ``summary.csv`` /
+        ``summary.md`` (per variant), ``regions.csv``, ``active_regions.csv``, ``metrics.csv``
+        (tidy), ``clips.csv``, ``settings.json`` and, with recognition, ``recognition.csv``.
 
         Returns
         -------
@@ -231,10 +273,13 @@ class AblationResult:
                  "summary": atomic_write(out / "summary.csv", self.per_variant.to_csv(index=False)),
                  "summary_md": atomic_write(out / "summary.md", markdown_table(self.per_variant)),
                  "regions": atomic_write(out / "regions.csv", self.regions.to_csv(index=False)),
+                 "active_regions": atomic_write(out / "active_regions.csv", self.active_regions.to_csv(index=False)),
                  "metrics": atomic_write(out / "metrics.csv", self.metrics.to_csv(index=False)),
                  "clips": atomic_write(out / "clips.csv", self.clips.to_csv(index=False)),
                  "settings": atomic_write(out / "settings.json",
                                           json.dumps(self.settings, indent=1, default=str) + "\n")}
+        if self.motion is not None:
+            files["motion"] = atomic_write(out / "motion.csv", self.motion.table.to_csv(index=False))
         if self.recognition:
             tidy = pd.concat([r.to_dataframe().assign(variant=v) for v, r in self.recognition.items()],
                              ignore_index=True)
@@ -297,7 +342,7 @@ def run_ablation(
     include : sequence of str
         Reconstruction feature groups (:data:`mxkit.eval.FEATURE_GROUPS`).
     seed : int
-        Recognition seed.
+        Recognition seed, and the seed of the bootstrap intervals.
     reported : bool or sequence of str, default True
         The paper's 'as reported' rows: all of them (True), none, or those of some datasets.
     dataset : str, optional
@@ -331,7 +376,7 @@ def run_ablation(
     >>> print(res.table.to_markdown())                                      # doctest: +SKIP
     """
     from ..eval.classifiers import CLASSIFIERS
-    from ..eval.reconstruction import evaluate_reconstruction
+    from ..eval.reconstruction import evaluate_no_motion, evaluate_reconstruction
 
     t_all = time.perf_counter()
     clips = list(clips)
@@ -377,6 +422,9 @@ def run_ablation(
         t_rec += t1 - t0
         runs.append({"dataset": clips[i].dataset, "subject": clips[i].subject, "clip": clips[i].clip_id,
                      "variant": v, "seconds": sec})
+        if v == variants[0]:                 # the no-motion reference of the clip, once
+            tables.append(evaluate_no_motion(clips[i].ground_truth, model, onset=rec.onset, apex=rec.apex,
+                                             clip_key=rec.clip_key, **eval_opts).to_dataframe())
         tables.append(evaluate_reconstruction(rec, clips[i].ground_truth, model,
                                               prepared=preps[i] if give_prepared else None,
                                               **eval_opts).to_dataframe())
@@ -409,9 +457,10 @@ def run_ablation(
     rows = []
     for lab in dict.fromkeys(labels):
         sub = metrics[[x == lab for x in ds_col]]
-        for v in variants:
+        for v in (NO_MOTION, *variants):
             rows.append(ablation_row(v, lab, reconstruction=sub[sub["variant"] == v].assign(dataset=lab),
-                                     recognition=recognition.get(v)))
+                                     recognition=recognition.get(v),
+                                     note="reference: onset shape kept, motion columns only" if v == NO_MOTION else ""))
     table = ablation_table(rows, include_reported=reported_ds is not None, datasets=reported_ds)
     settings_out = {"variants": list(variants), "prepare": settings["prepare"], "fit": settings["fit"],
                     "evaluate": {**eval_opts, "prepared": give_prepared}, "weights": DEFAULT_WEIGHTS if weights is None else str(
@@ -420,8 +469,16 @@ def run_ablation(
                     "protocol": getattr(protocol, "name", protocol), "classifier": classifier if protocol else None,
                     "n_clips": len(clips)}
     timing["total"] = time.perf_counter() - t_all
-    result = AblationResult(clips=clip_table(clips), metrics=metrics, per_variant=variant_summary(metrics, variants),
-                            regions=region_table(metrics, variants), table=table, recognition=recognition,
+    shown = (NO_MOTION, *variants)
+    threshold = eval_opts.get("active_threshold", ACTIVE_THRESHOLD)
+    has_active = threshold is not None and bool((metrics["metric"] == "active_rel_error").any())
+    motion = motion_summary(metrics, variants=shown, seed=seed, threshold=threshold) if has_active else None
+    active = (region_motion_table(metrics, variants=shown, seed=seed,
+                                  compare=("full", "smoothed") if {"full", "smoothed"} <= set(variants) else None)
+              if has_active else pd.DataFrame())
+    result = AblationResult(clips=clip_table(clips), metrics=metrics, per_variant=variant_summary(metrics, shown),
+                            regions=region_table(metrics, shown), table=table, motion=motion,
+                            active_regions=active, recognition=recognition,
                             runs=pd.DataFrame(runs), settings=settings_out, timing={k: round(x, 2) for k, x in timing.items()},
                             prepared=tuple(preps), reconstructions=kept)
     if out is not None:
